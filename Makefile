@@ -1,0 +1,34 @@
+# The two commands a fresh machine needs:
+#   make serve   install, then run Connect's embedded default on http://127.0.0.1:8000
+#   make test    install (engines included), then run the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# CI (CI=true) must fail, never skip, when a real engine cannot start.
+export CONNECT_REQUIRE_ENGINES ?= $(if $(filter true 1,$(CI)),1,)
+
+.PHONY: install engines serve test unit bench
+
+$(BIN)/connect: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/connect
+
+engines:
+	bash deploy/install-system-deps.sh
+
+serve: install
+	$(BIN)/connect seed-demo --if-empty
+	$(BIN)/connect serve
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+test: install engines
+	$(BIN)/pytest -q
+
+bench: install engines
+	$(BIN)/python -m bench

@@ -1,0 +1,1 @@
+"""The platform's adapters: one embedded and one distributed per port."""

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import smtplib
+import socket
+from email.message import EmailMessage
+from urllib.parse import unquote, urlparse
+
+from connect.email import PermanentEmailError, TransientEmailError
+
+
+class SmtpEmailSender:
+    """`smtp://[user:pass@]host:port` (or `smtps://`, `smtp+starttls://`)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("smtp", "smtps", "smtp+starttls"):
+            raise ValueError(f"unsupported SMTP URL scheme {parsed.scheme!r}")
+        self.scheme = parsed.scheme
+        self.host = parsed.hostname or "127.0.0.1"
+        self.port = parsed.port or (465 if parsed.scheme == "smtps" else 25)
+        self.username = unquote(parsed.username) if parsed.username else None
+        self.password = unquote(parsed.password) if parsed.password else None
+        self.timeout = timeout
+
+    def _connect(self) -> smtplib.SMTP:
+        cls = smtplib.SMTP_SSL if self.scheme == "smtps" else smtplib.SMTP
+        client = cls(self.host, self.port, timeout=self.timeout)
+        if self.scheme == "smtp+starttls":
+            client.starttls()
+        if self.username:
+            client.login(self.username, self.password or "")
+        return client
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            with self._connect() as client:
+                client.send_message(message)
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise TransientEmailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise PermanentEmailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = {code for code, _ in exc.recipients.values()}
+            if all(400 <= c < 500 for c in codes):
+                raise TransientEmailError(str(exc.recipients)) from exc
+            raise PermanentEmailError(str(exc.recipients)) from exc
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, socket.timeout,
+                OSError) as exc:
+            raise TransientEmailError(repr(exc)) from exc
+
+    def check(self) -> None:
+        with socket.create_connection((self.host, self.port), timeout=self.timeout):
+            pass

@@ -1,0 +1,134 @@
+"""Embedded event transport: a durable append-only log in a SQLite file.
+
+It keeps Kafka's guarantees that consumers rely on (total order per topic,
+consumer groups with committed offsets, redelivery after a crash) without a
+broker, so the one-process default runs the very same consumers.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, create_engine, event, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from connect.events import OutgoingMessage, Record
+
+_metadata = MetaData()
+_log = Table(
+    "event_log", _metadata,
+    Column("offset", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(200), nullable=False, index=True),
+    Column("key", String(200)),
+    Column("value", LargeBinary, nullable=False),
+)
+_offsets = Table(
+    "consumer_offsets", _metadata,
+    # One log orders every topic, so a group's position is a single offset.
+    Column("group_id", String(200), primary_key=True),
+    Column("next_offset", Integer, nullable=False),
+)
+
+
+def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class EmbeddedTransport:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._engine = None
+        self._lock = threading.Lock()
+        self._published = threading.Condition()
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._engine is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(f"sqlite:///{self.path.as_posix()}",
+                                       connect_args={"check_same_thread": False, "timeout": 30})
+                event.listen(engine, "connect", _pragmas)
+                _metadata.create_all(engine)
+                self._engine = engine
+            return self._engine
+
+    def publisher(self) -> "EmbeddedPublisher":
+        return EmbeddedPublisher(self)
+
+    def consumer(self, group_id: str, topics: Sequence[str]) -> "EmbeddedConsumer":
+        return EmbeddedConsumer(self, group_id, list(topics))
+
+    def notify(self) -> None:
+        with self._published:
+            self._published.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        with self._published:
+            self._published.wait(timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+
+class EmbeddedPublisher:
+    def __init__(self, transport: EmbeddedTransport) -> None:
+        self.transport = transport
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        with self.transport.engine.begin() as conn:
+            conn.execute(_log.insert(), [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages])
+        self.transport.notify()
+
+
+class EmbeddedConsumer:
+    def __init__(self, transport: EmbeddedTransport, group_id: str, topics: list[str]) -> None:
+        self.transport = transport
+        self.group_id = group_id
+        self.topics = topics
+        self._position: int | None = None
+
+    def _committed(self) -> int:
+        with self.transport.engine.connect() as conn:
+            committed = conn.execute(
+                select(_offsets.c.next_offset).where(_offsets.c.group_id == self.group_id)).scalar()
+        return committed or 1
+
+    def poll(self, timeout_seconds: float, max_records: int = 500) -> list[Record]:
+        if self._position is None:
+            self._position = self._committed()
+        for attempt in range(2):
+            with self.transport.engine.connect() as conn:
+                rows = conn.execute(
+                    select(_log.c.offset, _log.c.topic, _log.c.key, _log.c.value)
+                    .where(_log.c.offset >= self._position, _log.c.topic.in_(self.topics))
+                    .order_by(_log.c.offset).limit(max_records)
+                ).all()
+            if rows or attempt or timeout_seconds <= 0:
+                break
+            self.transport.wait(timeout_seconds)
+        if rows:
+            self._position = rows[-1].offset + 1
+        return [Record(topic=r.topic, partition=0, offset=r.offset, key=r.key, value=r.value) for r in rows]
+
+    def commit(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        next_offset = max(r.offset for r in records) + 1
+        with self.transport.engine.begin() as conn:
+            stmt = sqlite_insert(_offsets).values(group_id=self.group_id, next_offset=next_offset)
+            conn.execute(stmt.on_conflict_do_update(index_elements=[_offsets.c.group_id],
+                                                    set_={"next_offset": next_offset}))
+
+    def close(self) -> None:
+        self._position = None

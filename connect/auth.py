@@ -1,0 +1,234 @@
+"""Identity: bearer JWTs from the membership identity provider.
+
+Production trusts the keys at `CONNECT_JWKS_URL` (RS256/ES256 only) and checks
+`iss`, `aud`, `exp` and `nbf`.  The embedded default runs a development issuer
+whose ES256 key lives under var/, so `connect token` can mint tokens that the
+local server accepts through exactly the same verification path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Request
+
+from connect.problems import Problem
+from connect.settings import AuthSettings
+
+log = logging.getLogger(__name__)
+
+ALLOWED_ALGORITHMS = ["RS256", "ES256"]
+REQUIRED_CLAIMS = ["sub", "iss", "aud", "exp", "nbf"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """The caller, as the identity provider describes them."""
+
+    id: str
+    name: str
+    email: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_support(self) -> bool:
+        return "support" in self.roles
+
+
+class KeySource(Protocol):
+    def key_for(self, kid: str | None) -> Any: ...
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class DevIssuer:
+    """The embedded shape's own issuer: an ES256 key pair kept under var/dev-issuer."""
+
+    def __init__(self, folder: Path, settings: AuthSettings) -> None:
+        self.folder = folder
+        self.settings = settings
+        self._key: ec.EllipticCurvePrivateKey | None = None
+
+    @property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        if self._key is None:
+            path = self.folder / "private-key.pem"
+            if path.exists():
+                self._key = serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[assignment]
+            else:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                key = ec.generate_private_key(ec.SECP256R1())
+                pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(pem)
+                tmp.chmod(0o600)
+                tmp.replace(path)
+                self._key = key
+        return self._key  # type: ignore[return-value]
+
+    @property
+    def kid(self) -> str:
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private_key.public_key()))
+        return jwt.utils.base64url_encode(
+            json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":")).encode()
+        ).decode()[:16]
+
+    def key_for(self, kid: str | None) -> Any:
+        if kid != self.kid:
+            raise InvalidToken("unknown signing key")
+        return self.private_key.public_key()
+
+    def jwks(self) -> dict[str, Any]:
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "ES256"})
+        return {"keys": [jwk]}
+
+    def mint(self, member_id: str, name: str, email: str, roles: list[str] | None = None,
+             ttl_seconds: int | None = None, now: float | None = None) -> str:
+        issued = int(now if now is not None else time.time())
+        claims: dict[str, Any] = {
+            "sub": member_id, "name": name, "email": email,
+            "iss": self.settings.jwt_issuer, "aud": self.settings.jwt_audience,
+            "iat": issued, "nbf": issued,
+            "exp": issued + (ttl_seconds or self.settings.dev_token_ttl_seconds),
+            "jti": str(uuid.uuid4()),
+        }
+        if roles:
+            claims["roles"] = roles
+        return jwt.encode(claims, self.private_key, algorithm="ES256", headers={"kid": self.kid})
+
+
+class RemoteJwks:
+    """Keys from the identity provider's JWKS, cached; an unknown `kid` triggers a
+    refetch at most once per `jwks_refetch_min_seconds` so that a flood of forged
+    tokens cannot turn us into a load generator against the provider."""
+
+    def __init__(self, url: str, min_refetch_seconds: float, timeout: float = 5.0) -> None:
+        self.url = url
+        self.min_refetch_seconds = min_refetch_seconds
+        self.timeout = timeout
+        self._keys: dict[str, Any] = {}
+        self._fetched_at: float | None = None
+        self._lock = threading.Lock()
+
+    def _fetch(self) -> None:
+        response = httpx.get(self.url, timeout=self.timeout)
+        response.raise_for_status()
+        keys: dict[str, Any] = {}
+        for jwk in response.json().get("keys", []):
+            try:
+                parsed = jwt.PyJWK(jwk)
+            except jwt.PyJWKError:
+                log.warning("ignoring unusable key %s in JWKS", jwk.get("kid"))
+                continue
+            if parsed.key_id:
+                keys[parsed.key_id] = parsed.key
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    def key_for(self, kid: str | None) -> Any:
+        if not kid:
+            raise InvalidToken("token has no kid")
+        with self._lock:
+            if kid not in self._keys:
+                due = self._fetched_at is None or time.monotonic() - self._fetched_at >= self.min_refetch_seconds
+                if due:
+                    try:
+                        self._fetch()
+                    except httpx.HTTPError as exc:
+                        log.error("JWKS fetch from %s failed: %s", self.url, exc)
+                        raise InvalidToken("signing keys are unavailable") from exc
+            key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        return key
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, settings: AuthSettings) -> None:
+        self.keys = keys
+        self.settings = settings
+
+    def verify(self, token: str) -> Member:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed token") from exc
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise InvalidToken(f"signing algorithm {header.get('alg')!r} is not accepted")
+        key = self.keys.key_for(header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=ALLOWED_ALGORITHMS,
+                audience=self.settings.jwt_audience, issuer=self.settings.jwt_issuer,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("token has expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise InvalidToken("token is not valid yet") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub.strip():
+            raise InvalidToken("token has no membership number")
+        roles = claims.get("roles") or []
+        return Member(
+            id=sub,
+            name=str(claims.get("name") or sub),
+            email=str(claims.get("email") or ""),
+            roles=frozenset(r for r in roles if isinstance(r, str)),
+        )
+
+
+MemberSeenHook = Callable[[Member], None]
+
+
+class Authenticator:
+    """Verifies the bearer token, then lets the services refresh their member
+    directory and refuse members they know to be gone."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
+        self.on_seen: list[MemberSeenHook] = []
+
+    def authenticate(self, authorization: str | None) -> Member:
+        challenge = {"WWW-Authenticate": 'Bearer realm="connect"'}
+        if not authorization:
+            raise Problem(401, "An Authorization: Bearer token is required.", type_="unauthenticated",
+                          headers=challenge)
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "The Authorization header must be 'Bearer <token>'.", type_="unauthenticated",
+                          headers=challenge)
+        try:
+            member = self.verifier.verify(token.strip())
+        except InvalidToken as exc:
+            raise Problem(401, f"The token was refused: {exc}.", type_="invalid-token",
+                          headers={"WWW-Authenticate": 'Bearer realm="connect", error="invalid_token"'}) from exc
+        for hook in self.on_seen:
+            hook(member)
+        return member
+
+
+def current_member(request: Request) -> Member:
+    """FastAPI dependency for every /v1 route."""
+    member = getattr(request.state, "member", None)
+    if member is None:
+        member = request.app.state.container.authenticator.authenticate(request.headers.get("authorization"))
+        request.state.member = member
+    return member

@@ -1,0 +1,206 @@
+"""`connect`: the one command for every shape and role.
+
+Each service may add its own commands in `services/<name>/commands.py`
+(a `register(app)` function); this module holds the platform's.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from importlib import import_module
+from typing import Optional
+
+import typer
+
+from connect.settings import SERVICES, Settings
+
+app = typer.Typer(help="Connect — mentoring platform.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+run_app = typer.Typer(help="Run one role of the distributed shape.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(run_app, name="run")
+
+log = logging.getLogger("connect.cli")
+
+
+def _settings() -> Settings:
+    from connect import logs
+
+    settings = Settings()
+    logs.configure(settings.api.log_level, settings.api.log_json)
+    return settings
+
+
+def _container(settings: Settings, services: tuple[str, ...] = SERVICES):  # type: ignore[no-untyped-def]
+    from connect.bootstrap import build_container
+
+    return build_container(settings, services=services)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Run the embedded default: the whole platform in one process (API, relays, consumers, sweep)."""
+    import uvicorn
+
+    from connect.web import create_app
+
+    settings = _settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    container = _container(settings)
+    web = create_app(container, background=True, migrate=True)
+    log.info("serving Connect on http://%s:%s (state in %s)", host, port, settings.var_dir.resolve())
+    uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def token(
+    member_id: str = typer.Argument(..., help="Membership number (the `sub` claim)."),
+    name: str = typer.Option(..., "--name", help="Display name."),
+    email: str = typer.Option(..., "--email", help="Email address."),
+    role: list[str] = typer.Option([], "--role", help="Extra role claim, e.g. support."),
+    ttl: int = typer.Option(0, help="Lifetime in seconds (default from settings)."),
+) -> None:
+    """Print a development token that the local server accepts."""
+    from connect.auth import DevIssuer
+
+    settings = Settings()
+    if settings.auth.jwks_url:
+        typer.echo("CONNECT_JWKS_URL is set: tokens come from the identity provider, not from here.", err=True)
+        raise typer.Exit(2)
+    issuer = DevIssuer(settings.var_dir / "dev-issuer", settings.auth)
+    typer.echo(issuer.mint(member_id, name, email, roles=role or None, ttl_seconds=ttl or None))
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    service: Optional[list[str]] = typer.Option(None, "--service", help="Only these services (default all)."),
+) -> None:
+    """Apply every service's migrations (the distributed shape runs this before starting roles)."""
+    settings = _settings()
+    container = _container(settings, tuple(service) if service else SERVICES)
+    container.upgrade_databases()
+    typer.echo("migrations applied: " + ", ".join(container.services))
+
+
+def _wait_for_signal(stop: threading.Event) -> None:
+    def handle(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    while not stop.is_set():
+        stop.wait(0.5)
+
+
+@run_app.command("api")
+def run_api(
+    service: list[str] = typer.Option(list(SERVICES), "--service", help="Services whose routers to serve."),
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Serve the HTTP API of the named services (no background work; other roles do that)."""
+    import uvicorn
+
+    from connect.web import create_app
+
+    settings = _settings()
+    container = _container(settings, tuple(service))
+    uvicorn.run(create_app(container), host=host, port=port, log_config=None, access_log=False)
+
+
+@run_app.command("relay")
+def run_relay(
+    service: list[str] = typer.Option(list(SERVICES), "--service", help="Whose outboxes to relay."),
+) -> None:
+    """Move committed outbox rows to the event transport (Kafka when configured)."""
+    from connect.bootstrap import BackgroundRunner
+
+    container = _container(_settings(), tuple(service))
+    runner = BackgroundRunner(container)
+    runner.start(relays=True, consumer_roles=set(), jobs=False)
+    _wait_for_signal(runner.stop_event)
+    runner.stop()
+    container.close()
+
+
+def _run_consumers(role: str) -> None:
+    from connect.bootstrap import BackgroundRunner
+
+    container = _container(_settings())
+    if not container.consumers({role}):
+        typer.echo(f"no consumers have the role {role!r}", err=True)
+        raise typer.Exit(2)
+    runner = BackgroundRunner(container)
+    runner.start(relays=False, consumer_roles={role}, jobs=False)
+    _wait_for_signal(runner.stop_event)
+    runner.stop()
+    container.close()
+
+
+@run_app.command("notifier")
+def run_notifier() -> None:
+    """Consume events and send the emails they call for."""
+    _run_consumers("notifier")
+
+
+@run_app.command("indexer")
+def run_indexer() -> None:
+    """Keep the mentor search index in step with profile events."""
+    _run_consumers("indexer")
+
+
+@run_app.command("projector")
+def run_projector() -> None:
+    """Keep each service's local projections (member directory, availability) in step."""
+    _run_consumers("projector")
+
+
+@run_app.command("worker")
+def run_worker(concurrency: int = typer.Option(2, help="Worker processes.")) -> None:
+    """A Celery worker running periodic jobs such as the relationships sweep."""
+    from connect.adapters.scheduler_celery import create_celery_app
+
+    celery = create_celery_app(_container(_settings()))
+    celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-gossip"])
+
+
+@run_app.command("beat")
+def run_beat(schedule_dir: str = typer.Option("var", help="Where beat keeps its schedule file.")) -> None:
+    """Celery beat: the one scheduler of the distributed shape (run exactly one)."""
+    from pathlib import Path
+
+    from connect.adapters.scheduler_celery import create_celery_app
+
+    celery = create_celery_app(_container(_settings()))
+    Path(schedule_dir).mkdir(parents=True, exist_ok=True)
+    celery.start(["beat", "--loglevel=INFO", f"--schedule={Path(schedule_dir) / 'celerybeat-schedule'}"])
+
+
+ROLES = {
+    "api": run_api, "relay": run_relay, "notifier": run_notifier, "indexer": run_indexer,
+    "projector": run_projector, "worker": run_worker, "beat": run_beat,
+}
+
+
+def _register_service_commands() -> None:
+    for name in SERVICES:
+        try:
+            module = import_module(f"services.{name}.commands")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"services.{name}.commands":
+                raise
+            continue
+        module.register(app)
+
+
+_register_service_commands()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,156 @@
+"""The event transport port, and the consumer loop every consumer runs on.
+
+Two adapters implement it: `adapters.events_embedded` (a durable log in a
+SQLite file, for the one-process default) and `adapters.events_kafka`.  Both
+have Kafka's semantics where they matter here: per-key order, consumer groups
+with committed offsets, at-least-once delivery.  One contract suite
+(tests/contract/test_event_transport.py) holds both to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+
+
+class Publisher(Protocol):
+    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Return only once every message is acknowledged; raise otherwise."""
+
+
+class Consumer(Protocol):
+    def poll(self, timeout_seconds: float, max_records: int = 500) -> list[Record]: ...
+
+    def commit(self, records: Sequence[Record]) -> None:
+        """Commit past every record given (offset + 1 per partition)."""
+
+    def close(self) -> None: ...
+
+
+class EventTransport(Protocol):
+    def publisher(self) -> Publisher: ...
+
+    def consumer(self, group_id: str, topics: Sequence[str]) -> Consumer: ...
+
+    def close(self) -> None: ...
+
+
+class PoisonMessage(Exception):
+    """The record can never be processed (undecodable, unknown, invalid): dead-letter it."""
+
+
+class TransientError(Exception):
+    """Processing may succeed later (a server answered 4xx, a connection dropped)."""
+
+
+Handler = Callable[[Record], None]
+
+
+def dead_letter_topic(group_id: str) -> str:
+    return f"connect.dlq.{group_id}"
+
+
+class ConsumerLoop:
+    """Poll, process, commit only after the work is done.
+
+    A `PoisonMessage` goes to the group's dead-letter topic at once; a
+    `TransientError` (or any other exception) is retried with exponential
+    backoff and dead-lettered after `max_attempts`, so one bad record never
+    stalls its partition for ever.
+    """
+
+    def __init__(self, transport: EventTransport, group_id: str, topics: Sequence[str], handler: Handler,
+                 *, max_attempts: int = 5, backoff_seconds: float = 0.2, max_backoff_seconds: float = 10.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.transport = transport
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.handler = handler
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.sleep = sleep
+        self._consumer: Consumer | None = None
+        self._publisher: Publisher | None = None
+        self.dead_lettered = 0
+
+    @property
+    def consumer(self) -> Consumer:
+        if self._consumer is None:
+            self._consumer = self.transport.consumer(self.group_id, self.topics)
+        return self._consumer
+
+    def _dead_letter(self, record: Record, reason: str) -> None:
+        if self._publisher is None:
+            self._publisher = self.transport.publisher()
+        log.error("dead-lettering %s[%s]@%s for group %s: %s", record.topic, record.partition, record.offset,
+                  self.group_id, reason)
+        self._publisher.publish([OutgoingMessage(dead_letter_topic(self.group_id), record.key or "", record.value)])
+        self.dead_lettered += 1
+
+    def _process(self, record: Record, stop: threading.Event | None) -> None:
+        delay = self.backoff_seconds
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self.handler(record)
+                return
+            except PoisonMessage as exc:
+                self._dead_letter(record, str(exc))
+                return
+            except Exception as exc:  # retry whatever else went wrong, then give up on this record only
+                if attempt == self.max_attempts or (stop is not None and stop.is_set()):
+                    if stop is not None and stop.is_set():
+                        raise
+                    self._dead_letter(record, f"failed {attempt} times: {exc!r}")
+                    return
+                log.warning("group %s: attempt %s on %s@%s failed: %s", self.group_id, attempt, record.topic,
+                            record.offset, exc)
+                self.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_seconds)
+
+    def run_once(self, timeout_seconds: float = 0.5, stop: threading.Event | None = None) -> int:
+        records = self.consumer.poll(timeout_seconds)
+        for record in records:
+            self._process(record, stop)
+        if records:
+            self.consumer.commit(records)
+        return len(records)
+
+    def run(self, stop: threading.Event, timeout_seconds: float = 0.5) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once(timeout_seconds, stop)
+                except Exception as exc:  # a broken poll must not kill the role; back off and go on
+                    if stop.is_set():
+                        break
+                    log.exception("group %s: consumer loop error: %s", self.group_id, exc)
+                    stop.wait(1.0)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None

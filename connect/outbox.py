@@ -1,0 +1,152 @@
+"""The transactional outbox.
+
+A service writes its state change and the event describing it in the same
+transaction (the unit of work does this).  The relay later hands committed
+rows to the event transport and marks them sent only once the transport has
+acknowledged them: at-least-once, in commit order, never an event for a change
+that rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+import zlib
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import (BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, select,
+                        text, update)
+from sqlalchemy.orm import Session
+
+from connect.clock import Clock
+from connect.db import Database
+from connect.events import OutgoingMessage, Publisher
+from schemas.events import Envelope, EventData
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData, service: str) -> Table:
+    return Table(
+        f"{service}_outbox",
+        metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("type", String(100), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        # Partial index keeps "what is still to send" cheap however long the history grows.
+        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+    )
+
+
+def create_outbox_table(op, service: str) -> None:  # type: ignore[no-untyped-def]
+    """For a service's first migration: the outbox table as `outbox_table` declares it.
+
+    Later changes to the outbox must come as new migrations, not edits here.
+    """
+    import sqlalchemy as sa
+
+    name = f"{service}_outbox"
+    op.create_table(
+        name,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("type", sa.String(100), nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index(f"ix_{name}_published_at", name, ["published_at"])
+
+
+class Outbox:
+    def __init__(self, table: Table, producer: str) -> None:
+        self.table = table
+        self.producer = producer
+
+    def add(self, session: Session, event: EventData, occurred_at: datetime,
+            event_id: uuid.UUID | None = None) -> Envelope:
+        envelope = event.envelope(producer=self.producer, occurred_at=occurred_at, event_id=event_id)
+        session.execute(self.table.insert().values(
+            event_id=str(envelope.event_id), topic=event.TOPIC, key=envelope.key, type=envelope.type,
+            payload=envelope.to_bytes(), occurred_at=occurred_at,
+        ))
+        return envelope
+
+
+class OutboxRelay:
+    """Moves committed outbox rows to the transport, oldest first."""
+
+    def __init__(self, database: Database, table: Table, publisher: Publisher, clock: Clock,
+                 batch_size: int = 500) -> None:
+        self.database = database
+        self.table = table
+        self.publisher = publisher
+        self.clock = clock
+        self.batch_size = batch_size
+        self.wakeup = threading.Event()
+        # Per-key order needs a single active relay per outbox; this lock id says which.
+        self._advisory_lock_id = zlib.crc32(table.name.encode())
+
+    def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were sent (0 when idle or another relay is active)."""
+        with self.database.session() as session, session.begin():
+            if self.database.is_postgres:
+                got = session.execute(text("select pg_try_advisory_xact_lock(:id)"),
+                                      {"id": self._advisory_lock_id}).scalar()
+                if not got:
+                    return 0
+            rows = session.execute(
+                select(self.table.c.id, self.table.c.topic, self.table.c.key, self.table.c.payload)
+                .where(self.table.c.published_at.is_(None))
+                .order_by(self.table.c.id)
+                .limit(self.batch_size)
+            ).all()
+            if not rows:
+                return 0
+            # Blocks until the transport acknowledged every message; raises otherwise,
+            # which rolls back and leaves the rows for the next attempt.
+            self.publisher.publish([OutgoingMessage(topic=r.topic, key=r.key, value=r.payload) for r in rows])
+            session.execute(
+                update(self.table).where(self.table.c.id.in_([r.id for r in rows]))
+                .values(published_at=self.clock.now())
+            )
+            return len(rows)
+
+    def drain(self) -> int:
+        total = 0
+        while (sent := self.relay_once()):
+            total += sent
+        return total
+
+    def pending(self) -> int:
+        from sqlalchemy import func
+
+        with self.database.session() as session:
+            return session.execute(
+                select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
+            ).scalar_one()
+
+    def run(self, stop: threading.Event, idle_seconds: float = 0.5,
+            on_error: Callable[[BaseException], Any] | None = None) -> None:
+        backoff = idle_seconds
+        while not stop.is_set():
+            try:
+                sent = self.relay_once()
+                backoff = idle_seconds
+            except Exception as exc:  # keep relaying after transient transport or database failures
+                log.warning("outbox relay for %s failed: %s", self.table.name, exc)
+                if on_error:
+                    on_error(exc)
+                sent = 0
+                backoff = min(backoff * 2, 30.0)
+            if not sent:
+                self.wakeup.wait(backoff)
+                self.wakeup.clear()

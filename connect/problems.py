@@ -1,0 +1,143 @@
+"""RFC 9457 problem+json for every error the API returns.
+
+Clients get `type`, `title`, `status`, `detail` and, for validation failures,
+`errors` with a field path each; never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://connect.example.org/problems/"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    428: "Precondition required",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    """Raise from anywhere in a request to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type_: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type_
+        self.title = title or _TITLES.get(status, "Error")
+        self.headers = headers
+        self.extensions = extensions
+
+
+def field_error(path: str, message: str, type_: str = "value_error") -> dict[str, str]:
+    return {"path": path, "message": message, "type": type_}
+
+
+def validation_problem(errors: list[dict[str, str]], detail: str | None = None) -> Problem:
+    return Problem(
+        422,
+        detail or "; ".join(f"{e['path']}: {e['message']}" for e in errors),
+        type_="validation",
+        errors=errors,
+    )
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    type_: str | None = None,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + type_ if type_ else "about:blank",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    # FastAPI prefixes the location with where it came from ("body", "query"...);
+    # portal developers want the path inside that part, in JSON-pointer-ish dots.
+    parts = list(loc)
+    where = parts.pop(0) if parts and parts[0] in ("body", "query", "path", "header", "cookie") else "body"
+    inner = ".".join(str(p) for p in parts)
+    return inner if where == "body" else f"{where}.{inner}" if inner else where
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
+        field_error(_path(tuple(err.get("loc", ()))) or "$", err.get("msg", "invalid"), err.get("type", "value_error"))
+        for err in exc.errors()
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.detail, type_=exc.type, title=exc.title, headers=exc.headers,
+            instance=request.url.path, **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(400, "The request body is not valid JSON.", type_="malformed-json",
+                                    instance=request.url.path, errors=errors)
+        return problem_response(
+            422, "; ".join(f"{e['path']}: {e['message']}" for e in errors),
+            type_="validation", instance=request.url.path, errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
+        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None),
+                                instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "Something went wrong on our side; it has been logged.",
+                                instance=request.url.path)

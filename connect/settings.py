@@ -1,0 +1,149 @@
+"""Settings, one pydantic-settings class per adapter, all read from CONNECT_* variables.
+
+The defaults are the embedded shape: SQLite, the embedded search engine,
+in-process events, mail written as files, all state under ./var of the working
+folder.  Nothing here opens a connection: settings are plain values.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("matching", "relationships", "notifier")
+
+
+class _ConnectSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONNECT_", extra="ignore")
+
+
+class PathSettings(_ConnectSettings):
+    var_dir: Path = Field(Path("var"), description="Folder for all embedded-shape state.")
+
+
+class DatabaseSettings(_ConnectSettings):
+    """One URL for all services, or one per service (`CONNECT_MATCHING_DATABASE_URL` ...).
+
+    Services never read each other's tables; sharing one database only shares a
+    server.  Without any URL each service gets its own SQLite file under var/.
+    """
+
+    database_url: str | None = None
+    matching_database_url: str | None = None
+    relationships_database_url: str | None = None
+    notifier_database_url: str | None = None
+
+    def url_for(self, service: str, var_dir: Path) -> str:
+        own = getattr(self, f"{service}_database_url")
+        if own:
+            return own
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(var_dir / f'{service}.db').as_posix()}"
+
+
+class SearchSettings(_ConnectSettings):
+    """`CONNECT_SEARCH_URL`: unset or `embedded:` for tantivy under var/, an
+    `opensearch+http://host:port` or `elasticsearch+http://host:port` URL otherwise."""
+
+    search_url: str | None = None
+    search_index_alias: str = "connect-mentors"
+
+
+class EventSettings(_ConnectSettings):
+    kafka_bootstrap: str | None = None
+    kafka_client_id: str = "connect"
+    topic_prefix: str = "connect"
+
+
+class SchedulerSettings(_ConnectSettings):
+    celery_broker: str | None = None
+    sweep_interval_seconds: float = 60.0
+
+
+class EmailSettings(_ConnectSettings):
+    smtp_url: str | None = None
+    mail_dir: Path | None = None
+    mail_from: str = "Connect <connect@example.org>"
+    smtp_timeout_seconds: float = 10.0
+
+
+class AuthSettings(_ConnectSettings):
+    """Without `CONNECT_JWKS_URL` the development issuer (key under var/) is trusted."""
+
+    jwks_url: str | None = None
+    jwt_issuer: str = "connect-dev"
+    jwt_audience: str = "connect"
+    jwks_refetch_min_seconds: float = 60.0
+    dev_token_ttl_seconds: int = 8 * 3600
+
+
+class ApiSettings(_ConnectSettings):
+    api_url: str | None = None
+    max_body_bytes: int = 256 * 1024
+    log_level: str = "INFO"
+    log_json: bool = True
+
+
+class Settings:
+    """The whole configuration, grouped per adapter, read once from the environment."""
+
+    @cached_property
+    def paths(self) -> PathSettings:
+        return PathSettings()
+
+    @cached_property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings()
+
+    @cached_property
+    def search(self) -> SearchSettings:
+        return SearchSettings()
+
+    @cached_property
+    def events(self) -> EventSettings:
+        return EventSettings()
+
+    @cached_property
+    def scheduler(self) -> SchedulerSettings:
+        return SchedulerSettings()
+
+    @cached_property
+    def email(self) -> EmailSettings:
+        return EmailSettings()
+
+    @cached_property
+    def auth(self) -> AuthSettings:
+        return AuthSettings()
+
+    @cached_property
+    def api(self) -> ApiSettings:
+        return ApiSettings()
+
+    @property
+    def var_dir(self) -> Path:
+        return self.paths.var_dir
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.email.mail_dir or self.var_dir / "mail"
+
+    def database_url(self, service: str) -> str:
+        return self.database.url_for(service, self.var_dir)
+
+    @property
+    def embedded(self) -> bool:
+        """True when every adapter is the embedded one (the `connect serve` default)."""
+        return not (self.events.kafka_bootstrap or self.scheduler.celery_broker)
+
+
+def all_setting_names() -> set[str]:
+    """Every CONNECT_* variable some settings class reads (used to check docker-compose.yml)."""
+    names: set[str] = set()
+    for cls in (PathSettings, DatabaseSettings, SearchSettings, EventSettings,
+                SchedulerSettings, EmailSettings, AuthSettings, ApiSettings):
+        names.update(f"CONNECT_{name.upper()}" for name in cls.model_fields)
+    return names

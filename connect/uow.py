@@ -1,0 +1,68 @@
+"""The unit of work owns the transaction and the events recorded in it.
+
+A service's handler changes aggregates and records events inside `with uow:`;
+`commit()` writes every collected event to the service's outbox in the same
+transaction as the change, so either both are stored or neither is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable, Iterable
+
+from sqlalchemy.orm import Session
+
+from connect.clock import Clock
+from connect.db import Database
+from connect.outbox import Outbox
+from schemas.events import Envelope, EventData
+
+
+class SqlUnitOfWork:
+    def __init__(self, database: Database, outbox: Outbox, clock: Clock,
+                 after_commit: Callable[[], None] | None = None) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+        self.after_commit = after_commit
+        self.session: Session
+        self._events: list[tuple[EventData, uuid.UUID | None]] = []
+        self.published: list[Envelope] = []
+        self._committed = False
+
+    def __enter__(self) -> "SqlUnitOfWork":
+        self.session = self.database.session()
+        self.session.begin()
+        self._events = []
+        self.published = []
+        self._committed = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self._committed:
+            self.session.rollback()
+        self.session.close()
+
+    def record(self, event: EventData, event_id: uuid.UUID | None = None) -> None:
+        """Queue an event to be written with this transaction (a fixed id makes it idempotent)."""
+        self._events.append((event, event_id))
+
+    def collect_new_events(self) -> Iterable[EventData]:
+        """Services override this to gather events their aggregates recorded."""
+        return ()
+
+    def commit(self) -> None:
+        now = self.clock.now()
+        for event in self.collect_new_events():
+            self._events.append((event, None))
+        for event, event_id in self._events:
+            self.published.append(self.outbox.add(self.session, event, now, event_id))
+        self.session.commit()
+        self._committed = True
+        self._events = []
+        if self.after_commit is not None and self.published:
+            self.after_commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._events = []

@@ -1,0 +1,140 @@
+"""The HTTP application: one FastAPI app mounting the routers of the services
+it is asked to serve (all three in the embedded default, one per container in
+the distributed shape), with health, readiness, metrics and problem+json."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Iterable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from connect import problems
+from connect.bootstrap import BackgroundRunner, Container
+
+log = logging.getLogger(__name__)
+
+
+class BodySizeLimit:
+    """Refuses request bodies over the cap, declared or streamed, with 413 problem+json."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problems.problem_response(
+            413, f"The request body is larger than {self.max_bytes} bytes.", type_="payload-too-large")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _metrics(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    requests = Counter("connect_http_requests_total", "HTTP requests", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("connect_http_request_seconds", "HTTP request latency", ["method", "route"],
+                        registry=registry)
+    app.state.metrics_registry = registry
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # Label by route template, not raw path, so ids do not explode the series count.
+        template = getattr(route, "path", "unmatched")
+        requests.labels(request.method, template, str(response.status_code)).inc()
+        latency.labels(request.method, template).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(container: Container, *, background: bool = False, migrate: bool = False,
+               routers: Iterable[APIRouter] | None = None) -> FastAPI:
+    """`background` runs relays, consumers and the sweep in this process (embedded shape);
+    `migrate` applies each service's migrations on start (embedded shape)."""
+
+    runner = BackgroundRunner(container)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            container.upgrade_databases()
+        if background:
+            runner.start()
+        try:
+            yield
+        finally:
+            runner.stop()
+            container.close()
+
+    app = FastAPI(
+        title="Connect API",
+        version="1",
+        description="Mentoring platform for the members of a professional body. "
+                    "Every /v1 call needs `Authorization: Bearer <token>`; errors are application/problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    problems.install(app)
+    _metrics(app)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in container.ready_checks().items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:  # report every failing dependency, not only the first
+                ok = False
+                results[name] = f"error: {exc}"
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": results},
+                            status_code=200 if ok else 503)
+
+    for router in routers if routers is not None else (m.router for m in container.services.values()):
+        if router is not None:
+            app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=container.settings.api.max_body_bytes)  # type: ignore[arg-type]
+    return app

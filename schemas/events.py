@@ -1,0 +1,210 @@
+"""Every event Connect publishes, and the envelope that carries it.
+
+Within a topic version only additive changes are allowed: new optional fields,
+new event types.  Consumers ignore fields they do not know and skip types they
+do not know, so older consumers keep working.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RELATIONSHIPS_TOPIC = "connect.relationships.v1"
+PROFILES_TOPIC = "connect.profiles.v1"
+MEMBERS_TOPIC = "connect.members.v1"
+
+ENVELOPE_VERSION = 1
+
+
+class Envelope(BaseModel):
+    """What travels on the wire; `key` is the partition key (relationship or member id)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: uuid.UUID
+    type: str
+    version: int = Field(ge=1)
+    occurred_at: datetime
+    producer: str
+    key: str
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "Envelope":
+        return cls.model_validate_json(raw)
+
+    def payload(self) -> "EventData":
+        """The typed payload; raises UnknownEvent for a type or version we cannot read."""
+        cls = EVENT_TYPES.get(self.type)
+        if cls is None:
+            raise UnknownEvent(f"unknown event type {self.type!r}")
+        if self.version > cls.VERSION:
+            raise UnknownEvent(f"{self.type} version {self.version} is newer than {cls.VERSION}")
+        return cls.model_validate(self.data)
+
+    @property
+    def topic(self) -> str:
+        cls = EVENT_TYPES.get(self.type)
+        if cls is None:
+            raise UnknownEvent(f"unknown event type {self.type!r}")
+        return cls.TOPIC
+
+
+class UnknownEvent(ValueError):
+    pass
+
+
+class EventData(BaseModel):
+    """Base of every payload.  `TYPE` defaults to the class name."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+    TOPIC: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TYPE" not in cls.__dict__:
+            cls.TYPE = cls.__name__
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if getattr(cls, "TOPIC", None) and not cls.__name__.startswith("_"):
+            EVENT_TYPES[cls.TYPE] = cls
+
+    def key(self) -> str:
+        raise NotImplementedError
+
+    def envelope(self, *, producer: str, occurred_at: datetime, event_id: uuid.UUID | None = None) -> Envelope:
+        return Envelope(
+            event_id=event_id or uuid.uuid4(), type=self.TYPE, version=self.VERSION,
+            occurred_at=occurred_at, producer=producer, key=self.key(),
+            data=self.model_dump(mode="json"),
+        )
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {}
+
+
+# --- members and profiles (producer: matching) ------------------------------------
+
+
+class _MemberEvent(EventData):
+    TOPIC: ClassVar[str] = MEMBERS_TOPIC
+    member_id: str
+
+    def key(self) -> str:
+        return self.member_id
+
+
+class MemberDetailsChanged(_MemberEvent):
+    """Name or email changed at the membership system (seen on a token)."""
+
+    name: str
+    email: str
+
+
+class AccountDeleted(_MemberEvent):
+    """The member deleted their account: inactive everywhere, out of search."""
+
+
+class MemberErased(_MemberEvent):
+    """Every service must remove or anonymise the member's personal data."""
+
+
+class _ProfileEvent(EventData):
+    TOPIC: ClassVar[str] = PROFILES_TOPIC
+    member_id: str
+
+    def key(self) -> str:
+        return self.member_id
+
+
+class MentorProfileChanged(_ProfileEvent):
+    available: bool
+    expertise: list[str] = Field(default_factory=list)
+
+
+class MentorAvailabilityChanged(_ProfileEvent):
+    available: bool
+
+
+class MenteeProfileChanged(_ProfileEvent):
+    pass
+
+
+# --- relationships (producer: relationships) ---------------------------------------
+
+
+class _RelationshipEvent(EventData):
+    TOPIC: ClassVar[str] = RELATIONSHIPS_TOPIC
+    relationship_id: str
+    mentor_id: str
+    mentee_id: str
+    actor_id: str | None = None
+    reason: str | None = None
+
+    def key(self) -> str:
+        return self.relationship_id
+
+
+class ProposalSent(_RelationshipEvent):
+    message: str = ""
+    areas: list[str] = Field(default_factory=list)
+    goals: str = ""
+    interaction_modes: list[str] = Field(default_factory=list)
+    duration_months: int = 12
+
+
+class ProposalEdited(_RelationshipEvent):
+    changed_fields: list[str] = Field(default_factory=list)
+    proposal_version: int = 1
+
+
+class ProposalAccepted(_RelationshipEvent):
+    pass
+
+
+class ProposalRejected(_RelationshipEvent):
+    pass
+
+
+class ProposalWithdrawn(_RelationshipEvent):
+    pass
+
+
+class ProposalReopened(_RelationshipEvent):
+    pass
+
+
+class ProposalReminderDue(_RelationshipEvent):
+    day: int
+    sent_at: datetime | None = None
+
+
+class AlternativeMentor(BaseModel):
+    member_id: str
+    name: str
+    headline: str = ""
+
+
+class ProposalExpired(_RelationshipEvent):
+    areas: list[str] = Field(default_factory=list)
+    alternatives: list[AlternativeMentor] = Field(default_factory=list)
+
+
+class RelationshipWithdrawn(_RelationshipEvent):
+    pass
+
+
+class RelationshipCompleted(_RelationshipEvent):
+    pass

@@ -1,0 +1,1 @@
+"""What the matching service runs outside a request (event consumers)."""

@@ -1,0 +1,19 @@
+"""The notifier's tables (prefix `notifier_`)."""
+
+from sqlalchemy import Column, DateTime, String, Table, UniqueConstraint
+
+from connect.db import service_metadata
+
+metadata = service_metadata()
+
+deliveries = Table(
+    "notifier_deliveries",
+    metadata,
+    # One row per (event, recipient) ever emailed: the guard that makes a
+    # redelivered event send nothing twice.
+    Column("event_id", String(36), primary_key=True),
+    Column("recipient_id", String(64), primary_key=True),
+    Column("message_id", String(300), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("message_id", name="uq_notifier_deliveries_message_id"),
+)

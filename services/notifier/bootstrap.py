@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from connect.bootstrap import Container, ServiceModule
+from services.notifier import api
+from services.notifier.services import NotifierService
+
+
+def wire(container: Container) -> ServiceModule:
+    database = container.database("notifier")
+    facade = NotifierService(database, container.clock, container.email_sender)
+    return ServiceModule(
+        name="notifier",
+        database=database,
+        migrations=Path(__file__).parent / "migrations",
+        router=api.router,
+        facade=facade,
+    )

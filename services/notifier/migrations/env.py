@@ -1,0 +1,4 @@
+from connect.db import run_alembic_env
+from services.notifier.adapters.orm import metadata
+
+run_alembic_env(metadata)

@@ -1,0 +1,1 @@
+"""What the notifier runs: its event consumer."""

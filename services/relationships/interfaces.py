@@ -1,0 +1,1 @@
+"""The relationships service's ports."""

@@ -1,0 +1,1 @@
+"""What the relationships service runs outside a request (the sweep, event consumers)."""
