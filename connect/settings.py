@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,39 +90,53 @@ class ApiSettings(_ConnectSettings):
 
 
 class Settings:
-    """The whole configuration, grouped per adapter, read once from the environment."""
+    """The whole configuration, grouped per adapter, read once from the environment.
+
+    Keyword arguments (field names without the CONNECT_ prefix, e.g.
+    `database_url=...`) override the environment; tests use them.
+    """
+
+    def __init__(self, **overrides: object) -> None:
+        known = set().union(*(cls.model_fields for cls in _GROUPS))
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        self._overrides = overrides
+
+    def _group(self, cls: type[_ConnectSettings]) -> Any:
+        return cls(**{k: v for k, v in self._overrides.items() if k in cls.model_fields})
 
     @cached_property
     def paths(self) -> PathSettings:
-        return PathSettings()
+        return self._group(PathSettings)
 
     @cached_property
     def database(self) -> DatabaseSettings:
-        return DatabaseSettings()
+        return self._group(DatabaseSettings)
 
     @cached_property
     def search(self) -> SearchSettings:
-        return SearchSettings()
+        return self._group(SearchSettings)
 
     @cached_property
     def events(self) -> EventSettings:
-        return EventSettings()
+        return self._group(EventSettings)
 
     @cached_property
     def scheduler(self) -> SchedulerSettings:
-        return SchedulerSettings()
+        return self._group(SchedulerSettings)
 
     @cached_property
     def email(self) -> EmailSettings:
-        return EmailSettings()
+        return self._group(EmailSettings)
 
     @cached_property
     def auth(self) -> AuthSettings:
-        return AuthSettings()
+        return self._group(AuthSettings)
 
     @cached_property
     def api(self) -> ApiSettings:
-        return ApiSettings()
+        return self._group(ApiSettings)
 
     @property
     def var_dir(self) -> Path:
@@ -140,10 +155,12 @@ class Settings:
         return not (self.events.kafka_bootstrap or self.scheduler.celery_broker)
 
 
+_GROUPS: tuple[type[_ConnectSettings], ...] = (
+    PathSettings, DatabaseSettings, SearchSettings, EventSettings,
+    SchedulerSettings, EmailSettings, AuthSettings, ApiSettings,
+)
+
+
 def all_setting_names() -> set[str]:
     """Every CONNECT_* variable some settings class reads (used to check docker-compose.yml)."""
-    names: set[str] = set()
-    for cls in (PathSettings, DatabaseSettings, SearchSettings, EventSettings,
-                SchedulerSettings, EmailSettings, AuthSettings, ApiSettings):
-        names.update(f"CONNECT_{name.upper()}" for name in cls.model_fields)
-    return names
+    return {f"CONNECT_{name.upper()}" for cls in _GROUPS for name in cls.model_fields}
