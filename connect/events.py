@@ -130,11 +130,30 @@ class ConsumerLoop:
                 delay = min(delay * 2, self.max_backoff_seconds)
 
     def run_once(self, timeout_seconds: float = 0.5, stop: threading.Event | None = None) -> int:
-        records = self.consumer.poll(timeout_seconds)
-        for record in records:
-            self._process(record, stop)
+        consumer = self.consumer
+        records = consumer.poll(timeout_seconds)
+        done: list[Record] = []
+        try:
+            for record in records:
+                self._process(record, stop)
+                done.append(record)
+        except BaseException:
+            # The consumer's position is already past the whole batch: keep what was done,
+            # then drop the consumer so the next poll resumes from the committed offsets
+            # instead of silently skipping the unprocessed rest.
+            try:
+                consumer.commit(done)
+            except Exception as exc:
+                log.warning("group %s: commit after a failed batch failed: %s", self.group_id, exc)
+            self.close()
+            raise
         if records:
-            self.consumer.commit(records)
+            try:
+                consumer.commit(records)
+            except BaseException:
+                # Uncommitted work is redone by whoever reads these partitions next (handlers are idempotent).
+                self.close()
+                raise
         return len(records)
 
     def run(self, stop: threading.Event, timeout_seconds: float = 0.5) -> None:
@@ -152,5 +171,5 @@ class ConsumerLoop:
 
     def close(self) -> None:
         if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+            consumer, self._consumer = self._consumer, None
+            consumer.close()

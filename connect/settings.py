@@ -52,12 +52,20 @@ class SearchSettings(_ConnectSettings):
 
     search_url: str | None = None
     search_index_alias: str = "connect-mentors"
+    # Ops mirror of every event (connect/ops.py): daily indices `<prefix>-YYYY.MM.DD`.
+    ops_index_prefix: str = "connect-events"
+    kibana_url: str | None = None
 
 
 class EventSettings(_ConnectSettings):
     kafka_bootstrap: str | None = None
     kafka_client_id: str = "connect"
     topic_prefix: str = "connect"
+    # Topics are created with these when a publisher or consumer first names them.
+    kafka_partitions: int = 3
+    kafka_replication_factor: int = 1
+    # Upper bound for one publish() to be acknowledged (retries included) before it raises.
+    kafka_delivery_timeout_ms: int = 30000
 
 
 class SchedulerSettings(_ConnectSettings):
@@ -84,6 +92,8 @@ class AuthSettings(_ConnectSettings):
 
 class ApiSettings(_ConnectSettings):
     api_url: str | None = None
+    # Distributed shape: where the relationships service asks matching for alternative mentors.
+    matching_url: str | None = None
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
     log_json: bool = True
