@@ -197,6 +197,8 @@ def _register_service_commands() -> None:
                 raise
             continue
         module.register(app)
+    for platform_module in ("connect.stack", "connect.ops"):  # distributed-shape commands: stack, ops
+        import_module(platform_module).register(app)
 
 
 _register_service_commands()
