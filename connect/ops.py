@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "ops-mirror"
 ROLE = "ops"
-TEMPLATE_NAME = "connect-events"
 # When each open proposal was last sent or reopened, keyed by relationship id.  Its
 # name stays outside the `connect-events-*` pattern so dashboards never count it.
 PROPOSAL_CLOCK_INDEX = "connect-ops-proposal-clock"
@@ -133,10 +132,11 @@ class OpsIndex(Protocol):
 class EventMirror:
     """The consumer's handler: one record in, one document out (plus the proposal clock)."""
 
-    def __init__(self, index: OpsIndex, prefix: str = "connect-events",
+    def __init__(self, index: OpsIndex, prefix: str = "connect-events", clock_index: str = PROPOSAL_CLOCK_INDEX,
                  now: Any = lambda: datetime.now(timezone.utc)) -> None:
         self.index = index
         self.prefix = prefix
+        self.clock_index = clock_index
         self.now = now
         self._template_ready = False
         self._lock = threading.Lock()
@@ -144,7 +144,7 @@ class EventMirror:
     def ensure_template(self) -> None:
         with self._lock:
             if not self._template_ready:
-                self.index.put_template(TEMPLATE_NAME, index_template(self.prefix, self.index.flat_object_type))
+                self.index.put_template(self.prefix, index_template(self.prefix, self.index.flat_object_type))
                 self._template_ready = True
 
     def __call__(self, record: Record) -> None:
@@ -156,10 +156,10 @@ class EventMirror:
         doc = document(envelope, record.topic, self.now())
         relationship_id = doc.get("relationship_id")
         if relationship_id and envelope.type in CLOCK_STARTS:
-            self.index.put(PROPOSAL_CLOCK_INDEX, relationship_id,
+            self.index.put(self.clock_index, relationship_id,
                            {"relationship_id": relationship_id, "since": doc["occurred_at"]})
         elif relationship_id and envelope.type in ANSWERS:
-            clock = self.index.get(PROPOSAL_CLOCK_INDEX, relationship_id)
+            clock = self.index.get(self.clock_index, relationship_id)
             if clock is not None:
                 since = datetime.fromisoformat(clock["since"])
                 doc["answer_seconds"] = max(0, int((_utc(envelope.occurred_at) - since).total_seconds()))

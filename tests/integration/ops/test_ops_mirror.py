@@ -1,0 +1,106 @@
+"""The ops mirror against real OpenSearch: events in through a real transport and
+the consumer loop, documents out in daily connect-events-* indices with the
+dashboards' mapping, duplicates collapsed, poison dead-lettered."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from opensearchpy import OpenSearch
+
+from connect.adapters.events_embedded import EmbeddedTransport
+from connect.events import ConsumerLoop, OutgoingMessage
+from connect.ops import EventMirror, all_topics, ops_consumer
+from connect.settings import Settings
+from schemas.events import (RELATIONSHIPS_TOPIC, Envelope, ProposalAccepted, ProposalExpired, ProposalReminderDue,
+                            ProposalSent)
+
+SENT_AT = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def _message(envelope: Envelope) -> OutgoingMessage:
+    return OutgoingMessage(topic=RELATIONSHIPS_TOPIC, key=envelope.key, value=envelope.to_bytes())
+
+
+def test_events_become_dashboard_documents_once_each(opensearch_url: str, tmp_path: Path) -> None:
+    prefix = f"test-events-{uuid.uuid4().hex[:8]}"
+    spec = ops_consumer(Settings(search_url=f"opensearch+{opensearch_url}", ops_index_prefix=prefix))
+    assert spec is not None and spec.group_id == "ops-mirror" and spec.role == "ops"
+    assert set(spec.topics) == set(all_topics())
+    assert isinstance(spec.handler, EventMirror)
+    spec.handler.clock_index = f"{prefix}.clock"
+
+    accepted_rel, expired_rel = str(uuid.uuid4()), str(uuid.uuid4())
+    pair = {"mentor_id": "M1", "mentee_id": "E1"}
+    sent = ProposalSent(relationship_id=accepted_rel, areas=["career_planning"], **pair).envelope(
+        producer="relationships", occurred_at=SENT_AT)
+    reminder = ProposalReminderDue(relationship_id=accepted_rel, day=3, **pair).envelope(
+        producer="relationships", occurred_at=SENT_AT + timedelta(days=3))
+    accepted = ProposalAccepted(relationship_id=accepted_rel, actor_id="M1", **pair).envelope(
+        producer="relationships", occurred_at=SENT_AT + timedelta(days=4, hours=2))
+    other_sent = ProposalSent(relationship_id=expired_rel, **pair).envelope(
+        producer="relationships", occurred_at=SENT_AT)
+    expired = ProposalExpired(relationship_id=expired_rel, **pair).envelope(
+        producer="relationships", occurred_at=SENT_AT + timedelta(days=21))
+    from_the_future = Envelope(event_id=uuid.uuid4(), type="MentoringCircleFormed", version=1,
+                               occurred_at=SENT_AT, producer="circles", key="C1", data={"size": 4})
+
+    transport = EmbeddedTransport(tmp_path / "events.db")
+    publisher = transport.publisher()
+    publisher.publish([_message(e) for e in (sent, reminder, accepted, other_sent, expired, from_the_future)])
+    # At-least-once: the accepted event arrives twice, and one record is not an event at all.
+    publisher.publish([_message(accepted), OutgoingMessage(RELATIONSHIPS_TOPIC, accepted_rel, b"\x00not json")])
+
+    loop = ConsumerLoop(transport, spec.group_id, spec.topics, spec.handler, backoff_seconds=0.01)
+    try:
+        while loop.run_once(timeout_seconds=0):
+            pass
+    finally:
+        loop.close()
+        transport.close()
+    assert loop.dead_lettered == 1
+
+    client = OpenSearch(hosts=[opensearch_url])
+    try:
+        client.indices.refresh(index=f"{prefix}-*")
+        # Daily indices named after each event's own time, not the time it was mirrored.
+        indices = set(client.indices.get(index=f"{prefix}-*"))
+        assert indices == {f"{prefix}-2026.12.01", f"{prefix}-2026.12.04", f"{prefix}-2026.12.05",
+                           f"{prefix}-2026.12.22"}
+
+        docs = {hit["_id"]: hit["_source"] for hit in client.search(
+            index=f"{prefix}-*", body={"size": 100, "query": {"match_all": {}}})["hits"]["hits"]}
+        assert len(docs) == 6  # the duplicate collapsed onto its event id
+        answer = docs[str(accepted.event_id)]
+        assert answer["type"] == "ProposalAccepted" and answer["status"] == "accepted"
+        assert answer["relationship_id"] == accepted_rel and answer["mentor_id"] == "M1"
+        assert answer["accepted"] == 1 and answer["outcome"] == "accepted"
+        assert answer["answer_seconds"] == int(timedelta(days=4, hours=2).total_seconds())
+        assert docs[str(reminder.event_id)]["day"] == 3
+        assert docs[str(expired.event_id)]["outcome"] == "expired"
+        assert docs[str(from_the_future.event_id)]["data"] == {"size": 4}
+
+        mapping = client.indices.get_mapping(index=f"{prefix}-2026.12.01")[f"{prefix}-2026.12.01"]["mappings"]
+        properties = mapping["properties"]
+        assert properties["occurred_at"]["type"] == "date"
+        assert properties["type"]["type"] == properties["event_id"]["type"] == "keyword"
+        assert properties["data"]["type"] == "flat_object"
+
+        # The aggregations the dashboards run: acceptance rate, median answer time, reminders by day.
+        aggs = client.search(index=f"{prefix}-*", body={"size": 0, "aggs": {
+            "acceptance": {"avg": {"field": "accepted"}},
+            "answer": {"percentiles": {"field": "answer_seconds", "percents": [50]}},
+            "payload": {"filter": {"term": {"data.areas": "career_planning"}}},
+            "reminders": {"filter": {"term": {"type": "ProposalReminderDue"}},
+                          "aggs": {"days": {"terms": {"field": "day"}}}},
+        }})["aggregations"]
+        assert aggs["acceptance"]["value"] == 0.5
+        assert aggs["answer"]["values"]["50.0"] == answer["answer_seconds"]
+        assert aggs["payload"]["doc_count"] == 1
+        assert [b["key"] for b in aggs["reminders"]["days"]["buckets"]] == [3]
+    finally:
+        client.indices.delete(index=f"{prefix}-*,{prefix}.clock", ignore_unavailable=True)
+        client.indices.delete_index_template(name=prefix)
+        client.close()
