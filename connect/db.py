@@ -89,7 +89,7 @@ class Database:
         with self.engine.connect() as conn:
             conn.execute(text("select 1"))
 
-    def upgrade(self, migrations: Path, revision: str = "head") -> None:
+    def upgrade(self, migrations: Path, revision: str = "heads") -> None:
         from alembic import command
 
         command.upgrade(self.alembic_config(migrations), revision)

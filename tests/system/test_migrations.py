@@ -21,7 +21,7 @@ def test_migrations_round_trip_on_sqlite(tmp_path, service):
     config = module.database.alembic_config(module.migrations)
     command.downgrade(config, "base")
     assert set(inspect(module.database.engine).get_table_names()) == {f"alembic_version_{service}"}
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     assert set(inspect(module.database.engine).get_table_names()) == tables
     container.close()
 
