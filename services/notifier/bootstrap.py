@@ -5,15 +5,18 @@ from pathlib import Path
 from connect.bootstrap import Container, ServiceModule
 from services.notifier import api
 from services.notifier.services import NotifierService
+from services.notifier.tasks import notifier_consumer
 
 
 def wire(container: Container) -> ServiceModule:
     database = container.database("notifier")
-    facade = NotifierService(database, container.clock, container.email_sender)
+    facade = NotifierService(database, container.clock, container.email_sender,
+                             sender=container.settings.email.mail_from)
     return ServiceModule(
         name="notifier",
         database=database,
         migrations=Path(__file__).parent / "migrations",
         router=api.router,
+        consumers=[notifier_consumer(facade)],
         facade=facade,
     )

@@ -1,6 +1,6 @@
 """The notifier's tables (prefix `notifier_`)."""
 
-from sqlalchemy import Column, DateTime, String, Table, UniqueConstraint
+from sqlalchemy import Boolean, Column, DateTime, String, Table, UniqueConstraint
 
 from connect.db import service_metadata
 
@@ -16,4 +16,16 @@ deliveries = Table(
     Column("message_id", String(300), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("message_id", name="uq_notifier_deliveries_message_id"),
+)
+
+members = Table(
+    "notifier_members",
+    metadata,
+    # The recipients directory: a projection of member events (never another service's table).
+    Column("member_id", String(64), primary_key=True),
+    Column("name", String(300), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("erased", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,69 @@
+"""SQL adapters of the notifier's two stores: the recipients directory and the deliveries ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from connect.db import Database
+from services.notifier.adapters.orm import deliveries, members
+from services.notifier.domain.recipients import Recipient
+
+
+class SqlDirectory:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def get(self, member_id: str) -> Recipient | None:
+        with self.database.engine.connect() as conn:
+            row = conn.execute(select(members).where(members.c.member_id == member_id)).first()
+        if row is None:
+            return None
+        return Recipient(row.member_id, row.name, row.email, active=row.active, erased=row.erased)
+
+    def _upsert(self, member_id: str, now: datetime, **values: object) -> None:
+        # Check-then-write inside one transaction; the primary key settles a concurrent insert
+        # (the consumer then retries the event and takes the update path).
+        with self.database.session() as session, session.begin():
+            exists = session.execute(
+                select(members.c.member_id).where(members.c.member_id == member_id)).first()
+            if exists:
+                session.execute(update(members).where(members.c.member_id == member_id)
+                                .values(updated_at=now, **values))
+            else:
+                row = {"name": None, "email": None, "active": True, "erased": False, **values}
+                session.execute(members.insert().values(member_id=member_id, updated_at=now, **row))
+
+    def details_changed(self, member_id: str, name: str, email: str, now: datetime) -> None:
+        current = self.get(member_id)
+        if current is not None and current.erased:
+            return  # erasure is final: a late or replayed event must not bring the data back
+        self._upsert(member_id, now, name=name, email=email)
+
+    def deactivated(self, member_id: str, now: datetime) -> None:
+        self._upsert(member_id, now, active=False)
+
+    def erased(self, member_id: str, now: datetime) -> None:
+        self._upsert(member_id, now, name=None, email=None, active=False, erased=True)
+
+
+class SqlDeliveries:
+    """The processed store: which (event, recipient) emails the SMTP server already accepted."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def already_sent(self, event_id: str) -> set[str]:
+        with self.database.engine.connect() as conn:
+            return set(conn.execute(
+                select(deliveries.c.recipient_id).where(deliveries.c.event_id == event_id)).scalars())
+
+    def record_sent(self, event_id: str, recipient_id: str, message_id: str, now: datetime) -> None:
+        try:
+            with self.database.engine.begin() as conn:
+                conn.execute(deliveries.insert().values(event_id=event_id, recipient_id=recipient_id,
+                                                        message_id=message_id, sent_at=now))
+        except IntegrityError:
+            pass  # another consumer instance recorded the same delivery: nothing more to do
