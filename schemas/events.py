@@ -208,3 +208,75 @@ class RelationshipWithdrawn(_RelationshipEvent):
 
 class RelationshipCompleted(_RelationshipEvent):
     pass
+
+
+# --- relationship workspace (producer: relationships) -------------------------------
+# The party to notify is the one who did not act (`actor_id`); bodies of messages and
+# tool contents never travel in events, only what an email needs to point at them.
+
+
+class _MeetingEvent(_RelationshipEvent):
+    meeting_id: str
+    starts_at: datetime  # UTC
+    duration_minutes: int
+    mode: str  # in_person | video | email (the interaction modes of the taxonomy)
+    location_or_link: str = ""
+    agenda: str = ""
+    # IANA zone the organiser works in; emails show the local time beside UTC.
+    time_zone: str = "UTC"
+    # iCalendar SEQUENCE: 0 when scheduled, +1 on every change and on cancellation;
+    # the UID is derived from meeting_id so updates replace the same calendar entry.
+    sequence: int = 0
+
+
+class MeetingScheduled(_MeetingEvent):
+    pass
+
+
+class MeetingChanged(_MeetingEvent):
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class MeetingCancelled(_MeetingEvent):
+    pass
+
+
+class MessagePosted(_RelationshipEvent):
+    message_id: str
+    sender_id: str
+    recipient_id: str
+    # False while an earlier email about unread messages is still outstanding for this
+    # recipient in this relationship: a burst of messages gives one email, not twenty.
+    notify: bool = True
+
+
+class ToolSaved(_RelationshipEvent):
+    kind: str  # swot | gstar | goals | agreement
+    tool_id: str
+    version: int
+
+
+class PartnerNudged(_RelationshipEvent):
+    """`actor_id` asks the quiet partner `recipient_id` to get back in touch."""
+
+    recipient_id: str
+
+
+class _SupportEvent(EventData):
+    TOPIC: ClassVar[str] = MEMBERS_TOPIC
+    request_id: str
+    member_id: str
+    kind: str  # erasure | contact_partner | other
+    relationship_id: str | None = None
+
+    def key(self) -> str:
+        return self.member_id
+
+
+class SupportRequestCreated(_SupportEvent):
+    pass
+
+
+class SupportRequestResolved(_SupportEvent):
+    outcome: str  # approved | declined | done
+    resolved_by: str
