@@ -2,21 +2,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connect.bootstrap import Container, ServiceModule
+from connect.bootstrap import ConsumerSpec, Container, ServiceModule
 from connect.outbox import OutboxRelay
+from connect.scheduling import PeriodicJob
+from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC
 from services.relationships import api
 from services.relationships.adapters import orm
+from services.relationships.adapters.suggestions import HttpSuggestions, InProcessSuggestions
+from services.relationships.interfaces import MentorSuggestions
 from services.relationships.services import RelationshipsService
 
 
 def wire(container: Container) -> ServiceModule:
     database = container.database("relationships")
-    facade = RelationshipsService(database, container.clock, after_commit=container.wake_relays)
+    matching_url = container.settings.api.matching_url
+    suggestions: MentorSuggestions
+    if matching_url:
+        suggestions = HttpSuggestions(matching_url)
+    else:
+        # Looked up at call time: matching may be wired after us, or not at all in this process.
+        suggestions = InProcessSuggestions(lambda: container.service("matching"))
+    facade = RelationshipsService(database, container.clock, after_commit=container.wake_relays,
+                                  suggestions=suggestions)
+    container.authenticator.on_seen.append(facade.member_seen)
     return ServiceModule(
         name="relationships",
         database=database,
         migrations=Path(__file__).parent / "migrations",
         router=api.router,
         relay=OutboxRelay(database, orm.outbox, container.transport.publisher(), container.clock),
+        consumers=[ConsumerSpec(group_id="relationships-members", topics=[MEMBERS_TOPIC, PROFILES_TOPIC],
+                                handler=facade.project_member_event, role="projector")],
+        jobs=[PeriodicJob(name="relationships.sweep", interval_seconds=container.settings.scheduler.sweep_interval_seconds,
+                          run=facade.sweep)],
         facade=facade,
     )

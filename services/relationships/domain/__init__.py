@@ -1,0 +1,1 @@
+"""The relationships domain: plain Python, no framework imports."""

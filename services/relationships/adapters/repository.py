@@ -1,0 +1,190 @@
+"""Loading and storing relationship aggregates, and the unit of work that owns them.
+
+The repository keeps every aggregate it handed out; at commit the unit of
+work writes each one's row and its new log entries (proposal versions, status
+changes, reminder outcomes) and the events it recorded into the outbox, all in
+one transaction, with one multi-row statement per table so that a sweep over
+thousands of proposals stays a handful of round trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from connect.clock import utc
+from connect.uow import SqlUnitOfWork
+from schemas.events import EventData
+from services.relationships.adapters import orm
+from services.relationships.domain.model import (OPEN_STATUSES, ProposalContent, ProposalVersion, Relationship,
+                                                 Status)
+
+_rel = orm.relationships
+_ver = orm.proposal_versions
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return utc(value) if value is not None else None
+
+
+def _content(row: Any) -> ProposalContent:
+    return ProposalContent(message=row.message, areas=tuple(row.areas), goals=row.goals,
+                           interaction_modes=tuple(row.interaction_modes), duration_months=row.duration_months)
+
+
+class RelationshipRepository:
+    def __init__(self, session: Session, *, row_locks: bool) -> None:
+        self.session = session
+        self.row_locks = row_locks  # SELECT ... FOR UPDATE (PostgreSQL); SQLite already holds the write lock
+        self._seen: dict[str, Relationship] = {}
+        self._new: set[str] = set()
+
+    # --- reading --------------------------------------------------------------------
+    def _select(self):  # type: ignore[no-untyped-def]
+        return (select(_rel, _ver.c.message, _ver.c.areas, _ver.c.goals, _ver.c.interaction_modes,
+                       _ver.c.duration_months, _ver.c.author_id, _ver.c.created_at.label("version_at"))
+                .join(_ver, and_(_ver.c.relationship_id == _rel.c.id, _ver.c.version == _rel.c.proposal_version)))
+
+    def _load(self, rows: Sequence[Any]) -> list[Relationship]:
+        if not rows:
+            return []
+        done: dict[str, set[int]] = {row.id: set() for row in rows}
+        cycles = {row.id: row.cycle for row in rows}
+        for reminder in self.session.execute(
+            select(orm.reminders.c.relationship_id, orm.reminders.c.cycle, orm.reminders.c.day)
+            .where(orm.reminders.c.relationship_id.in_(list(done)))
+        ):
+            if reminder.cycle == cycles[reminder.relationship_id]:
+                done[reminder.relationship_id].add(reminder.day)
+        loaded = []
+        for row in rows:
+            rel = Relationship(
+                id=row.id, mentor_id=row.mentor_id, mentee_id=row.mentee_id, status=Status(row.status),
+                proposal=ProposalVersion(row.proposal_version, _content(row), row.author_id, utc(row.version_at)),
+                created_at=utc(row.created_at), updated_at=utc(row.updated_at), cycle=row.cycle,
+                cycle_started_at=utc(row.cycle_started_at), reminders_done=frozenset(done[row.id]),
+                withdrawn_by=row.withdrawn_by, accepted_at=_aware(row.accepted_at),
+            )
+            self._seen[rel.id] = rel
+            loaded.append(rel)
+        return loaded
+
+    def get(self, relationship_id: str, *, for_update: bool = True) -> Relationship | None:
+        """The aggregate, locked for the rest of the transaction when `for_update`."""
+        if relationship_id in self._seen:
+            return self._seen[relationship_id]
+        query = self._select().where(_rel.c.id == relationship_id)
+        if for_update and self.row_locks:
+            query = query.with_for_update(of=_rel)
+        found = self._load(self.session.execute(query).all())
+        return found[0] if found else None
+
+    def due(self, now: datetime, limit: int) -> list[Relationship]:
+        """Pending relationships whose next timer is due, locked; rows another sweep holds are skipped."""
+        query = (self._select()
+                 .where(_rel.c.status == Status.PENDING.value, _rel.c.next_timer_at <= now)
+                 .order_by(_rel.c.next_timer_at).limit(limit))
+        if self.row_locks:
+            query = query.with_for_update(of=_rel, skip_locked=True)
+        return self._load(self.session.execute(query).all())
+
+    def open_between(self, mentor_id: str, mentee_id: str) -> Any | None:
+        return self.session.execute(
+            select(_rel.c.id, _rel.c.status).where(
+                _rel.c.mentor_id == mentor_id, _rel.c.mentee_id == mentee_id,
+                _rel.c.status.in_([s.value for s in OPEN_STATUSES]))
+        ).first()
+
+    # --- writing --------------------------------------------------------------------
+    def add(self, rel: Relationship) -> None:
+        self._seen[rel.id] = rel
+        self._new.add(rel.id)
+
+    def seen(self) -> Iterable[Relationship]:
+        return self._seen.values()
+
+    def flush(self) -> None:
+        """Write what changed since loading; called by the unit of work before commit (and before
+        reading back a view inside the same transaction)."""
+        new_rows, updated_rows, versions, changes, reminders = [], [], [], [], []
+        for rel in self._seen.values():
+            if not (rel.new_changes or rel.new_versions or rel.new_reminders or rel.id in self._new):
+                continue
+            values = {
+                "status": rel.status.value, "updated_at": rel.updated_at, "accepted_at": rel.accepted_at,
+                "withdrawn_by": rel.withdrawn_by, "proposal_version": rel.proposal.number, "cycle": rel.cycle,
+                "cycle_started_at": rel.cycle_started_at, "next_timer_at": rel.next_timer_at(),
+            }
+            if rel.id in self._new:
+                new_rows.append({"id": rel.id, "mentor_id": rel.mentor_id, "mentee_id": rel.mentee_id,
+                                 "created_at": rel.created_at, **values})
+            else:
+                updated_rows.append({"b_id": rel.id, **values})
+            versions += [{"relationship_id": rel.id, "version": v.number, "message": v.content.message,
+                          "areas": list(v.content.areas), "goals": v.content.goals,
+                          "interaction_modes": list(v.content.interaction_modes),
+                          "duration_months": v.content.duration_months, "author_id": v.author_id,
+                          "created_at": v.at} for v in rel.new_versions]
+            changes += [{"relationship_id": rel.id, "action": c.action.value,
+                         "from_status": c.from_status.value if c.from_status else None,
+                         "to_status": c.to_status.value, "actor_id": c.actor_id, "actor_role": c.actor_role.value,
+                         "reason": c.reason, "at": c.at} for c in rel.new_changes]
+            reminders += [{"relationship_id": rel.id, "cycle": r.cycle, "day": r.day, "sent": r.sent, "at": r.at}
+                          for r in rel.new_reminders]
+            rel.new_changes, rel.new_versions, rel.new_reminders = [], [], []
+        self._new.clear()
+        if new_rows:
+            self.session.execute(_rel.insert(), new_rows)
+        if updated_rows:
+            # executemany: the SET clause comes from the parameter names.
+            self.session.execute(update(_rel).where(_rel.c.id == bindparam("b_id")), updated_rows)
+        if versions:
+            self.session.execute(_ver.insert(), versions)
+        if changes:
+            self.session.execute(orm.status_history.insert(), changes)
+        if reminders:
+            self.session.execute(orm.reminders.insert(), reminders)
+
+
+class RelationshipsUnitOfWork(SqlUnitOfWork):
+    """`with uow:` → `uow.relationships` (repository) and `uow.session`; `uow.commit()` writes the
+    aggregates, then every event they recorded into the outbox, in the same transaction."""
+
+    relationships: RelationshipRepository
+
+    def __enter__(self) -> "RelationshipsUnitOfWork":
+        super().__enter__()
+        self.relationships = RelationshipRepository(self.session, row_locks=self.database.is_postgres)
+        return self
+
+    def collect_new_events(self) -> Iterable[EventData]:
+        for rel in self.relationships.seen():
+            while rel.events:
+                yield rel.events.pop(0)
+
+    def flush(self) -> None:
+        self.relationships.flush()
+        self.session.flush()
+
+    def commit(self) -> None:
+        self.relationships.flush()
+        now = self.clock.now()
+        pending = [(event, None) for event in self.collect_new_events()] + self._events
+        envelopes = [event.envelope(producer=self.outbox.producer, occurred_at=now, event_id=event_id)
+                     for event, event_id in pending]
+        if envelopes:
+            # One multi-row insert instead of Outbox.add per event: same rows, fewer round trips.
+            self.session.execute(self.outbox.table.insert(), [
+                {"event_id": str(e.event_id), "topic": event.TOPIC, "key": e.key, "type": e.type,
+                 "payload": e.to_bytes(), "occurred_at": now}
+                for (event, _), e in zip(pending, envelopes)])
+        self.session.commit()
+        self._committed = True
+        self._events = []
+        self.published = envelopes
+        if self.after_commit is not None and envelopes:
+            self.after_commit()
