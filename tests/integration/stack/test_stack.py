@@ -1,0 +1,167 @@
+"""`connect stack up` in an empty folder brings up the distributed shape with real
+engines; the CLI and the API work against the printed settings; events flow
+API -> outbox -> relay -> Kafka -> consumers; `connect stack down` leaves no
+process behind.  One test: starting every engine is the expensive part."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from connect.settings import all_setting_names
+
+CONNECT = [str(Path(sys.executable).parent / "connect")]
+
+
+def _clean_env() -> dict[str, str]:
+    """The caller's environment without any CONNECT_* setting: the stack must bring its own."""
+    settings = all_setting_names()
+    return {name: value for name, value in os.environ.items() if name not in settings}
+
+
+def _parse_exports(text: str) -> dict[str, str]:
+    exports = {}
+    for line in text.splitlines():
+        words = shlex.split(line)
+        if words[:1] == ["export"]:
+            name, _, value = words[1].partition("=")
+            exports[name] = value
+    return exports
+
+
+def _eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        time.sleep(0.5)
+
+
+def _processes_in(folder: Path) -> list[str]:
+    """Every live process whose command line or working directory is inside `folder`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] == "Z":
+            continue
+        if str(folder) in cmdline or cwd.startswith(str(folder)):
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+@pytest.fixture
+def stack_folder() -> Iterator[Path]:
+    """An empty folder the PostgreSQL account can reach too (as root, the server runs as
+    `postgres`, and pytest's own temp folders are private to the user)."""
+    folder = Path(tempfile.mkdtemp(prefix="connect-stack-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Path, tmp_path: Path) -> None:
+    folder = stack_folder
+    env = _clean_env()
+    up = subprocess.run(CONNECT + ["stack", "up"], cwd=folder, env=env, capture_output=True, text=True,
+                        timeout=300)
+    try:
+        assert up.returncode == 0, up.stderr[-6000:]
+        settings = _parse_exports(up.stdout)
+        assert {"CONNECT_API_URL", "CONNECT_VAR_DIR", "CONNECT_DATABASE_URL", "CONNECT_SEARCH_URL",
+                "CONNECT_KAFKA_BOOTSTRAP", "CONNECT_CELERY_BROKER", "CONNECT_SMTP_URL",
+                "CONNECT_MAIL_DIR"} <= set(settings)
+        assert set(settings) <= all_setting_names()
+        assert settings["CONNECT_SEARCH_URL"].startswith("opensearch+http://")
+        api = settings["CONNECT_API_URL"]
+        stack_env = {**env, **settings}
+        state = json.loads((folder / "var" / "stack" / "state.json").read_text())
+
+        # `connect token` with the printed settings mints what the stack's API accepts.
+        def token(member_id: str, name: str, email: str) -> str:
+            minted = subprocess.run(CONNECT + ["token", member_id, "--name", name, "--email", email],
+                                    cwd=tmp_path, env=stack_env, capture_output=True, text=True, timeout=60)
+            assert minted.returncode == 0, minted.stderr
+            return minted.stdout.strip()
+
+        mentor = {"Authorization": "Bearer " + token("M1", "Ada Lovelace", "ada@example.org")}
+        mentee = {"Authorization": "Bearer " + token("E1", "Grace Hopper", "grace@example.org")}
+        with httpx.Client(base_url=api, timeout=30) as client:
+            ready = client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert client.get("/v1/members/me").status_code == 401
+            me = client.get("/v1/members/me", headers=mentor)
+            assert me.status_code == 200 and me.json()["name"] == "Ada Lovelace"
+            assert client.get("/v1/members/me", headers=mentee).status_code == 200
+
+            # Events reach Kafka through the relay and come out of the ops consumer into OpenSearch.
+            search = settings["CONNECT_SEARCH_URL"].removeprefix("opensearch+")
+
+            def mirrored_members() -> set[str]:
+                response = httpx.post(f"{search}/connect-events-*/_search", json={
+                    "size": 20, "query": {"term": {"type": "MemberDetailsChanged"}}}, timeout=10)
+                if response.status_code != 200:
+                    return set()
+                return {hit["_source"]["member_id"] for hit in response.json()["hits"]["hits"]}
+
+            _eventually(lambda: {"M1", "E1"} <= mirrored_members(), 60, "member events mirrored")
+
+            paths = client.get("/openapi.json").json()["paths"]
+            if "/v1/members/me/mentor-profile" in paths and "/v1/proposals" in paths:
+                _propose_and_expect_mail(client, mentor, mentee, folder, state)
+    finally:
+        down = subprocess.run(CONNECT + ["stack", "down"], cwd=folder, env=env, capture_output=True, text=True,
+                              timeout=180)
+    assert down.returncode == 0, down.stderr
+    report = dict(line.split(": ", 1) for line in down.stdout.splitlines())
+    assert {"postgres", "redis", "kafka", "opensearch", "api", "relay", "ops", "worker", "beat",
+            "smtp-sink"} <= set(report)
+    assert set(report.values()) <= {"stopped", "killed"}, report
+    assert _processes_in(folder) == []
+
+
+def _propose_and_expect_mail(client: httpx.Client, mentor: dict[str, str], mentee: dict[str, str],
+                             folder: Path, state: dict[str, Any]) -> None:
+    taxonomy = client.get("/v1/taxonomy", headers=mentor).json()
+    first = {key: [item["id"] for item in values[:1]] for key, values in taxonomy.items()}
+    profile = {
+        "headline": "Structural engineer, happy to help early-career members",
+        "bio": "Twenty years in bridges.",
+        "expertise": first["expertise"], "sectors": first["sectors"],
+        "career_stage": "senior", "years_experience": 20, "qualifications": first["qualifications"],
+        "languages": ["en"], "interaction_modes": ["video", "email"],
+        "location": {"country": "GB", "region": first["regions"][0]},
+    }
+    put = client.put("/v1/members/me/mentor-profile", headers=mentor, json=profile)
+    assert put.status_code in (200, 201), put.text
+    proposal = client.post("/v1/proposals", headers=mentee, json={
+        "mentor_id": "M1", "message": "Would you mentor me?", "areas": first["expertise"],
+        "goals": "Chartership", "interaction_modes": ["video"], "duration_months": 6})
+    assert proposal.status_code == 201, proposal.text
+    if "notifier" not in state["processes"]:
+        return
+    mail_dir = folder / "var" / "mail"
+
+    def mail_to_mentor() -> list[Path]:
+        return [path for path in mail_dir.glob("*.eml") if b"ada@example.org" in path.read_bytes()]
+
+    _eventually(mail_to_mentor, 60, "the mentor's proposal email in var/mail")
