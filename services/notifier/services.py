@@ -4,6 +4,7 @@ event, and send each (event, recipient) email once."""
 from __future__ import annotations
 
 import logging
+from email.utils import parseaddr
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,10 +15,11 @@ from connect.email import EmailSender, PermanentEmailError
 from connect.events import PoisonMessage, Record
 from schemas.events import (AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased,
                             UnknownEvent)
+from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
 from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory
 from services.notifier.domain.recipients import Recipient
-from services.notifier.domain.rules import Notification, message_id_for, notifications_for
+from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ class NotifierService:
                                                                                      recipient))
             message = build_message(sender=self.sender, to_name=recipient.name, to_email=recipient.email or "",
                                     subject=subject, text=text, html=html, message_id=message_id,
-                                    date=self.clock.now(), attachments=note.attachments)
+                                    date=self.clock.now(), attachments=self._attachments(envelope, note))
             try:
                 # TransientEmailError propagates: the consumer loop retries the event with backoff,
                 # and recipients already recorded below are not emailed again.
@@ -98,6 +100,12 @@ class NotifierService:
             self.deliveries.record_sent(event_id, note.recipient_id, message_id, self.clock.now())
         if refused:
             raise PoisonMessage(f"mail server refused the email for {', '.join(refused)}")
+
+    def _attachments(self, envelope: Envelope, note: Notification) -> tuple[Attachment, ...]:
+        if note.invite is None:
+            return note.attachments
+        organiser = parseaddr(self.sender)[1]
+        return (*note.attachments, invite_attachment(note.invite, envelope.occurred_at, organiser))
 
     def _context(self, envelope: Envelope, event: EventData, note: Notification,
                  recipient: Recipient) -> dict[str, Any]:

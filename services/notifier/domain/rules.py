@@ -7,12 +7,16 @@ for; adding an email is adding a rule here and a template pair under
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, TypeVar
 
-from schemas.events import (EventData, ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from schemas.events import (EventData, MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted,
+                            PartnerNudged, ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipWithdrawn, _RelationshipEvent)
+                            RelationshipCompleted, RelationshipWithdrawn, _MeetingEvent, _RelationshipEvent)
 
 MAX_ALTERNATIVES = 3
 
@@ -25,6 +29,20 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Invite:
+    """A calendar entry to attach as .ics; the same `uid` with a higher `sequence` replaces it."""
+
+    uid: str
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    location: str
+    description: str
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
 class Notification:
     """One email to one member: `template` names templates/<template>.{txt,html}.j2."""
 
@@ -34,6 +52,7 @@ class Notification:
     about: dict[str, str] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
+    invite: Invite | None = None
 
 
 E = TypeVar("E", bound=EventData)
@@ -131,3 +150,48 @@ def message_id_for(event_id: str, recipient_id: str, domain: str = "connect.noti
     import uuid
 
     return f"<{uuid.uuid5(uuid.NAMESPACE_URL, f'connect:{event_id}:{recipient_id}').hex}@{domain}>"
+
+
+# --- relationship workspace ------------------------------------------------------------
+
+
+def _meeting(event: _MeetingEvent, template: str, cancelled: bool = False) -> list[Notification]:
+    try:
+        zone = ZoneInfo(event.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    ends_at = event.starts_at + timedelta(minutes=event.duration_minutes)
+    invite = Invite(uid=f"meeting-{event.meeting_id}@connect", sequence=event.sequence, starts_at=event.starts_at,
+                    ends_at=ends_at, summary="Connect mentoring meeting", location=event.location_or_link,
+                    description=event.agenda, cancelled=cancelled)
+    context = {"starts_at_local": event.starts_at.astimezone(zone).strftime("%A %d %B %Y, %H:%M"),
+               "time_zone": zone.key, "starts_at_utc": event.starts_at.strftime("%Y-%m-%d %H:%M UTC")}
+    return [replace(_relationship_note(event, template, m, **context), invite=invite) for m in other_parties(event)]
+
+
+@rule(MeetingScheduled)
+def meeting_scheduled(event: MeetingScheduled) -> list[Notification]:
+    return _meeting(event, "meeting_scheduled")
+
+
+@rule(MeetingChanged)
+def meeting_changed(event: MeetingChanged) -> list[Notification]:
+    return _meeting(event, "meeting_changed")
+
+
+@rule(MeetingCancelled)
+def meeting_cancelled(event: MeetingCancelled) -> list[Notification]:
+    return _meeting(event, "meeting_cancelled", cancelled=True)
+
+
+@rule(MessagePosted)
+def message_posted(event: MessagePosted) -> list[Notification]:
+    # `notify` is False while an earlier "new message" email is still unread: one email per burst.
+    if not event.notify:
+        return []
+    return [_relationship_note(event, "message_posted", event.recipient_id)]
+
+
+@rule(PartnerNudged)
+def partner_nudged(event: PartnerNudged) -> list[Notification]:
+    return [_relationship_note(event, "partner_nudged", event.recipient_id)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import logging
 import uuid
+from datetime import timedelta
 from email.policy import default as default_policy
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from connect.events import OutgoingMessage, dead_letter_topic
-from schemas.events import (AlternativeMentor, Envelope, EventData, MemberDetailsChanged, MemberErased,
+from schemas.events import (AlternativeMentor, Envelope, EventData, MeetingCancelled, MeetingScheduled,
+                            MemberDetailsChanged, MemberErased, MessagePosted, PartnerNudged,
                             ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
                             RelationshipCompleted, RelationshipWithdrawn, RELATIONSHIPS_TOPIC)
@@ -33,6 +35,18 @@ def publish(container, *events: EventData | Envelope) -> list[Envelope]:  # type
 def mails(container) -> list[email.message.EmailMessage]:  # type: ignore[no-untyped-def]
     folder: Path = container.settings.mail_dir
     return [email.message_from_bytes(p.read_bytes(), policy=default_policy) for p in sorted(folder.glob("*.eml"))]
+
+
+@pytest.fixture
+def container(tmp_path, clock):  # type: ignore[no-untyped-def]
+    """The notifier alone on the embedded shape (its consumer, its database, the real file sender)."""
+    from connect.bootstrap import build_container
+    from connect.settings import Settings
+
+    made = build_container(Settings(var_dir=tmp_path / "var"), clock=clock, services=("notifier",))
+    made.upgrade_databases()
+    yield made
+    made.close()
 
 
 @pytest.fixture
@@ -79,6 +93,10 @@ def test_proposal_received_emails_the_mentor_once_even_when_redelivered(containe
      "Grace Hopper ended your mentoring relationship"),
     (RelationshipCompleted(**REL, actor_id=MENTOR), "ada@example.org",
      "Your mentoring relationship with Grace Hopper is complete"),
+    (MessagePosted(**REL, actor_id=MENTEE, message_id="m1", sender_id=MENTEE, recipient_id=MENTOR),
+     "grace@example.org", "New message from Ada Lovelace"),
+    (PartnerNudged(**REL, actor_id=MENTOR, recipient_id=MENTEE), "ada@example.org",
+     "Grace Hopper would like to hear from you"),
 ])
 def test_the_party_who_did_not_act_hears(container, deliver, members, event, recipient, subject):
     publish(container, event)
@@ -132,3 +150,42 @@ def test_poison_messages_are_dead_lettered_and_healthy_ones_keep_flowing(contain
     assert [r.value for r in dlq.poll(0)] == [b"\xff not json", unknown.to_bytes(), future.to_bytes(),
                                               invalid.to_bytes()]
     dlq.close()
+
+
+def test_a_message_burst_gives_one_email(container, deliver, members):
+    posted = dict(REL, actor_id=MENTEE, sender_id=MENTEE, recipient_id=MENTOR)
+    publish(container, MessagePosted(**posted, message_id="m1"),
+            MessagePosted(**posted, message_id="m2", notify=False))
+    deliver({"notifier"})
+    assert len(mails(container)) == 1
+
+
+def test_meetings_carry_an_ics_that_updates_then_cancels_the_same_entry(container, deliver, members):
+    from datetime import datetime, timezone
+
+    from icalendar import Calendar
+
+    meeting = dict(REL, actor_id=MENTEE, meeting_id="MT1", starts_at=datetime(2026, 12, 10, 15, 0, tzinfo=timezone.utc),
+                   duration_minutes=45, mode="video", location_or_link="https://meet.example.org/x",
+                   agenda="Career plan", time_zone="Europe/London")
+    publish(container, MeetingScheduled(**meeting))
+    deliver({"notifier"})
+    [scheduled] = mails(container)
+    assert scheduled["Subject"] == "Meeting with Ada Lovelace on Thursday 10 December 2026, 15:00"
+    assert scheduled["To"].addresses[0].addr_spec == "grace@example.org"
+    for path in container.settings.mail_dir.glob("*.eml"):
+        path.unlink()
+    publish(container, MeetingCancelled(**{**meeting, "sequence": 1}))
+    deliver({"notifier"})
+    [cancelled] = mails(container)
+
+    def invite(mail):  # type: ignore[no-untyped-def]
+        [part] = [p for p in mail.iter_attachments() if p.get_content_type() == "text/calendar"]
+        return Calendar.from_ical(part.get_payload(decode=True))
+
+    first, second = invite(scheduled), invite(cancelled)
+    assert str(first["method"]) == "REQUEST" and str(second["method"]) == "CANCEL"
+    [entry1], [entry2] = first.walk("VEVENT"), second.walk("VEVENT")
+    assert str(entry1["uid"]) == str(entry2["uid"]) == "meeting-MT1@connect"
+    assert (int(entry1["sequence"]), int(entry2["sequence"])) == (0, 1)
+    assert entry1.decoded("dtend") - entry1.decoded("dtstart") == timedelta(minutes=45)
