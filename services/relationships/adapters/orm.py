@@ -105,3 +105,5 @@ idempotency_keys = Table(
     Column("response_headers", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
 )
+
+from services.relationships.adapters import orm_workspace  # noqa: F401,E402  (registers the workspace tables)

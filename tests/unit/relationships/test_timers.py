@@ -1,0 +1,102 @@
+"""Durable timers: `connect sweep --at` moves time; reminders 3/7/15 once each, expiry at 21."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+from typer.testing import CliRunner
+
+from connect.cli import app as cli
+from tests.unit.relationships.conftest import proposal_body
+from tests.unit.relationships.test_api import _events
+
+T0 = "2026-12-01T09:00:00Z"
+
+
+def _at(clock_start, **delta):
+    return (clock_start + timedelta(**delta)).isoformat().replace("+00:00", "Z")
+
+
+def _sweep(monkeypatch, container, when):
+    monkeypatch.setenv("CONNECT_VAR_DIR", str(container.settings.var_dir))
+    result = CliRunner().invoke(cli, ["sweep", "--at", when])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_sweep_at_sends_each_reminder_once_then_expires_and_reopen_restarts(
+        client, auth, container, mentor, clock, monkeypatch):
+    start = clock.now()
+    mentor("M2")
+    rel = client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M1")).json()
+    assert rel["expires_at"] == _at(start, days=21)
+    for when, expected in [(dict(days=2, hours=23), {}), (dict(days=3), {"3": 1}), (dict(days=3, hours=1), {}),
+                           (dict(days=7), {"7": 1}), (dict(days=15, minutes=5), {"15": 1}),
+                           (dict(days=20, hours=23), {}), (dict(days=21), {})]:
+        report = _sweep(monkeypatch, container, _at(start, **when))
+        assert report["reminders"] == expected, (when, report)
+    assert report["expired"] == 1
+    assert _sweep(monkeypatch, container, _at(start, days=30))["expired"] == 0
+    events = _events(container, rel["id"])
+    assert [(e["type"], e["data"].get("day")) for e in events] == [
+        ("ProposalSent", None), ("ProposalReminderDue", 3), ("ProposalReminderDue", 7),
+        ("ProposalReminderDue", 15), ("ProposalExpired", None)]
+    # Matching offers no suggest_mentors here (or is down): the expiry happened all the same.
+    assert events[-1]["data"]["alternatives"] == [] and events[-1]["data"]["areas"] == ["raising_profile"]
+    url = f"/v1/relationships/{rel['id']}"
+    details = client.get(url, headers=auth("M1")).json()
+    assert details["status"] == "expired" and details["actions"] == ["reopen"]
+    assert details["status_history"][-1]["actor"] is None and details["status_history"][-1]["actor_role"] == "system"
+    assert client.get(url, headers=auth("M2")).json()["actions"] == []
+
+    # Reopening starts a new cycle: the reminders count from the reopen.
+    clock.set(start + timedelta(days=22))
+    assert client.post(url + "/reopen", headers=auth("M1")).json()["status"] == "pending"
+    assert _sweep(monkeypatch, container, _at(start, days=24))["reminders"] == {}
+    assert _sweep(monkeypatch, container, _at(start, days=25))["reminders"] == {"3": 1}
+    reminders = client.get(url, headers=auth("M1")).json()["reminders"]
+    assert [(r["cycle"], r["day"], r["sent"]) for r in reminders] == [(1, 3, True), (1, 7, True), (1, 15, True),
+                                                                        (2, 3, True)]
+
+
+def test_late_sweep_sends_only_the_latest_reminder_and_never_one_with_the_expiry(
+        client, auth, container, mentor, clock, monkeypatch):
+    start = clock.now()
+    mentor("M2")
+    mentor("M3")
+    late = client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M1")).json()
+    very_late = client.post("/v1/proposals", json=proposal_body("M3"), headers=auth("M1")).json()
+    # Scheduler down: the first sweep in 16 days sees both; then nothing till day 40.
+    container.service("relationships").send_due_reminders(start + timedelta(days=16))
+    first = _sweep(monkeypatch, container, _at(start, days=16))
+    assert first["reminders"] == {}  # already done by the run just before
+    assert [(e["type"], e["data"].get("day")) for e in _events(container, late["id"])][1:] == [
+        ("ProposalReminderDue", 15)]
+    assert _sweep(monkeypatch, container, _at(start, days=40))["expired"] == 2
+    assert [e["type"] for e in _events(container, very_late["id"])] == [
+        "ProposalSent", "ProposalReminderDue", "ProposalExpired"]
+    skipped = client.get(f"/v1/relationships/{late['id']}", headers=auth("M1")).json()["reminders"]
+    assert [(r["day"], r["sent"]) for r in skipped] == [(3, False), (7, False), (15, True)]
+
+
+def test_answered_proposals_get_no_timers_and_overlapping_sweeps_remind_once(client, auth, container, mentor, clock):
+    start = clock.now()
+    for n in range(6):
+        mentor(f"T{n}")
+    ids = [client.post("/v1/proposals", json=proposal_body(f"T{n}"), headers=auth("M1")).json()["id"]
+           for n in range(6)]
+    client.post(f"/v1/relationships/{ids[0]}/accept", headers=auth("T0"))
+    client.post(f"/v1/relationships/{ids[1]}/withdraw", headers=auth("M1"))
+    service = container.service("relationships")
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(service.send_due_reminders(
+        start + timedelta(days=3), batch_size=1))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.reminders.get(3, 0) for r in reports) == 4
+    sent = [e for e in _events(container) if e["type"] == "ProposalReminderDue"]
+    assert sorted(e["key"] for e in sent) == sorted(ids[2:])
