@@ -130,16 +130,24 @@ class _ProfileEvent(EventData):
 
 
 class MentorProfileChanged(_ProfileEvent):
+    """A mentor profile was created or replaced.  `available` and `active` together say
+    whether the mentor may receive proposals (both must be true)."""
+
     available: bool
     expertise: list[str] = Field(default_factory=list)
+    name: str = ""
+    headline: str = ""
+    active: bool = True
 
 
 class MentorAvailabilityChanged(_ProfileEvent):
     available: bool
+    active: bool = True
+    name: str = ""
 
 
 class MenteeProfileChanged(_ProfileEvent):
-    pass
+    areas_sought: list[str] = Field(default_factory=list)
 
 
 # --- relationships (producer: relationships) ---------------------------------------

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from connect.auth import Member, current_member
+from connect.problems import Problem, field_error, validation_problem
+from services.matching.domain.profiles import InvalidProfile, Location, MenteeProfile, MentorProfile
+from services.matching.domain.search import InvalidSearch
+from services.matching.interfaces import SearchUnavailable
+from services.matching.services import MatchingService, NotFound
 
 router = APIRouter(prefix="/v1", tags=["members"])
+
+Tag = Field(min_length=1, max_length=100)
+
+
+def service(request: Request) -> MatchingService:
+    return request.app.state.container.service("matching")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class MeOut(BaseModel):
@@ -17,10 +34,199 @@ class MeOut(BaseModel):
     roles: list[str]
 
 
+class LocationIn(_Strict):
+    country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. GB")
+    region: Optional[str] = Field(None, description="A `regions` id from the taxonomy")
+    city: Optional[str] = Field(None, max_length=100)
+
+
+class MentorProfileIn(_Strict):
+    headline: str = Field(min_length=1, max_length=200)
+    bio: str = Field("", max_length=5000)
+    expertise: list[str] = Field(min_length=1, max_length=20)
+    sectors: list[str] = Field(default_factory=list, max_length=20)
+    career_stage: Optional[str] = None
+    years_experience: Optional[int] = Field(None, ge=0, le=70)
+    qualifications: list[str] = Field(default_factory=list, max_length=20)
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    interaction_modes: list[str] = Field(default_factory=list, max_length=3)
+    location: Optional[LocationIn] = None
+    employer: Optional[str] = Field(None, max_length=200)
+    interests: list[str] = Field(default_factory=list, max_length=20)
+
+
+class MenteeProfileIn(_Strict):
+    goals: str = Field("", max_length=5000)
+    areas_sought: list[str] = Field(default_factory=list, max_length=20)
+    career_stage: Optional[str] = None
+    sectors: list[str] = Field(default_factory=list, max_length=20)
+    location: Optional[LocationIn] = None
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    interaction_modes: list[str] = Field(default_factory=list, max_length=3)
+    interests: list[str] = Field(default_factory=list, max_length=20)
+
+
+class AvailabilityIn(_Strict):
+    available: StrictBool
+
+
+class PageIn(_Strict):
+    size: int = 20
+    cursor: Optional[str] = Field(None, max_length=2000)
+
+
+class SearchIn(_Strict):
+    text: Optional[str] = None
+    criteria: dict[str, Any] = Field(default_factory=dict)
+    weights: dict[str, Any] = Field(default_factory=dict)
+    filters: dict[str, Any] = Field(default_factory=dict,
+                                    description="Hard filters: same fields as criteria; must hold, add no score")
+    page: PageIn = Field(default_factory=PageIn)
+
+
+class MatchedOut(BaseModel):
+    criterion: str
+    values: list[Any]
+    weight: float
+
+
+class ConnectionOut(BaseModel):
+    kind: str
+    values: list[str]
+
+
+class RelationshipFlag(BaseModel):
+    relationship_id: str
+    status: str
+
+
+class SearchResultOut(BaseModel):
+    mentor: dict[str, Any]
+    score: float
+    match_percent: int
+    matched: list[MatchedOut]
+    connections: list[ConnectionOut]
+    relationship: Optional[RelationshipFlag] = Field(
+        None, description="Set when the searcher already has a pending or accepted relationship with this mentor")
+
+
+class SearchOut(BaseModel):
+    results: list[SearchResultOut]
+    total: int
+    next_cursor: Optional[str]
+
+
+class SuggestionOut(BaseModel):
+    member_id: str
+    name: str
+    headline: str
+
+
+def _location(model: Optional[LocationIn]) -> Location:
+    if model is None:
+        return Location()
+    return Location(country=model.country.upper(), region=model.region, city=model.city)
+
+
+def _invalid(exc: InvalidProfile | InvalidSearch) -> Problem:
+    return validation_problem([field_error(path, message) for path, message in exc.errors])
+
+
+def _not_found(exc: NotFound) -> Problem:
+    return Problem(404, str(exc), type_="not-found")
+
+
 @router.get("/members/me", response_model=MeOut, summary="Who the token says I am")
 def read_me(member: Member = Depends(current_member)) -> MeOut:
     return MeOut(member_id=member.id, name=member.name, email=member.email, roles=sorted(member.roles))
 
 
-def service(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.container.service("matching")
+@router.get("/taxonomy", tags=["matching"], summary="Allowed values of every controlled field")
+def read_taxonomy(_member: Member = Depends(current_member)) -> dict[str, list[dict[str, str]]]:
+    return MatchingService.taxonomy()
+
+
+@router.put("/members/me/mentor-profile", tags=["matching"], summary="Create or replace my mentor profile")
+def put_mentor_profile(body: MentorProfileIn, member: Member = Depends(current_member),
+                       matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    profile = MentorProfile(**{**body.model_dump(exclude={"location"}), "location": _location(body.location)})
+    try:
+        return matching.put_mentor_profile(member.id, profile)
+    except InvalidProfile as exc:
+        raise _invalid(exc) from exc
+
+
+@router.get("/members/me/mentor-profile", tags=["matching"], summary="My mentor profile, with availability")
+def get_mentor_profile(member: Member = Depends(current_member),
+                       matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    try:
+        return matching.get_mentor_profile(member.id)
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+
+
+@router.put("/members/me/mentor-profile/availability", tags=["matching"],
+            summary="Switch my availability to mentees off or on")
+def put_availability(body: AvailabilityIn, member: Member = Depends(current_member),
+                     matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    try:
+        return matching.set_availability(member.id, body.available)
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+
+
+@router.put("/members/me/mentee-profile", tags=["matching"], summary="Create or replace my mentee profile")
+def put_mentee_profile(body: MenteeProfileIn, member: Member = Depends(current_member),
+                       matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    profile = MenteeProfile(**{**body.model_dump(exclude={"location"}), "location": _location(body.location)})
+    try:
+        return matching.put_mentee_profile(member.id, profile)
+    except InvalidProfile as exc:
+        raise _invalid(exc) from exc
+
+
+@router.get("/members/me/mentee-profile", tags=["matching"], summary="My mentee profile")
+def get_mentee_profile(member: Member = Depends(current_member),
+                       matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    try:
+        return matching.get_mentee_profile(member.id)
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+
+
+@router.post("/mentors/search", response_model=SearchOut, tags=["matching"],
+             summary="Ranked mentor search: more criteria give a more accurate order")
+def search_mentors(body: SearchIn, member: Member = Depends(current_member),
+                   matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    try:
+        return matching.search(member.id, text=body.text, criteria=body.criteria, weights=body.weights,
+                               filters=body.filters, size=body.page.size, cursor=body.page.cursor)
+    except InvalidSearch as exc:
+        raise _invalid(exc) from exc
+    except SearchUnavailable as exc:
+        raise Problem(503, "Search is unavailable right now; try again shortly.", type_="search-unavailable",
+                      headers={"Retry-After": "5"}) from exc
+
+
+@router.get("/mentors/suggestions", response_model=list[SuggestionOut], tags=["matching"],
+            summary="Available mentors matching these expertise areas (used for expired proposals)")
+def suggest_mentors(areas: list[str] = Query(default_factory=list, max_length=20),
+                    exclude: list[str] = Query(default_factory=list, max_length=100),
+                    limit: int = Query(3, ge=1, le=20),
+                    _member: Member = Depends(current_member),
+                    matching: MatchingService = Depends(service)) -> list[dict[str, str]]:
+    try:
+        return matching.suggest_mentors(areas, exclude, limit)
+    except SearchUnavailable as exc:
+        raise Problem(503, "Search is unavailable right now; try again shortly.", type_="search-unavailable",
+                      headers={"Retry-After": "5"}) from exc
+
+
+@router.get("/mentors/{member_id}", tags=["matching"], summary="A mentor's profile page (404 when inactive)")
+def get_mentor(member_id: str, _member: Member = Depends(current_member),
+               matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    try:
+        return matching.public_mentor(member_id)
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+

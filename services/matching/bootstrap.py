@@ -2,16 +2,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connect.bootstrap import Container, ServiceModule
+from connect.bootstrap import ConsumerSpec, Container, ServiceModule
 from connect.outbox import OutboxRelay
+from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC, RELATIONSHIPS_TOPIC
 from services.matching import api
 from services.matching.adapters import orm
+from services.matching.adapters.search import build_search_index
 from services.matching.services import MatchingService
+from services.matching.tasks import IndexerHandler, RelationshipProjector
 
 
 def wire(container: Container) -> ServiceModule:
     database = container.database("matching")
-    facade = MatchingService(database, container.clock, after_commit=container.wake_relays)
+    # Chosen by CONNECT_SEARCH_URL: tantivy under var/search, OpenSearch or Elasticsearch.
+    index = build_search_index(container.settings.search, container.settings.var_dir)
+    facade = MatchingService(database, container.clock, index, after_commit=container.wake_relays)
+    index.on_switch = facade.catch_up_index  # type: ignore[attr-defined]
     container.authenticator.on_seen.append(facade.member_seen)
     return ServiceModule(
         name="matching",
@@ -19,5 +25,11 @@ def wire(container: Container) -> ServiceModule:
         migrations=Path(__file__).parent / "migrations",
         router=api.router,
         relay=OutboxRelay(database, orm.outbox, container.transport.publisher(), container.clock),
+        consumers=[
+            ConsumerSpec("matching-indexer", [PROFILES_TOPIC, MEMBERS_TOPIC], IndexerHandler(facade), role="indexer"),
+            ConsumerSpec("matching-relationships", [RELATIONSHIPS_TOPIC], RelationshipProjector(facade),
+                         role="indexer"),
+        ],
+        ready_checks={"search": index.ping},
         facade=facade,
     )

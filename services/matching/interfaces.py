@@ -1,1 +1,53 @@
 """The matching service's ports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Protocol
+
+from services.matching.domain.search import SearchPage, SearchQuery
+
+
+class IndexBuild(Protocol):
+    """A new, versioned index being filled; `swap` points the alias at it."""
+
+    name: str
+
+    def add(self, docs: Iterable[dict[str, Any]]) -> int: ...
+
+    def delete(self, member_ids: Iterable[str]) -> None: ...
+
+    def swap(self, started_at: datetime) -> None:
+        """Make this index the one searches and updates use, then drop older versions."""
+
+    def abort(self) -> None: ...
+
+
+class SearchIndex(Protocol):
+    """The mentor index: derived from the database, rebuildable at any time.
+
+    It holds listed mentors only (active and available); documents are the
+    dicts `domain.profiles.index_document` builds.
+    """
+
+    def ensure(self) -> None:
+        """Create the first versioned index and its alias when none exists."""
+
+    def upsert(self, docs: Iterable[dict[str, Any]]) -> None: ...
+
+    def delete(self, member_ids: Iterable[str]) -> None: ...
+
+    def search(self, query: SearchQuery) -> SearchPage: ...
+
+    def begin_build(self) -> IndexBuild: ...
+
+    def count(self) -> int: ...
+
+    def ping(self) -> None:
+        """Raise when the index cannot serve searches (ready check)."""
+
+    def close(self) -> None: ...
+
+
+class SearchUnavailable(Exception):
+    """The search engine did not answer; the API turns this into 503."""

@@ -1,0 +1,355 @@
+"""The embedded search engine: tantivy indexes on local disk under var/search.
+
+Versioning works like an alias on a cluster: each build is a folder
+`<alias>-v<timestamp>`, and `<alias>.json` names the current one.  Writing the
+alias file (atomically, by rename) is the swap; every process notices it on its
+next call by the file's mtime and reopens.  Only one process may write a tantivy
+index, which in the embedded shape is the server (its indexer consumer); `connect
+reindex` writes only the new folder, before the swap.
+
+Scores follow `domain.search`: constant-score clauses summed by a boolean query,
+so they equal the DSL engines' for the same matches.  tantivy orders ties by
+document address, so the (score desc, member id asc) order and the search_after
+cursor are applied here, over enough top hits to contain every tie at the page
+boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import tantivy
+
+from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
+                                             SearchQuery)
+
+log = logging.getLogger(__name__)
+
+KEYWORD_FIELDS = ("expertise", "sectors", "career_stage", "qualifications", "languages", "interaction_modes",
+                  "region", "country", "employer", "interests")
+TEXT_FIELDS = ("headline", "bio", "expertise_text")
+WRITER_HEAP = 64_000_000
+BUILD_HEAP = 256_000_000
+
+_ANALYZER = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+             .filter(tantivy.Filter.remove_long(40))
+             .filter(tantivy.Filter.lowercase())
+             .filter(tantivy.Filter.stemmer("english"))
+             .build())
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("member_id", stored=True, tokenizer_name="raw", index_option="basic")
+    # First 8 bytes of the member id as a number: orders most ties without loading documents.
+    builder.add_unsigned_field("id_key", fast=True)
+    for name in TEXT_FIELDS:
+        builder.add_text_field(name, tokenizer_name="en_stem", index_option="freq")
+    for name in KEYWORD_FIELDS:
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("years_experience", indexed=True, fast=True)
+    builder.add_integer_field("load_level", indexed=True, fast=True)
+    builder.add_bytes_field("source", stored=True)
+    return builder.build()
+
+
+def id_key(member_id: str) -> int:
+    return int.from_bytes(member_id.encode()[:8].ljust(8, b"\0"), "big")
+
+
+def to_document(doc: dict[str, Any]) -> tantivy.Document:
+    document = tantivy.Document()
+    document.add_text("member_id", doc["member_id"])
+    document.add_unsigned("id_key", id_key(doc["member_id"]))
+    for name in TEXT_FIELDS:
+        document.add_text(name, doc.get(name) or "")
+    for name in KEYWORD_FIELDS:
+        for value in doc.get(name) or []:
+            document.add_text(name, value)
+    document.add_integer("years_experience", int(doc.get("years_experience") or 0))
+    document.add_integer("load_level", int(doc.get("load_level") or 0))
+    document.add_bytes("source", json.dumps(doc, separators=(",", ":")).encode())
+    return document
+
+
+# --- query compiler ---------------------------------------------------------------------
+
+
+def _criterion_query(schema: tantivy.Schema, criterion: Criterion) -> tantivy.Query:
+    if criterion.minimum is not None:
+        return tantivy.Query.range_query(schema, criterion.index_field, tantivy.FieldType.Integer,
+                                         criterion.minimum, None)
+    return tantivy.Query.term_set_query(schema, criterion.index_field, list(criterion.values))
+
+
+def compile_query(query: SearchQuery, schema: tantivy.Schema) -> tantivy.Query:
+    """The same clauses as `search_dsl.compile_query`, in tantivy's query objects."""
+    Occur = tantivy.Occur
+    Query = tantivy.Query
+    clauses: list[tuple[Any, tantivy.Query]] = []
+    if query.scored:
+        scoring: list[tuple[Any, tantivy.Query]] = [
+            (Occur.Should, Query.const_score_query(_criterion_query(schema, c), c.weight)) for c in query.criteria
+        ]
+        for word_clauses in query.text_clauses():
+            per_field = []
+            for clause in word_clauses:
+                tokens = _ANALYZER.analyze(clause.term)
+                if not tokens:
+                    continue
+                # Query words are runs of [0-9a-z], which this analyzer keeps whole: one token.
+                term_query = Query.term_query(schema, clause.field, tokens[0], index_option="freq")
+                per_field.append(Query.const_score_query(term_query, clause.boost))
+            if per_field:
+                scoring.append((Occur.Should, Query.disjunction_max_query(per_field, 0.0)))
+        clauses.append((Occur.Must, Query.boolean_query(scoring) if scoring else Query.empty_query()))
+    else:
+        clauses.append((Occur.Must, Query.const_score_query(Query.all_query(), 0.0)))
+    for hard in query.filters:
+        clauses.append((Occur.Must, Query.const_score_query(_criterion_query(schema, hard), 0.0)))
+    if query.exclude_ids:
+        clauses.append((Occur.MustNot, Query.term_set_query(schema, "member_id", list(query.exclude_ids))))
+    for level in range(MAX_LOAD_LEVEL):
+        clauses.append((Occur.Should, Query.const_score_query(
+            Query.term_query(schema, "load_level", level), query.nudge(level))))
+    return Query.boolean_query(clauses)
+
+
+# --- the index ----------------------------------------------------------------------------
+
+
+class _Opened:
+    def __init__(self, name: str, index: tantivy.Index, stamp: int) -> None:
+        self.name = name
+        self.index = index
+        self.stamp = stamp
+        self.writer: tantivy.IndexWriter | None = None
+
+
+class EmbeddedSearchIndex:
+    def __init__(self, folder: Path, alias: str) -> None:
+        self.folder = folder
+        self.alias = alias
+        self.schema = build_schema()
+        self.on_switch: Callable[[datetime], None] | None = None
+        self._opened: _Opened | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def alias_file(self) -> Path:
+        return self.folder / f"{self.alias}.json"
+
+    def _read_alias(self) -> tuple[dict[str, Any], int] | None:
+        try:
+            stamp = self.alias_file.stat().st_mtime_ns
+            return json.loads(self.alias_file.read_text()), stamp
+        except FileNotFoundError:
+            return None
+
+    def _write_alias(self, name: str, started_at: datetime) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.alias_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"index": name, "build_started": started_at.isoformat()}))
+        os.replace(tmp, self.alias_file)
+
+    def _new_name(self) -> str:
+        return f"{self.alias}-v{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
+
+    def _current(self) -> _Opened:
+        """The index the alias names, reopened when another process swapped it."""
+        with self._lock:
+            alias = self._read_alias()
+            if alias is None:
+                self.ensure()
+                alias = self._read_alias()
+                assert alias is not None
+            data, stamp = alias
+            opened = self._opened
+            if opened is not None and opened.stamp == stamp:
+                return opened
+            switched = opened is not None and opened.name != data["index"]
+            if opened is not None:
+                self._release(opened)
+            index = tantivy.Index(self.schema, path=str(self.folder / data["index"]), reuse=True)
+            self._opened = _Opened(data["index"], index, stamp)
+        if switched and self.on_switch is not None:
+            # Changes this process indexed into the old version while the new one was
+            # being built would be lost without this catch-up.
+            self.on_switch(datetime.fromisoformat(data["build_started"]))
+        return self._opened
+
+    def _release(self, opened: _Opened) -> None:
+        if opened.writer is not None:
+            opened.writer.wait_merging_threads()
+            opened.writer = None
+
+    def ensure(self) -> None:
+        with self._lock:
+            if self._read_alias() is not None:
+                return
+            name = self._new_name()
+            path = self.folder / name
+            path.mkdir(parents=True, exist_ok=True)
+            tantivy.Index(self.schema, path=str(path), reuse=True)
+            self._write_alias(name, datetime.now(timezone.utc))
+
+    def _write(self, change: Callable[[tantivy.IndexWriter], None]) -> None:
+        opened = self._current()
+        with self._lock:
+            if opened.writer is None:
+                opened.writer = opened.index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            change(opened.writer)
+            opened.writer.commit()
+            opened.index.reload()
+
+    def upsert(self, docs: Iterable[dict[str, Any]]) -> None:
+        docs = list(docs)
+        if not docs:
+            return
+
+        def change(writer: tantivy.IndexWriter) -> None:
+            for doc in docs:
+                writer.delete_documents_by_term("member_id", doc["member_id"])
+                writer.add_document(to_document(doc))
+
+        self._write(change)
+
+    def delete(self, member_ids: Iterable[str]) -> None:
+        ids = list(member_ids)
+        if not ids:
+            return
+
+        def change(writer: tantivy.IndexWriter) -> None:
+            for member_id in ids:
+                writer.delete_documents_by_term("member_id", member_id)
+
+        self._write(change)
+
+    def count(self) -> int:
+        return self._current().index.searcher().num_docs
+
+    def ping(self) -> None:
+        self._current().index.searcher()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._opened is not None:
+                self._release(self._opened)
+                self._opened = None
+
+    # --- search ---------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        opened = self._current()
+        searcher = opened.index.searcher()
+        compiled = compile_query(query, self.schema)
+        cursor = query.cursor
+        wanted = query.size + 1
+        limit = max(64, (cursor.returned if cursor else 0) + wanted * 2)
+        while True:
+            result = searcher.search(compiled, limit=limit, count=True)
+            hits = result.hits
+            ordered = self._order(searcher, hits)
+            if cursor is not None:
+                ordered = [h for h in ordered if self._after(searcher, h, cursor)]
+            exhausted = len(hits) < limit
+            if exhausted or (len(ordered) >= wanted and ordered[wanted - 1][0] > hits[-1][0]):
+                break
+            limit *= 4
+        page = ordered[:query.size]
+        out = []
+        for score, address, _key in page:
+            doc = json.loads(searcher.doc(address).get_first("source"))
+            out.append(SearchHit(member_id=doc["member_id"], score=round(score, 4), doc=doc,
+                                 sort=(score, doc["member_id"])))
+        next_cursor = None
+        if len(ordered) > query.size and out:
+            returned = (cursor.returned if cursor else 0) + len(out)
+            next_cursor = Cursor(query.fingerprint, returned, out[-1].sort).encode()
+        return SearchPage(hits=out, total=result.count, next_cursor=next_cursor)
+
+    def _member_id(self, searcher: tantivy.Searcher, address: Any) -> str:
+        return searcher.doc(address).get_first("member_id")
+
+    def _order(self, searcher: tantivy.Searcher, hits: list[tuple[float, Any]]) -> list[tuple[float, Any, int]]:
+        if not hits:
+            return []
+        keys = searcher.fast_field_values("id_key", [address for _score, address in hits])
+        ordered = sorted(((score, address, key) for (score, address), key in zip(hits, keys)),
+                         key=lambda h: (-h[0], h[2]))
+        # Ids longer than 8 bytes may share a key: order those few by the full id.
+        i = 0
+        while i < len(ordered):
+            j = i + 1
+            while j < len(ordered) and ordered[j][0] == ordered[i][0] and ordered[j][2] == ordered[i][2]:
+                j += 1
+            if j - i > 1:
+                ordered[i:j] = sorted(ordered[i:j], key=lambda h: self._member_id(searcher, h[1]))
+            i = j
+        return ordered
+
+    def _after(self, searcher: tantivy.Searcher, hit: tuple[float, Any, int], cursor: Cursor) -> bool:
+        score, address, key = hit
+        after_score, after_id = cursor.after
+        if score != after_score:
+            return score < after_score
+        cursor_key = id_key(after_id)
+        if key != cursor_key:
+            return key > cursor_key
+        return self._member_id(searcher, address) > after_id
+
+    # --- rebuild --------------------------------------------------------------------
+
+    def begin_build(self) -> "EmbeddedBuild":
+        name = self._new_name()
+        path = self.folder / name
+        path.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(self.schema, path=str(path), reuse=False)
+        return EmbeddedBuild(self, name, path, index)
+
+    def _versions(self) -> list[Path]:
+        return sorted(p for p in self.folder.glob(f"{self.alias}-v*") if p.is_dir())
+
+
+class EmbeddedBuild:
+    def __init__(self, owner: EmbeddedSearchIndex, name: str, path: Path, index: tantivy.Index) -> None:
+        self.owner = owner
+        self.name = name
+        self.path = path
+        self.index = index
+        self.writer = index.writer(heap_size=BUILD_HEAP, num_threads=2)
+
+    def add(self, docs: Iterable[dict[str, Any]]) -> int:
+        added = 0
+        for doc in docs:
+            self.writer.delete_documents_by_term("member_id", doc["member_id"])
+            self.writer.add_document(to_document(doc))
+            added += 1
+        return added
+
+    def delete(self, member_ids: Iterable[str]) -> None:
+        for member_id in member_ids:
+            self.writer.delete_documents_by_term("member_id", member_id)
+
+    def swap(self, started_at: datetime) -> None:
+        self.writer.commit()
+        self.writer.wait_merging_threads()
+        previous = self.owner._read_alias()
+        self.owner._write_alias(self.name, started_at)
+        # Keep the version just replaced: a server may still be reading it until its next call.
+        keep = {self.name, previous[0]["index"] if previous else None}
+        for path in self.owner._versions():
+            if path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+        log.info("search alias %s now points at %s", self.owner.alias, self.name)
+
+    def abort(self) -> None:
+        self.writer.rollback()
+        shutil.rmtree(self.path, ignore_errors=True)

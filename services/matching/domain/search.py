@@ -1,0 +1,328 @@
+"""The one query model of mentor search, and the ranking rules every engine must follow.
+
+A search is built once here and compiled by each search adapter (tantivy, the
+Elasticsearch/OpenSearch DSL).  Its score is made only of constant parts, so
+every engine that evaluates the same clauses gives the same number:
+
+    score = Σ weight of each met criterion                  (the order of results)
+          + text relevance ≤ TEXT_SHARE × smallest weight    (refines, never outweighs a criterion)
+          + load nudge     ≤ NUDGE_SHARE × smallest weight   (smaller still)
+
+Text relevance is the weighted share of the query's words found in the
+mentor's headline, expertise (labels + synonyms) or bio: each word counts once,
+in its best field.  It is bounded by construction instead of normalising BM25,
+which differs between engines.  The load nudge favours mentors with fewer
+pending and active mentees, in five steps (see `profiles.load_level`).
+Ties are broken by member id, ascending.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.matching.domain import taxonomy
+from services.matching.domain.profiles import normalise_tag
+
+TEXT_SHARE = 0.5
+NUDGE_SHARE = 0.1
+MAX_LOAD_LEVEL = 4
+MAX_WEIGHT = 100.0
+MAX_TEXT_LENGTH = 500
+MAX_QUERY_TERMS = 16
+MAX_PAGE_SIZE = 100
+
+# field -> factor of a query word found there (the best field counts).
+TEXT_FIELDS = {"headline": 1.0, "expertise_text": 1.0, "bio": 0.6}
+
+# Lucene's English stop words: dropped from the query here, so no engine's
+# analyzer has to agree with another's on them.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there "
+    "these they this to was will with i me my we our you your".split()
+)
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    name: str
+    index_field: str
+    vocabulary: str | None  # taxonomy vocabulary, or None for free tags / numbers
+    default_weight: float
+    numeric_min: bool = False  # "at least N" instead of "any of these values"
+
+
+CRITERIA: dict[str, CriterionSpec] = {spec.name: spec for spec in (
+    CriterionSpec("expertise", "expertise", "expertise", 3.0),
+    CriterionSpec("sectors", "sectors", "sectors", 2.0),
+    CriterionSpec("career_stage", "career_stage", "career_stages", 1.0),
+    CriterionSpec("region", "region", "regions", 1.5),
+    CriterionSpec("country", "country", None, 1.0),
+    CriterionSpec("languages", "languages", "languages", 1.0),
+    CriterionSpec("interaction_modes", "interaction_modes", "interaction_modes", 1.0),
+    CriterionSpec("qualifications", "qualifications", "qualifications", 1.0),
+    CriterionSpec("years_experience", "years_experience", None, 1.0, numeric_min=True),
+    CriterionSpec("interests", "interests", None, 1.0),
+)}
+# `location.region` is how profiles spell it; accept it in searches too.
+ALIASES = {"location.region": "region", "location.country": "country"}
+
+
+class InvalidSearch(Exception):
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    index_field: str
+    values: tuple[str, ...] = ()
+    minimum: int | None = None
+    weight: float = 1.0
+
+    def met_by(self, doc: dict[str, Any]) -> list[Any] | None:
+        """The values of `doc` that meet this criterion, or None when it is not met."""
+        if self.minimum is not None:
+            years = doc.get(self.index_field) or 0
+            return [years] if years >= self.minimum else None
+        have = doc.get(self.index_field) or []
+        shared = [v for v in self.values if v in have]
+        return shared or None
+
+
+@dataclass(frozen=True)
+class TextClause:
+    term: str
+    field: str
+    boost: float
+
+
+@dataclass(frozen=True)
+class Cursor:
+    fingerprint: str
+    returned: int
+    after: tuple[float, str]
+
+    def encode(self) -> str:
+        raw = json.dumps({"f": self.fingerprint, "n": self.returned, "a": list(self.after)},
+                         separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "Cursor":
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            data = json.loads(raw)
+            score, member_id = data["a"]
+            cursor = cls(str(data["f"]), int(data["n"]), (float(score), str(member_id)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidSearch([("page.cursor", "is not a cursor this service issued")]) from exc
+        if cursor.returned < 0 or not math.isfinite(cursor.after[0]):
+            raise InvalidSearch([("page.cursor", "is not a cursor this service issued")])
+        return cursor
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search as every engine must evaluate it."""
+
+    text_terms: tuple[str, ...] = ()
+    criteria: tuple[Criterion, ...] = ()
+    filters: tuple[Criterion, ...] = ()  # hard filters: must hold, add nothing to the score
+    exclude_ids: tuple[str, ...] = ()
+    size: int = 20
+    cursor: Cursor | None = None
+    fingerprint: str = ""
+
+    @property
+    def smallest_weight(self) -> float:
+        return min((c.weight for c in self.criteria), default=1.0)
+
+    @property
+    def text_max(self) -> float:
+        return TEXT_SHARE * self.smallest_weight
+
+    @property
+    def scored(self) -> bool:
+        """Whether a mentor must meet at least one criterion or text word to be listed."""
+        return bool(self.criteria or self.text_terms)
+
+    def text_clauses(self) -> list[list[TextClause]]:
+        """Per query word, its clause in each text field; a word scores its best field only."""
+        if not self.text_terms:
+            return []
+        per_word = self.text_max / len(self.text_terms)
+        return [[TextClause(term, name, per_word * factor) for name, factor in TEXT_FIELDS.items()]
+                for term in self.text_terms]
+
+    def nudge(self, level: int) -> float:
+        """The score bonus of a mentor at this load level (0 idle .. 4 busy)."""
+        return NUDGE_SHARE * self.smallest_weight * (MAX_LOAD_LEVEL - level) / MAX_LOAD_LEVEL
+
+    @property
+    def total_weight(self) -> float:
+        return sum(c.weight for c in self.criteria)
+
+    def matched(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        met = []
+        for criterion in self.criteria:
+            values = criterion.met_by(doc)
+            if values is not None:
+                met.append({"criterion": criterion.name, "values": values, "weight": criterion.weight})
+        return met
+
+    def match_percent(self, matched: list[dict[str, Any]], score: float, load_level: int) -> int:
+        """Met weight over asked weight; for a text-only search, the share of words found."""
+        if self.criteria:
+            return round(100 * sum(m["weight"] for m in matched) / self.total_weight)
+        if self.text_terms:
+            text_part = max(score - self.nudge(load_level), 0.0)
+            return min(100, round(100 * text_part / self.text_max))
+        return 100
+
+
+def query_terms(text: str) -> tuple[str, ...]:
+    words = re.findall(r"[0-9a-z]+", text.lower())
+    seen: dict[str, None] = {}
+    for word in words:
+        if word not in STOP_WORDS and len(word) <= 40:
+            seen.setdefault(word, None)
+    return tuple(seen)[:MAX_QUERY_TERMS]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _criterion(path: str, name: str, raw: Any, weight: float, errors: list[tuple[str, str]]) -> Criterion | None:
+    canonical = ALIASES.get(name, name)
+    spec = CRITERIA.get(canonical)
+    if spec is None:
+        errors.append((path, f"unknown criterion; one of {', '.join(sorted(CRITERIA))}"))
+        return None
+    if spec.numeric_min:
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 70:
+            errors.append((path, "must be a whole number of years between 0 and 70"))
+            return None
+        return Criterion(spec.name, spec.index_field, minimum=raw, weight=weight)
+    values = _as_list(raw)
+    if not values or len(values) > 50:
+        errors.append((path, "give between 1 and 50 values"))
+        return None
+    clean: list[str] = []
+    for i, value in enumerate(values):
+        item_path = f"{path}.{i}" if isinstance(raw, (list, tuple)) else path
+        if not isinstance(value, str) or not value.strip() or len(value) > 100:
+            errors.append((item_path, "must be a non-empty string of at most 100 characters"))
+            continue
+        if spec.vocabulary is not None and value not in taxonomy.ids(spec.vocabulary):
+            errors.append((item_path, f"{value!r} is not a known {spec.vocabulary} id (see GET /v1/taxonomy)"))
+            continue
+        if spec.name == "country":
+            value = value.upper()
+        elif spec.vocabulary is None:
+            value = normalise_tag(value)
+        if value not in clean:
+            clean.append(value)
+    return Criterion(spec.name, spec.index_field, values=tuple(clean), weight=weight)
+
+
+def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = None,
+                 weights: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
+                 size: int = 20, cursor: str | None = None, searcher_id: str | None = None,
+                 exclude_ids: list[str] | tuple[str, ...] = ()) -> SearchQuery:
+    """Validate a search request and build its query; raises InvalidSearch with field paths."""
+    errors: list[tuple[str, str]] = []
+    criteria = criteria or {}
+    weights = weights or {}
+    filters = filters or {}
+    if text is not None and len(text) > MAX_TEXT_LENGTH:
+        errors.append(("text", f"at most {MAX_TEXT_LENGTH} characters"))
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        errors.append(("page.size", f"must be between 1 and {MAX_PAGE_SIZE}"))
+    resolved_weights: dict[str, float] = {}
+    for name, weight in weights.items():
+        canonical = ALIASES.get(name, name)
+        if canonical not in CRITERIA:
+            errors.append((f"weights.{name}", "unknown criterion"))
+        elif isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            errors.append((f"weights.{name}", "must be a number"))
+        elif not 0 < weight <= MAX_WEIGHT:
+            errors.append((f"weights.{name}", f"must be greater than 0 and at most {MAX_WEIGHT:g}"))
+        else:
+            resolved_weights[canonical] = float(weight)
+    built: list[Criterion] = []
+    for name, raw in criteria.items():
+        canonical = ALIASES.get(name, name)
+        weight = resolved_weights.get(canonical, CRITERIA[canonical].default_weight if canonical in CRITERIA else 1)
+        made = _criterion(f"criteria.{name}", name, raw, weight, errors)
+        if made is not None:
+            if any(c.name == made.name for c in built):
+                errors.append((f"criteria.{name}", "given twice"))
+            built.append(made)
+    hard: list[Criterion] = []
+    for name, raw in filters.items():
+        made = _criterion(f"filters.{name}", name, raw, 0.0, errors)
+        if made is not None:
+            hard.append(made)
+    terms = query_terms(text or "")
+    excluded = tuple(sorted({*exclude_ids, *([searcher_id] if searcher_id else [])}))
+    fingerprint = hashlib.sha256(json.dumps(
+        [terms, [(c.name, c.values, c.minimum, c.weight) for c in built],
+         [(c.name, c.values, c.minimum) for c in hard], excluded], default=str).encode()).hexdigest()[:16]
+    decoded = None
+    if cursor is not None:
+        try:
+            decoded = Cursor.decode(cursor)
+            if decoded.fingerprint != fingerprint:
+                errors.append(("page.cursor", "belongs to a different search"))
+        except InvalidSearch as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise InvalidSearch(errors)
+    return SearchQuery(text_terms=terms, criteria=tuple(built), filters=tuple(hard), exclude_ids=excluded,
+                       size=size, cursor=decoded, fingerprint=fingerprint)
+
+
+# --- ice-breakers ---------------------------------------------------------------------
+
+CONNECTION_FIELDS = ("sectors", "employer", "region", "interests", "qualifications", "languages")
+
+
+def connections(searcher: dict[str, Any], mentor: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the searcher (their mentee and mentor profiles merged) and a mentor share.
+
+    Both sides are index-document shaped (see `profiles.index_document`).
+    """
+    shared = []
+    for name in CONNECTION_FIELDS:
+        mine = searcher.get(name) or []
+        theirs = set(mentor.get(name) or [])
+        common = [v for v in mine if v in theirs]
+        if common:
+            shared.append({"kind": name, "values": common})
+    return shared
+
+
+@dataclass
+class SearchHit:
+    member_id: str
+    score: float
+    doc: dict[str, Any]
+    sort: tuple[float, str] = field(default=(0.0, ""))
+
+
+@dataclass
+class SearchPage:
+    hits: list[SearchHit]
+    total: int
+    next_cursor: str | None
