@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import APIRouter
+
 from connect.bootstrap import ConsumerSpec, Container, ServiceModule
 from connect.outbox import OutboxRelay
 from connect.scheduling import PeriodicJob
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC
-from services.relationships import api
+from services.relationships import api, api_workspace
 from services.relationships.adapters import orm
 from services.relationships.adapters.suggestions import HttpSuggestions, InProcessSuggestions
 from services.relationships.interfaces import MentorSuggestions
 from services.relationships.services import RelationshipsService
+from services.relationships.workspace import InProcessConnections, WorkspaceService
 
 
 def wire(container: Container) -> ServiceModule:
@@ -25,11 +28,18 @@ def wire(container: Container) -> ServiceModule:
     facade = RelationshipsService(database, container.clock, after_commit=container.wake_relays,
                                   suggestions=suggestions)
     container.authenticator.on_seen.append(facade.member_seen)
+    # The workspace (meetings, tools, messages, account) rides on the same facade and database.
+    facade.workspace = WorkspaceService(facade, InProcessConnections(lambda: container.service("matching")))
+    # First of all hooks: a deleted member's token is refused before anything records them.
+    container.authenticator.on_seen.insert(0, facade.workspace.refuse_deleted)
+    router = APIRouter()
+    router.include_router(api.router)
+    router.include_router(api_workspace.router)
     return ServiceModule(
         name="relationships",
         database=database,
         migrations=Path(__file__).parent / "migrations",
-        router=api.router,
+        router=router,
         relay=OutboxRelay(database, orm.outbox, container.transport.publisher(), container.clock),
         consumers=[ConsumerSpec(group_id="relationships-members", topics=[MEMBERS_TOPIC, PROFILES_TOPIC],
                                 handler=facade.project_member_event, role="projector")],

@@ -1,0 +1,69 @@
+"""An accepted relationship between a mentee (M1, Ada) and a mentor (M2, Grace), made
+through the public API, for the workspace tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+
+from connect.bootstrap import Container
+from connect.events import OutgoingMessage
+from schemas.events import MEMBERS_TOPIC, RELATIONSHIPS_TOPIC, EventData, MemberDetailsChanged, MentorProfileChanged
+
+
+def announce_mentor(container: Container, member_id: str, name: str) -> None:
+    """A mentor as the matching service announces one (what the relationships projection reads)."""
+    events: list[EventData] = [
+        MemberDetailsChanged(member_id=member_id, name=name, email=f"{member_id.lower()}@example.org"),
+        MentorProfileChanged(member_id=member_id, available=True, expertise=["career_planning"])]
+    container.transport.publisher().publish([
+        OutgoingMessage(e.TOPIC, e.key(), e.envelope(producer="matching", occurred_at=container.clock.now()).to_bytes())
+        for e in events])
+
+
+def published(container: Container, *, types: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every event the relationships service published so far (relay drained), oldest first."""
+    container.services["relationships"].relay.drain()
+    consumer = container.transport.consumer("workspace-test-reader", [RELATIONSHIPS_TOPIC, MEMBERS_TOPIC])
+    try:
+        found = [json.loads(r.value) for r in consumer.poll(0)]
+    finally:
+        consumer.close()
+    return [e for e in found if not types or e["type"] in types]
+
+
+@dataclass
+class Pair:
+    id: str
+    mentee: dict[str, str]
+    mentor: dict[str, str]
+    url: str
+
+
+@pytest.fixture
+def propose(client: Any, auth: Callable[..., dict[str, str]], container: Container,
+            deliver: Callable[..., int]) -> Callable[..., Pair]:
+    def make(mentee_id: str = "M1", mentor_id: str = "M2", *, accept: bool = True) -> Pair:
+        announce_mentor(container, mentor_id, f"Mentor {mentor_id}")
+        deliver({"projector"})
+        mentee = auth(mentee_id, name=f"Mentee {mentee_id}")
+        mentor = auth(mentor_id, name=f"Mentor {mentor_id}")
+        created = client.post("/v1/proposals", headers=mentee, json={
+            "mentor_id": mentor_id, "message": "Would you mentor me?", "areas": ["raising_profile"],
+            "goals": "Speak at a conference", "interaction_modes": ["video"], "duration_months": 6})
+        assert created.status_code == 201, created.text
+        rel_id = created.json()["id"]
+        if accept:
+            accepted = client.post(f"/v1/relationships/{rel_id}/accept", headers=mentor)
+            assert accepted.status_code == 200, accepted.text
+        return Pair(rel_id, mentee, mentor, f"/v1/relationships/{rel_id}")
+
+    return make
+
+
+@pytest.fixture
+def pair(propose: Callable[..., Pair]) -> Pair:
+    return propose()
