@@ -403,30 +403,52 @@ class RelationshipsService:
         now = now or self.clock.now()
         report = SweepReport()
         suggestions: dict[tuple[str, ...], list[AlternativeMentor]] = {}
+        conflicts = 0
         while True:
-            with self.uow() as uow:
-                due = uow.relationships.due(now, batch_size)
-                if not due:
-                    break
-                acted = 0
-                for rel in due:
-                    timer = rel.timer_due(now)
-                    if timer is None:
-                        continue
-                    acted += 1
-                    if timer.expire:
-                        rel.expire(now, self._alternatives(rel, suggestions))
-                        report.expired += 1
-                    else:
-                        rel.send_reminder(timer.day, now, timer.skipped)  # type: ignore[arg-type]
-                        report.reminders[timer.day] = report.reminders.get(timer.day, 0) + 1  # type: ignore[index]
-                        report.skipped_reminders += len(timer.skipped)
-                uow.commit()
+            try:
+                due, acted = self._sweep_batch(now, batch_size, report, suggestions)
+            except IntegrityError:
+                # Another sweep handled some of these rows first (the unique reminder slot
+                # refused a repeat); this batch rolled back whole, so select again.
+                conflicts += 1
+                if conflicts > 10:
+                    raise
+                continue
+            if due is None:
+                break
             report.batches += 1
-            if len(due) < batch_size or not acted:
+            if due < batch_size or not acted:
                 break
         self.idempotency.purge()
         return report
+
+    def _sweep_batch(self, now: datetime, batch_size: int, report: SweepReport,
+                     suggestions: dict[tuple[str, ...], list[AlternativeMentor]]) -> tuple[int | None, int]:
+        batch = SweepReport()
+        with self.uow() as uow:
+            due = uow.relationships.due(now, batch_size)
+            if not due:
+                return None, 0
+            acted = 0
+            for rel in due:
+                timer = rel.timer_due(now)
+                if timer is None:
+                    continue
+                acted += 1
+                if timer.expire:
+                    rel.expire(now, self._alternatives(rel, suggestions))
+                    batch.expired += 1
+                else:
+                    rel.send_reminder(timer.day, now, timer.skipped)  # type: ignore[arg-type]
+                    batch.reminders[timer.day] = batch.reminders.get(timer.day, 0) + 1  # type: ignore[index]
+                    batch.skipped_reminders += len(timer.skipped)
+            uow.commit()
+        # Counted only once committed, so a rolled-back batch is not reported.
+        report.expired += batch.expired
+        report.skipped_reminders += batch.skipped_reminders
+        for day, count in batch.reminders.items():
+            report.reminders[day] = report.reminders.get(day, 0) + count
+        return len(due), acted
 
     def _alternatives(self, rel: Relationship, cache: dict[tuple[str, ...], list[AlternativeMentor]]
                       ) -> list[AlternativeMentor]:

@@ -1,0 +1,66 @@
+"""The distributed timer path: the platform's `connect.periodic` task, sent through real
+Redis, run by a real `connect run worker` process, sweeping the relationships database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from connect.adapters.scheduler_celery import create_celery_app
+from connect.bootstrap import Container
+from connect.settings import Settings
+from services.relationships.adapters import orm
+from tests.unit.relationships.conftest import proposal_body
+
+
+def test_celery_worker_runs_the_sweep_from_redis(client, auth, container, mentor, clock, redis_url, pg_database,
+                                                 tmp_path):
+    # The worker sweeps as of the real time: send the proposal four days ago.
+    clock.set(datetime.now(timezone.utc) - timedelta(days=4))
+    mentor("M2")
+    rel = client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M1")).json()
+
+    env = {**os.environ, "CONNECT_CELERY_BROKER": redis_url, "CONNECT_RELATIONSHIPS_DATABASE_URL": pg_database,
+           "CONNECT_VAR_DIR": str(tmp_path / "worker-var"), "CONNECT_LOG_JSON": "false"}
+    env.pop("CONNECT_DATABASE_URL", None)
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([str(Path(sys.executable).with_name("connect")), "run", "worker",
+                                   "--concurrency", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        # A sender of our own, like beat: the broker is all it needs.
+        celery = create_celery_app(Container(Settings(celery_broker=redis_url, var_dir=tmp_path / "sender-var"),
+                                             container.clock))
+        database = container.services["relationships"].database
+        deadline = time.monotonic() + 90
+        sent = []
+        while time.monotonic() < deadline and not sent:
+            # Like beat: fire the periodic task; an unclaimed message only waits in Redis.
+            celery.send_task("connect.periodic", args=("relationships.sweep",))
+            time.sleep(2)
+            with database.session() as session:
+                sent = session.execute(select(orm.reminders.c.day, orm.reminders.c.sent)
+                                       .where(orm.reminders.c.relationship_id == rel["id"])).all()
+            assert worker.poll() is None, log_path.read_text()[-3000:]
+        assert [(r.day, r.sent) for r in sent] == [(3, True)], log_path.read_text()[-3000:]
+        # Every further run of the task is harmless: still one reminder.
+        celery.send_task("connect.periodic", args=("relationships.sweep",))
+        time.sleep(3)
+        with database.session() as session:
+            assert len(session.execute(select(orm.reminders.c.day)
+                                       .where(orm.reminders.c.relationship_id == rel["id"])).all()) == 1
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(5)
