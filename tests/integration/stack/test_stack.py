@@ -9,12 +9,18 @@ import json
 import os
 import shlex
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -125,9 +131,14 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
 
             _eventually(lambda: {"M1", "E1"} <= mirrored_members(), 60, "member events mirrored")
 
+            # The SMTP sink keeps whatever it accepts as an .eml file under var/mail.
+            _send_probe_mail(settings["CONNECT_SMTP_URL"])
+            _eventually(lambda: [p for p in (folder / "var" / "mail").glob("*.eml")
+                                 if b"Subject: stack probe" in p.read_bytes()], 10, "the probe .eml")
+
             paths = client.get("/openapi.json").json()["paths"]
             if "/v1/members/me/mentor-profile" in paths and "/v1/proposals" in paths:
-                _propose_and_expect_mail(client, mentor, mentee, folder, state)
+                _propose_and_expect_mail(client, mentor, mentee, folder, state, stack_env)
     finally:
         down = subprocess.run(CONNECT + ["stack", "down"], cwd=folder, env=env, capture_output=True, text=True,
                               timeout=180)
@@ -139,8 +150,17 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
     assert _processes_in(folder) == []
 
 
+def _send_probe_mail(smtp_url: str) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "ops@example.org", "probe@example.org", "stack probe"
+    message.set_content("Is anyone there?")
+    parsed = urlsplit(smtp_url)
+    with smtplib.SMTP(parsed.hostname or "127.0.0.1", parsed.port or 25, timeout=10) as smtp:
+        smtp.send_message(message)
+
+
 def _propose_and_expect_mail(client: httpx.Client, mentor: dict[str, str], mentee: dict[str, str],
-                             folder: Path, state: dict[str, Any]) -> None:
+                             folder: Path, state: dict[str, Any], stack_env: dict[str, str]) -> None:
     taxonomy = client.get("/v1/taxonomy", headers=mentor).json()
     first = {key: [item["id"] for item in values[:1]] for key, values in taxonomy.items()}
     profile = {
@@ -153,15 +173,37 @@ def _propose_and_expect_mail(client: httpx.Client, mentor: dict[str, str], mente
     }
     put = client.put("/v1/members/me/mentor-profile", headers=mentor, json=profile)
     assert put.status_code in (200, 201), put.text
-    proposal = client.post("/v1/proposals", headers=mentee, json={
-        "mentor_id": "M1", "message": "Would you mentor me?", "areas": first["expertise"],
-        "goals": "Chartership", "interaction_modes": ["video"], "duration_months": 6})
+
+    def propose() -> httpx.Response | None:
+        response = client.post("/v1/proposals", headers=mentee, json={
+            "mentor_id": "M1", "message": "Would you mentor me?", "areas": first["expertise"],
+            "goals": "Chartership", "interaction_modes": ["video"], "duration_months": 6})
+        # Relationships learns about the new mentor from matching's event (projector): a
+        # moment of "not a mentor yet" is the distributed shape's eventual consistency.
+        if response.status_code == 409 and response.json().get("why") == "not_a_mentor":
+            return None
+        return response
+
+    proposal = _eventually(propose, 60, "relationships knows the new mentor")
     assert proposal.status_code == 201, proposal.text
     if "notifier" not in state["processes"]:
         return
     mail_dir = folder / "var" / "mail"
 
-    def mail_to_mentor() -> list[Path]:
-        return [path for path in mail_dir.glob("*.eml") if b"ada@example.org" in path.read_bytes()]
+    def mail_to(address: str) -> Callable[[], list[Path]]:
+        def received() -> list[Path]:
+            return [path for path in mail_dir.glob("*.eml")
+                    if address in {addr for _, addr in getaddresses(
+                        message_from_bytes(path.read_bytes()).get_all("To", []))}]
+        return received
 
-    _eventually(mail_to_mentor, 60, "the mentor's proposal email in var/mail")
+    _eventually(mail_to("ada@example.org"), 60, "the mentor's proposal email in var/mail")
+
+    # `connect sweep --at` with the stack's settings acts on the stack: 22 days on, the
+    # proposal has expired and the mentee hears about it.
+    later = (datetime.now(timezone.utc) + timedelta(days=22)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    swept = subprocess.run(CONNECT + ["sweep", "--at", later], cwd=folder.parent, env=stack_env,
+                           capture_output=True, text=True, timeout=120)
+    assert swept.returncode == 0, swept.stderr[-4000:]
+    assert client.get("/v1/relationships", headers=mentee).json()["items"][0]["status"] == "expired"
+    _eventually(mail_to("grace@example.org"), 60, "the mentee's expiry email in var/mail")
