@@ -30,7 +30,7 @@ from connect.events import PoisonMessage, Record
 from schemas.events import EVENT_TYPES, Envelope
 
 if TYPE_CHECKING:
-    from connect.bootstrap import ConsumerSpec, Container
+    from connect.bootstrap import ConsumerSpec
     from connect.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ class EventMirror:
             if not self._template_ready:
                 self.index.put_template(self.prefix, index_template(self.prefix, self.index.flat_object_type))
                 self._template_ready = True
+                log.info("index template for %s-* in place", self.prefix)
 
     def __call__(self, record: Record) -> None:
         try:
