@@ -131,6 +131,8 @@ class SupportRequestIn(BaseModel):
     kind: SupportKind
     relationship_id: str | None = Field(None, max_length=36)
     message: str = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
+    on_behalf_of: str | None = Field(None, max_length=64,
+                                     description="Support role only: the member who asked by phone, email or mail.")
 
 
 class ResolveIn(BaseModel):
@@ -327,7 +329,7 @@ def create_support_request(body: SupportRequestIn, request: Request, member: Mem
                            idempotency_key: str | None = Header(None)) -> JSONResponse:
     def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
         view = workspace(request).create_support_request(member, body.kind, body.relationship_id, body.message,
-                                                         respond)
+                                                         respond, body.on_behalf_of)
         return 201, view, {"Location": f"/v1/support-requests/{view['id']}"}
 
     return _idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run)

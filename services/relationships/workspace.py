@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence
 from zoneinfo import ZoneInfo
@@ -459,9 +459,10 @@ class WorkspaceService:
         return {"member_id": member.id, "deleted_at": iso(now), "withdrawn_relationships": withdrawn}
 
     def _withdraw_everywhere(self, uow: RelationshipsUnitOfWork, repo: WorkspaceRepository, member_id: str,
-                             now: datetime) -> list[str]:
+                             now: datetime, *, redact: bool = False) -> list[str]:
         """Withdraw from every pending and accepted relationship (partners hear through the
-        usual withdrawal events) and cancel their future meetings (with .ics cancellations)."""
+        usual withdrawal events) and cancel their future meetings (with .ics cancellations);
+        `redact` (erasure) keeps agendas and places out of those cancellations."""
         withdrawn = []
         for relationship_id in repo.relationship_ids_of(member_id, (Status.PENDING.value, Status.ACCEPTED.value)):
             rel = uow.relationships.get(relationship_id)
@@ -469,6 +470,8 @@ class WorkspaceService:
                 continue
             parties = self._parties(rel)
             for meeting in repo.meetings([rel.id], scheduled_only=True):
+                if redact:
+                    meeting.details = replace(meeting.details, agenda="", location_or_link="")
                 meeting.cancel_for_withdrawal(parties, member_id, now, ACCOUNT_DELETED_REASON)
                 if meeting.events:
                     repo.save_meeting(meeting)
@@ -495,7 +498,7 @@ class WorkspaceService:
         """
         repo = WorkspaceRepository(uow.session)
         if repo.deleted_account(member_id) is None:
-            self._withdraw_everywhere(uow, repo, member_id, now)
+            self._withdraw_everywhere(uow, repo, member_id, now, redact=True)
             uow.session.execute(t.deleted_accounts.insert().values(member_id=member_id, deleted_at=now))
             uow.record(AccountDeleted(member_id=member_id))
         uow.flush()
@@ -545,20 +548,26 @@ class WorkspaceService:
                 "created_at": iso(row.created_at), "resolved_at": iso(row.resolved_at)}
 
     def create_support_request(self, member: Member, kind: SupportKind, relationship_id: str | None, message: str,
-                               respond: Responder | None = None) -> dict[str, Any]:
+                               respond: Responder | None = None, on_behalf_of: str | None = None) -> dict[str, Any]:
+        """A member's request; the support team may file one `on_behalf_of` a member who called
+        (a deleted member can no longer sign in to ask for erasure themselves)."""
+        if on_behalf_of and not member.is_support:
+            raise Problem(403, "Only the customer service team files requests on a member's behalf.",
+                          type_="support-only")
+        owner = on_behalf_of or member.id
         try:
             check_support_request(kind, relationship_id, message)
         except WorkspaceInvalid as exc:
             raise _problem(exc) from exc
         with self.uow() as uow:
             if relationship_id:
-                self._load(uow, member.id, relationship_id, lock=False)
+                self._load(uow, owner, relationship_id, lock=False)
             now = self.clock.now()
             request_id = str(uuid.uuid4())
             uow.session.execute(t.support_requests.insert().values(
-                id=request_id, member_id=member.id, kind=kind.value, relationship_id=relationship_id,
+                id=request_id, member_id=owner, kind=kind.value, relationship_id=relationship_id,
                 message=message, status="open", created_at=now))
-            uow.record(SupportRequestCreated(request_id=request_id, member_id=member.id, kind=kind.value,
+            uow.record(SupportRequestCreated(request_id=request_id, member_id=owner, kind=kind.value,
                                              relationship_id=relationship_id))
             row = uow.session.execute(select(t.support_requests).where(t.support_requests.c.id == request_id)).one()
             view = self._support_view(row)
@@ -619,11 +628,10 @@ class WorkspaceService:
     def support_relationship_view(self, member: Member, relationship_id: str) -> dict[str, Any]:
         """For the customer service team: who, status, dates and activity counts — never what
         members wrote (messages, tools, proposal text, reasons, agendas)."""
-        if not member.is_support:
-            raise Problem(403, "This view is for the customer service team.", type_="support-only")
         with self.uow() as uow:
             rel = uow.relationships.get(relationship_id, for_update=False)
-            if rel is None:
+            if rel is None or not member.is_support:
+                # Members use the relationship's own routes; here they find nothing.
                 raise Problem(404, f"No relationship {relationship_id}.", type_="not-found")
             s = uow.session
             history = s.execute(select(orm.status_history.c.action, orm.status_history.c.to_status,

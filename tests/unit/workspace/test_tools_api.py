@@ -1,0 +1,88 @@
+"""SWOT / G-STAR / Goals tools and the agreement record: open once accepted, versions, ETags, limits."""
+
+from __future__ import annotations
+
+from tests.unit.workspace.conftest import published
+
+
+def test_tools_are_versioned_and_guarded_by_etags(client, pair, container):
+    swot = {"strengths": ["Clear writer"], "weaknesses": ["Public speaking"], "opportunities": [], "threats": []}
+    created = client.post(pair.url + "/tools/swot", json=swot, headers=pair.mentee)
+    assert created.status_code == 201, created.text
+    tool = created.json()
+    assert tool["version"] == 1 and tool["content"]["strengths"] == ["Clear writer"] and tool["author_id"] == "M1"
+    tool_url = f"{pair.url}/tools/swot/{tool['id']}"
+    assert created.headers["location"] == tool_url and created.headers["etag"] == tool["etag"]
+
+    # The mentor amends with the ETag; the mentee's stale write is refused; a missing If-Match too.
+    amended = client.put(tool_url, json={**swot, "opportunities": ["Chair the regional panel"]},
+                         headers={**pair.mentor, "If-Match": tool["etag"]})
+    assert amended.status_code == 200, amended.text
+    assert amended.json()["version"] == 2 and amended.headers["etag"] != tool["etag"]
+    stale = client.put(tool_url, json={**swot, "threats": ["Time"]}, headers={**pair.mentee, "If-Match": tool["etag"]})
+    assert stale.status_code == 412 and stale.json()["etag"] == amended.headers["etag"]
+    assert client.put(tool_url, json=swot, headers=pair.mentee).status_code == 428
+
+    # Both read every version, with author and time.
+    read = client.get(tool_url, headers=pair.mentee).json()
+    assert [(v["version"], v["author_id"]) for v in read["versions"]] == [(1, "M1"), (2, "M2")]
+    assert read["versions"][0]["content"]["opportunities"] == [] and read["content"]["opportunities"]
+    listed = client.get(pair.url + "/tools/swot", headers=pair.mentor).json()
+    assert [t["id"] for t in listed["items"]] == [tool["id"]]
+    assert client.get(pair.url + "/tools/gstar", headers=pair.mentor).json()["items"] == []
+
+    saved = published(container, types=("ToolSaved",))
+    assert [(e["data"]["tool_id"], e["data"]["version"], e["data"]["actor_id"]) for e in saved] == [
+        (tool["id"], 1, "M1"), (tool["id"], 2, "M2")]
+    assert "strengths" not in saved[0]["data"]  # tool contents never travel in events
+
+
+def test_goals_gstar_and_agreement(client, pair):
+    goal = client.post(pair.url + "/tools/goals", headers=pair.mentee, json={
+        "goal": "Speak at a conference", "tasks": ["Draft abstract"], "success_criteria": "Accepted talk",
+        "target_date": "2027-06-30", "status": "in_progress"})
+    assert goal.status_code == 201, goal.text
+    assert goal.json()["content"]["target_date"] == "2027-06-30"
+    gstar = client.post(pair.url + "/tools/gstar", headers=pair.mentor, json={"goals": "Visibility",
+                                                                              "situation": "New role"})
+    assert gstar.status_code == 201 and gstar.json()["content"]["results"] == ""
+
+    assert client.get(pair.url + "/agreement", headers=pair.mentee).status_code == 404
+    first = client.put(pair.url + "/agreement", headers=pair.mentee, json={
+        "contact_methods": "Email, then video", "meeting_frequency": "Monthly", "arranges_meetings": "mentee"})
+    assert first.status_code == 201, first.text
+    # A second save needs the ETag, like any tool.
+    assert client.put(pair.url + "/agreement", headers=pair.mentor, json={"meeting_frequency": "Fortnightly"}
+                      ).status_code == 428
+    second = client.put(pair.url + "/agreement", headers={**pair.mentor, "If-Match": first.headers["etag"]},
+                        json={"contact_methods": "Email, then video", "meeting_frequency": "Fortnightly",
+                              "arranges_meetings": "both"})
+    assert second.status_code == 200 and second.json()["version"] == 2
+
+    talk = client.get(pair.url + "/first-conversation", headers=pair.mentor).json()
+    assert talk["agreement"]["content"]["meeting_frequency"] == "Fortnightly"
+    assert talk["tools"] == {"swot": 0, "gstar": 1, "goals": 1}
+    assert any("raising_profile" in prompt for prompt in talk["ice_breakers"])
+
+
+def test_bad_tools_are_refused_and_change_nothing(client, pair, propose):
+    url = pair.url + "/tools/swot"
+    too_long = client.post(url, json={"strengths": ["x" * 1001]}, headers=pair.mentee)
+    assert too_long.status_code == 422 and too_long.json()["errors"][0]["path"] == "strengths.0"
+    too_many = client.post(url, json={"threats": ["t"] * 51}, headers=pair.mentee)
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["path"] == "threats"
+    unknown = client.post(url, json={"strenghts": ["typo"]}, headers=pair.mentee)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["path"] == "strenghts"
+    no_goal = client.post(pair.url + "/tools/goals", json={"tasks": []}, headers=pair.mentee)
+    assert no_goal.status_code == 422 and no_goal.json()["errors"][0]["path"] == "goal"
+    bad_date = client.post(pair.url + "/tools/goals", json={"goal": "g", "target_date": "soon"}, headers=pair.mentee)
+    assert bad_date.status_code == 422 and bad_date.json()["errors"][0]["path"] == "target_date"
+    assert client.post(pair.url + "/tools/mindmap", json={}, headers=pair.mentee).status_code == 422
+    assert client.get(url, headers=pair.mentee).json()["items"] == []
+
+    # Before acceptance the first conversation is closed: 409 for reads and writes.
+    pending = propose("M3", "M4", accept=False)
+    for response in (client.get(pending.url + "/tools/swot", headers=pending.mentor),
+                     client.post(pending.url + "/tools/swot", json={}, headers=pending.mentee),
+                     client.get(pending.url + "/first-conversation", headers=pending.mentee)):
+        assert response.status_code == 409 and response.json()["current_status"] == "pending", response.text
