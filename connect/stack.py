@@ -285,10 +285,11 @@ def _exports(settings: dict[str, str]) -> str:
 def _consumer_roles(env: dict[str, str]) -> set[str]:
     """Roles some service wires a consumer for, read from the stack's own settings."""
     from connect.bootstrap import build_container
-    from connect.settings import Settings
+    from connect.settings import Settings, all_setting_names
 
+    # Only settings: launcher variables such as CONNECT_ENGINES_CACHE share the prefix.
     overrides = {name[len("CONNECT_"):].lower(): value for name, value in env.items()
-                 if name.startswith("CONNECT_")}
+                 if name in all_setting_names()}
     container = build_container(Settings(**overrides))
     try:
         return {spec.role for spec in container.consumers()}

@@ -25,6 +25,8 @@ def _message(envelope: Envelope) -> OutgoingMessage:
 
 
 def test_events_become_dashboard_documents_once_each(opensearch_url: str, tmp_path: Path) -> None:
+    # The embedded shape has no cluster to mirror into: no consumer at all.
+    assert ops_consumer(Settings(search_url=None)) is None and ops_consumer(Settings(search_url="embedded:")) is None
     prefix = f"test-events-{uuid.uuid4().hex[:8]}"
     spec = ops_consumer(Settings(search_url=f"opensearch+{opensearch_url}", ops_index_prefix=prefix))
     assert spec is not None and spec.group_id == "ops-mirror" and spec.role == "ops"
