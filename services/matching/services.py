@@ -212,6 +212,41 @@ class MatchingService:
             raise NotFound("Unknown member.")
         return member
 
+    def import_members(self, members: Iterable[tuple[str, str, str, MentorProfile | None, MenteeProfile | None]]
+                       ) -> int:
+        """Create members and their profiles in one transaction (demo data); the same events as the API.
+
+        Members that already exist are left alone.  Returns how many were created.
+        """
+        created = 0
+        with self.uow() as uow:
+            now = self.clock.now()
+            batch = list(members)
+            existing = set(uow.session.execute(select(orm.members.c.member_id).where(
+                orm.members.c.member_id.in_([m[0] for m in batch]))).scalars())
+            for member_id, name, email, mentor, mentee in batch:
+                if member_id in existing:
+                    continue
+                uow.session.execute(orm.members.insert().values(
+                    member_id=member_id, name=name, email=email, active=True, updated_at=now))
+                uow.record(MemberDetailsChanged(member_id=member_id, name=name, email=email))
+                if mentor is not None:
+                    mentor.validate()
+                    uow.session.execute(orm.mentor_profiles.insert().values(
+                        member_id=member_id, profile=mentor.to_dict(), available=True,
+                        created_at=now, updated_at=now, changed_at=now))
+                    uow.record(MentorProfileChanged(member_id=member_id, available=True,
+                                                    expertise=list(mentor.expertise), name=name,
+                                                    headline=mentor.headline, active=True))
+                if mentee is not None:
+                    mentee.validate()
+                    uow.session.execute(orm.mentee_profiles.insert().values(
+                        member_id=member_id, profile=mentee.to_dict(), created_at=now, updated_at=now))
+                    uow.record(MenteeProfileChanged(member_id=member_id, areas_sought=list(mentee.areas_sought)))
+                created += 1
+            uow.commit()
+        return created
+
     # --- search --------------------------------------------------------------------------
 
     def search(self, searcher_id: str, *, text: str | None = None, criteria: dict[str, Any] | None = None,
@@ -241,7 +276,7 @@ class MatchingService:
             matched = query.matched(hit.doc)
             results.append({
                 "mentor": {"member_id": hit.member_id, "name": hit.doc.get("name", ""), **hit.doc["profile"]},
-                "score": hit.score,
+                "score": round(hit.score, 4),
                 "match_percent": query.match_percent(matched, hit.score, int(hit.doc.get("load_level") or 0)),
                 "matched": matched,
                 "connections": connections(searcher_doc, hit.doc) if searcher_doc else [],

@@ -13,6 +13,7 @@ words.  Ties are ordered by `member_id`; paging is `search_after` on
 from __future__ import annotations
 
 import logging
+import struct
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol
 
@@ -54,6 +55,11 @@ MAPPINGS: dict[str, Any] = {
         "profile": {"type": "object", "enabled": False},
     },
 }
+
+
+def exact_score(value: Any) -> float:
+    """The float32 the engine computed, from the shortest decimal it printed in JSON."""
+    return struct.unpack("<f", struct.pack("<f", float(value)))[0]
 
 
 def _criterion_filter(criterion: Criterion) -> dict[str, Any]:
@@ -186,7 +192,7 @@ class DslSearchIndex:
         raw_hits = response["hits"]["hits"]
         total = response["hits"]["total"]
         total_count = total["value"] if isinstance(total, dict) else int(total)
-        hits = [SearchHit(member_id=h["_source"]["member_id"], score=round(float(h["_score"]), 4),
+        hits = [SearchHit(member_id=h["_source"]["member_id"], score=exact_score(h["_score"]),
                           doc=h["_source"], sort=(float(h["sort"][0]), str(h["sort"][1])))
                 for h in raw_hits[:query.size]]
         next_cursor = None

@@ -267,7 +267,7 @@ class EmbeddedSearchIndex:
         out = []
         for score, address, _key in page:
             doc = json.loads(searcher.doc(address).get_first("source"))
-            out.append(SearchHit(member_id=doc["member_id"], score=round(score, 4), doc=doc,
+            out.append(SearchHit(member_id=doc["member_id"], score=score, doc=doc,
                                  sort=(score, doc["member_id"])))
         next_cursor = None
         if len(ordered) > query.size and out:

@@ -14,6 +14,10 @@ in its best field.  It is bounded by construction instead of normalising BM25,
 which differs between engines.  The load nudge favours mentors with fewer
 pending and active mentees, in five steps (see `profiles.load_level`).
 Ties are broken by member id, ascending.
+
+Every part is a dyadic fraction (weights in 1/64ths, text and nudge boosts in
+1/4096ths), so the engines' float32 sums are exact whatever order they add in:
+equal matches give bit-identical scores on every engine and in Python.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ MAX_WEIGHT = 100.0
 MAX_TEXT_LENGTH = 500
 MAX_QUERY_TERMS = 16
 MAX_PAGE_SIZE = 100
+WEIGHT_STEP = 1 / 64
+BOOST_STEP = 1 / 4096
+
+
+def _steps(value: float, step: float) -> float:
+    """`value` rounded down to a multiple of `step` (keeps bounds bounded)."""
+    return math.floor(value / step) * step
 
 # field -> factor of a query word found there (the best field counts).
 TEXT_FIELDS = {"headline": 1.0, "expertise_text": 1.0, "bio": 0.6}
@@ -159,12 +170,13 @@ class SearchQuery:
         if not self.text_terms:
             return []
         per_word = self.text_max / len(self.text_terms)
-        return [[TextClause(term, name, per_word * factor) for name, factor in TEXT_FIELDS.items()]
+        return [[TextClause(term, name, _steps(per_word * factor, BOOST_STEP))
+                 for name, factor in TEXT_FIELDS.items()]
                 for term in self.text_terms]
 
     def nudge(self, level: int) -> float:
         """The score bonus of a mentor at this load level (0 idle .. 4 busy)."""
-        return NUDGE_SHARE * self.smallest_weight * (MAX_LOAD_LEVEL - level) / MAX_LOAD_LEVEL
+        return _steps(NUDGE_SHARE * self.smallest_weight * (MAX_LOAD_LEVEL - level) / MAX_LOAD_LEVEL, BOOST_STEP)
 
     @property
     def total_weight(self) -> float:
@@ -259,7 +271,7 @@ def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = N
         elif not 0 < weight <= MAX_WEIGHT:
             errors.append((f"weights.{name}", f"must be greater than 0 and at most {MAX_WEIGHT:g}"))
         else:
-            resolved_weights[canonical] = float(weight)
+            resolved_weights[canonical] = max(WEIGHT_STEP, round(weight / WEIGHT_STEP) * WEIGHT_STEP)
     built: list[Criterion] = []
     for name, raw in criteria.items():
         canonical = ALIASES.get(name, name)

@@ -1,0 +1,172 @@
+"""One set of mentors and queries, every search engine: the embedded one (tantivy), real
+OpenSearch, and Elasticsearch 8 when `CONNECT_TEST_ELASTICSEARCH_URL` names a cluster.
+
+Criteria-only queries must give the very order and scores of a reference evaluation of the
+query model in plain Python (so every engine gives the same as every other); text queries
+must agree on the top result of clear-cut cases.  Paging must walk the same list.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from typing import Any, Iterator
+
+import pytest
+from faker import Faker
+
+from services.matching.demo import fake_mentor_profile
+from services.matching.domain.profiles import Location, MentorProfile, index_document
+from services.matching.domain.search import SearchQuery, build_search
+
+ES_URL = os.environ.get("CONNECT_TEST_ELASTICSEARCH_URL", "").strip()
+
+
+def _fixture_docs() -> list[dict[str, Any]]:
+    rng = random.Random(20261128)
+    faker = Faker("en_GB")
+    faker.seed_instance(20261128)
+    docs = [index_document(f"C{n:03d}", faker.name(), fake_mentor_profile(rng, faker), rng.randint(0, 4))
+            for n in range(60)]
+    # Clear-cut text cases: words that only these mentors carry.
+    docs.append(index_document("TXT-A", "Tess Treaty", MentorProfile(
+        headline="Catastrophe reinsurance treaty broker", bio="Placing catastrophe treaties in Bermuda.",
+        expertise=["reinsurance"], sectors=["reinsurance"], languages=["en"], career_stage="senior",
+        location=Location("BM", "americas")), 1))
+    docs.append(index_document("TXT-B", "Pat Pension", MentorProfile(
+        headline="Pensions transfer specialist", bio="Defined benefit transfers and retirement income.",
+        expertise=["financial_planning"], sectors=["financial_advice"], languages=["en", "cy"],
+        career_stage="executive", location=Location("GB", "wales")), 0))
+    docs.append(index_document("TXT-C", "Cy Ber", MentorProfile(
+        headline="Cyber underwriter", bio="Ransomware losses, cyber war exclusions.",
+        expertise=["cyber_risk", "underwriting"], sectors=["lloyds_london_market"], languages=["en"],
+        career_stage="mid", location=Location("GB", "london")), 3))
+    return docs
+
+
+DOCS = _fixture_docs()
+
+CRITERIA_QUERIES: list[dict[str, Any]] = [
+    {"criteria": {"expertise": ["underwriting", "claims"]}},
+    {"criteria": {"expertise": ["career_planning"], "sectors": ["general_insurance", "life_pensions"],
+                  "region": "london", "languages": ["en"]}},
+    {"criteria": {"expertise": ["compliance", "risk_management"], "career_stage": ["senior", "executive"],
+                  "years_experience": 15, "interaction_modes": ["video"], "qualifications": ["acii", "fcii"],
+                  "interests": ["Cycling", "chess"], "country": "gb"},
+     "weights": {"expertise": 5, "years_experience": 0.5, "interests": 0.25}},
+    {"criteria": {"sectors": ["broking"], "languages": ["fr", "de"]}, "filters": {"interaction_modes": ["email"]}},
+    {},
+    {"criteria": {"region": ["scotland", "wales"]}, "exclude_ids": ["TXT-B"]},
+]
+
+TEXT_CASES = [
+    ("catastrophe treaty", {}, "TXT-A"),
+    ("pensions transfers for retirement", {}, "TXT-B"),
+    ("ransomware cyber", {"criteria": {"languages": "en"}}, "TXT-C"),
+]
+
+
+def _reference(query: SearchQuery) -> list[tuple[str, float]]:
+    """The query model evaluated in plain Python: what every engine must return."""
+    ranked = []
+    for doc in DOCS:
+        if doc["member_id"] in query.exclude_ids:
+            continue
+        if any(f.met_by(doc) is None for f in query.filters):
+            continue
+        matched = query.matched(doc)
+        if query.criteria and not matched:
+            continue
+        score = sum(m["weight"] for m in matched) + query.nudge(doc["load_level"])
+        ranked.append((doc["member_id"], score))
+    return sorted(ranked, key=lambda r: (-r[1], r[0]))
+
+
+def _query(spec: dict[str, Any], size: int = 100, cursor: str | None = None) -> SearchQuery:
+    return build_search(text=spec.get("text"), criteria=spec.get("criteria"), weights=spec.get("weights"),
+                        filters=spec.get("filters"), exclude_ids=spec.get("exclude_ids", ()), size=size,
+                        cursor=cursor)
+
+
+@pytest.fixture(scope="module", params=[
+    "embedded",
+    pytest.param("opensearch", marks=pytest.mark.integration),
+    pytest.param("elasticsearch", marks=[pytest.mark.integration, pytest.mark.skipif(
+        not ES_URL, reason="Elasticsearch-only path: set CONNECT_TEST_ELASTICSEARCH_URL to an ES 8 cluster")]),
+])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    alias = f"conformance-{uuid.uuid4().hex[:8]}"
+    if request.param == "embedded":
+        from services.matching.adapters.search_embedded import EmbeddedSearchIndex
+
+        index: Any = EmbeddedSearchIndex(tmp_path_factory.mktemp("search"), alias)
+    else:
+        from services.matching.adapters.search_dsl import DslSearchIndex
+
+        if request.param == "opensearch":
+            from services.matching.adapters.search_opensearch import OpenSearchClient
+
+            client: Any = OpenSearchClient(request.getfixturevalue("opensearch_url"))
+        else:
+            from services.matching.adapters.search_elasticsearch import ElasticsearchClient
+
+            client = ElasticsearchClient(ES_URL)
+        index = DslSearchIndex(client, alias)
+    index.ensure()
+    # Through a rebuild and then single upserts: both write paths must give the same index.
+    build = index.begin_build()
+    build.add(DOCS[:40])
+    from datetime import datetime, timezone
+
+    build.swap(datetime.now(timezone.utc))
+    index.upsert(DOCS[40:])
+    yield index
+    if request.param != "embedded":
+        for name in client.alias_targets(alias):
+            client.delete_index(name)
+    index.close()
+
+
+@pytest.mark.parametrize("spec", CRITERIA_QUERIES, ids=lambda s: ",".join(s.get("criteria", {})) or "all")
+def test_criteria_only_queries_give_the_reference_order_and_scores(engine, spec):
+    query = _query(spec)
+    page = engine.search(query)
+    expected = _reference(query)
+    assert page.total == len(expected)
+    assert [(h.member_id, h.score) for h in page.hits] == expected[:100]
+
+
+@pytest.mark.parametrize("spec", CRITERIA_QUERIES[:3], ids=["two", "four", "seven"])
+def test_paging_walks_the_same_list(engine, spec):
+    expected = [member_id for member_id, _score in _reference(_query(spec))]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = engine.search(_query(spec, size=7, cursor=cursor))
+        seen += [h.member_id for h in page.hits]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected
+
+
+@pytest.mark.parametrize("text, extra, top", TEXT_CASES, ids=[c[2] for c in TEXT_CASES])
+def test_text_queries_agree_on_the_clear_top_result(engine, text, extra, top):
+    page = engine.search(_query({"text": text, **extra}, size=5))
+    assert page.hits and page.hits[0].member_id == top
+    query = _query({"text": text, **extra})
+    for hit in page.hits:
+        text_part = (hit.score - sum(m["weight"] for m in query.matched(hit.doc))
+                     - query.nudge(hit.doc["load_level"]))
+        # Bounded: text relevance refines, it never reaches the smallest criterion weight.
+        assert 0 < text_part <= query.text_max < query.smallest_weight
+
+
+def test_deleted_mentor_disappears(engine):
+    engine.delete(["TXT-A"])
+    try:
+        page = engine.search(_query({"text": "catastrophe treaty"}, size=5))
+        assert "TXT-A" not in [h.member_id for h in page.hits]
+    finally:
+        engine.upsert([d for d in DOCS if d["member_id"] == "TXT-A"])
