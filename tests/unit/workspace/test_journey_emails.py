@@ -1,0 +1,64 @@
+"""The issue's 'done when': from an accepted proposal through the first conversation, tools,
+meetings and messages to completion, each email is sent once, even when events arrive twice."""
+
+from __future__ import annotations
+
+import email
+from datetime import timedelta
+from email.policy import default
+
+from connect.events import ConsumerLoop
+
+
+def _mail_to(container, address):
+    folder = container.settings.mail_dir
+    messages = [email.message_from_bytes(path.read_bytes(), policy=default) for path in folder.glob("*.eml")]
+    return [m for m in messages if address in str(m["To"])]
+
+
+def _calendars(messages):
+    return [str(part.get_content()) for m in messages for part in m.walk() if part.get_content_type() == "text/calendar"]
+
+
+def test_journey_sends_each_email_once(client, pair, container, deliver, clock):
+    deliver()  # the proposal's email to Grace and the acceptance's to Ada
+    grace_before, ada_before = len(_mail_to(container, "m2@example.org")), len(_mail_to(container, "m1@example.org"))
+    assert (grace_before, ada_before) == (1, 1)
+
+    assert client.get(pair.url + "/first-conversation", headers=pair.mentee).status_code == 200
+    client.put(pair.url + "/agreement", headers=pair.mentee, json={"meeting_frequency": "Monthly",
+                                                                   "arranges_meetings": "mentee"})
+    client.post(pair.url + "/tools/swot", headers=pair.mentee, json={"strengths": ["Writing"]})
+    meeting = client.post(pair.url + "/meetings", headers=pair.mentee, json={
+        "starts_at": (clock.now() + timedelta(days=7)).isoformat(), "duration_minutes": 60, "mode": "video",
+        "location_or_link": "https://meet.example.org/x", "time_zone": "Europe/London"}).json()
+    client.patch(f"{pair.url}/meetings/{meeting['id']}", headers=pair.mentor, json={"duration_minutes": 45})
+    for text in ("Looking forward to it", "I have added a SWOT", "See you next week"):
+        client.post(pair.url + "/messages", headers=pair.mentee, json={"body": text})
+    deliver()
+
+    # Grace: the invitation (.ics) and one email for the burst of three messages; tool saves send none.
+    to_grace = _mail_to(container, "m2@example.org")
+    assert len(to_grace) == grace_before + 2
+    assert len(_calendars(to_grace)) == 1
+    # Ada: Grace's change, with the same calendar UID and a higher SEQUENCE.
+    to_ada = _mail_to(container, "m1@example.org")
+    assert len(to_ada) == ada_before + 1
+    (change,) = _calendars(to_ada)
+    assert f"meeting-{meeting['id']}@connect" in change and "SEQUENCE:1" in change
+    assert not any("Looking forward" in str(m) for m in to_grace)  # bodies stay in Connect
+
+    # Every event delivered again (a consumer group that lost its offsets): no new email.
+    notifier = container.consumers({"notifier"})[0]
+    replay = ConsumerLoop(container.transport, "notifier-replay-check", notifier.topics, notifier.handler)
+    assert replay.run_once(timeout_seconds=0) > 0
+    replay.close()
+    assert len(_mail_to(container, "m2@example.org")) == len(to_grace)
+    assert len(_mail_to(container, "m1@example.org")) == len(to_ada)
+
+    # Completion: Ada hears once.
+    assert client.post(pair.url + "/complete", headers=pair.mentor).status_code == 200
+    deliver()
+    deliver()
+    assert len(_mail_to(container, "m1@example.org")) == len(to_ada) + 1
+    assert len(_mail_to(container, "m2@example.org")) == len(to_grace)
