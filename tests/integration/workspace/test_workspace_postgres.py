@@ -1,0 +1,81 @@
+"""Workspace races and erasure on real PostgreSQL: the relationship row lock serialises
+concurrent saves, so stale ETags lose and a burst of messages asks for exactly one email;
+an approved erasure leaves no canary in any table."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import inspect, select, text
+
+from services.relationships.adapters import orm_workspace
+from tests.unit.workspace.conftest import published
+
+CANARY = "CANARY-pg-91c2"
+
+
+def test_concurrent_amends_with_one_etag_exactly_one_wins(client, pair):
+    tool = client.post(pair.url + "/tools/goals", json={"goal": "Speak"}, headers=pair.mentee).json()
+    url = f"{pair.url}/tools/goals/{tool['id']}"
+    writers = 16
+    barrier = threading.Barrier(writers)
+
+    def amend(n):
+        headers = {**(pair.mentee if n % 2 else pair.mentor), "If-Match": tool["etag"]}
+        barrier.wait()
+        return client.put(url, json={"goal": "Speak", "tasks": [f"task {n}"]}, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        codes = sorted(r.status_code for r in pool.map(amend, range(writers)))
+    assert codes == [200] + [412] * (writers - 1)
+    assert [v["version"] for v in client.get(url, headers=pair.mentee).json()["versions"]] == [1, 2]
+
+
+def test_a_concurrent_burst_of_messages_asks_for_one_email(client, pair, container):
+    senders = 12
+    barrier = threading.Barrier(senders)
+
+    def send(n):
+        barrier.wait()
+        return client.post(pair.url + "/messages", json={"body": f"message {n}"}, headers=pair.mentee)
+
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        assert {r.status_code for r in pool.map(send, range(senders))} == {201}
+    posted = published(container, types=("MessagePosted",))
+    assert len(posted) == senders and sum(e["data"]["notify"] for e in posted) == 1
+    database = container.services["relationships"].database
+    with database.session() as session:
+        emailed = session.execute(select(orm_workspace.messages.c.emailed)).scalars().all()
+    assert sorted(emailed) == [False] * (senders - 1) + [True]
+
+
+def test_erasure_leaves_no_canary_in_any_table(client, propose, auth, container, clock):
+    ada = auth("M1", name=f"Ada {CANARY}", email=f"{CANARY.lower()}@example.org")
+    pair = propose("M1", "M2")
+    client.post(pair.url + "/messages", json={"body": f"secret {CANARY}"}, headers=ada)
+    client.post(pair.url + "/tools/swot", json={"strengths": [CANARY]}, headers=ada)
+    client.post(pair.url + "/meetings", headers=ada, json={
+        "starts_at": (clock.now() + timedelta(days=1)).isoformat(), "duration_minutes": 30, "mode": "in_person",
+        "agenda": CANARY, "location_or_link": CANARY})
+    # Ada deletes her account first, then calls the customer service team, who file the request for her.
+    assert client.delete("/v1/members/me", headers=ada).status_code == 200
+    support = auth("S1", roles=["support"])
+    asked = client.post("/v1/support-requests", headers=support,
+                        json={"kind": "erasure", "message": f"Phoned in by {CANARY}", "on_behalf_of": "M1"})
+    assert asked.status_code == 201, asked.text
+    container.services["relationships"].relay.drain()
+    resolved = client.post(f"/v1/support-requests/{asked.json()['id']}/resolve", headers=support,
+                           json={"outcome": "approved"})
+    assert resolved.status_code == 200, resolved.text
+
+    database = container.services["relationships"].database
+    leftovers = {}
+    with database.engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            for row in conn.execute(text(f'select * from "{table}"')):
+                if any(CANARY.lower() in str(value).lower() for value in row):
+                    leftovers.setdefault(table, []).append(row)
+    assert leftovers == {}
+    assert [e["key"] for e in published(container, types=("MemberErased",))] == ["M1"]
