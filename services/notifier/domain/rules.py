@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from schemas.events import (EventData, MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted,
                             PartnerNudged, ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipWithdrawn, _MeetingEvent, _RelationshipEvent)
+                            RelationshipCompleted, RelationshipWithdrawn, SupportRequestCreated,
+                            SupportRequestResolved, _MeetingEvent, _RelationshipEvent)
 
 MAX_ALTERNATIVES = 3
 
@@ -195,3 +196,22 @@ def message_posted(event: MessagePosted) -> list[Notification]:
 @rule(PartnerNudged)
 def partner_nudged(event: PartnerNudged) -> list[Notification]:
     return [_relationship_note(event, "partner_nudged", event.recipient_id)]
+
+
+# --- support requests --------------------------------------------------------------------
+
+SUPPORT_KIND_LABELS = {"erasure": "permanently deleting your personal data",
+                       "contact_partner": "contacting your mentoring partner for you", "other": "your question"}
+
+
+@rule(SupportRequestCreated)
+def support_request_received(event: SupportRequestCreated) -> list[Notification]:
+    return [Notification(event.member_id, "support_request_received",
+                         context={"kind": event.kind, "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)})]
+
+
+@rule(SupportRequestResolved)
+def support_request_resolved(event: SupportRequestResolved) -> list[Notification]:
+    return [Notification(event.member_id, "support_request_resolved",
+                         context={"kind": event.kind, "outcome": event.outcome,
+                                  "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)})]

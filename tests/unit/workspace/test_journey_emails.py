@@ -62,3 +62,18 @@ def test_journey_sends_each_email_once(client, pair, container, deliver, clock):
     deliver()
     assert len(_mail_to(container, "m1@example.org")) == len(to_ada) + 1
     assert len(_mail_to(container, "m2@example.org")) == len(to_grace)
+
+
+def test_support_requests_are_acknowledged_and_answered_by_email(client, pair, auth, container, deliver):
+    deliver()
+    before = len(_mail_to(container, "m1@example.org"))
+    made = client.post("/v1/support-requests", headers=pair.mentee,
+                       json={"kind": "contact_partner", "relationship_id": pair.id, "message": "Grace is silent"})
+    client.post(f"/v1/support-requests/{made.json()['id']}/resolve", headers=auth("S1", roles=["support"]),
+                json={"outcome": "done"})
+    deliver()
+    new = _mail_to(container, "m1@example.org")
+    assert len(new) == before + 2
+    assert {"We have received your support request", "Your support request has been completed"} <= {
+        str(m["Subject"]) for m in new}
+    assert not any("Grace is silent" in str(m) for m in new)  # what the member wrote stays with the team
