@@ -9,11 +9,13 @@ thousands of proposals stays a handful of round trips.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import JSON, Table, and_, bindparam, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from connect.clock import utc
@@ -137,17 +139,59 @@ class RelationshipRepository:
                           for r in rel.new_reminders]
             rel.new_changes, rel.new_versions, rel.new_reminders = [], [], []
         self._new.clear()
-        if new_rows:
-            self.session.execute(_rel.insert(), new_rows)
-        if updated_rows:
-            # executemany: the SET clause comes from the parameter names.
-            self.session.execute(update(_rel).where(_rel.c.id == bindparam("b_id")), updated_rows)
-        if versions:
-            self.session.execute(_ver.insert(), versions)
-        if changes:
-            self.session.execute(orm.status_history.insert(), changes)
-        if reminders:
-            self.session.execute(orm.reminders.insert(), reminders)
+        insert_rows(self.session, _rel, new_rows)
+        self._update_rows(updated_rows)
+        insert_rows(self.session, _ver, versions)
+        insert_rows(self.session, orm.status_history, changes)
+        insert_rows(self.session, orm.reminders, reminders)
+
+    def _update_rows(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.row_locks and len(rows) > 1:
+            update_rows_postgres(self.session, _rel, "id", [{"id": r.pop("b_id"), **r} for r in rows])
+            return
+        # executemany; the SET clause comes from the parameter names.
+        self.session.execute(update(_rel).where(_rel.c.id == bindparam("b_id")), rows)
+
+
+# PostgreSQL bulk paths: one statement with one array parameter per column, whatever the
+# row count (a sweep batch is a few statements, not thousands of round trips).  SQLite runs
+# in-process, where executemany costs no round trips, so it keeps the portable path.
+
+def _pg_array_param(table: Table, name: str, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    column_type = table.c[name].type
+    sql_type = column_type.compile(dialect=postgresql.dialect())
+    data = [row[name] for row in rows]
+    if isinstance(column_type, JSON):
+        data = [json.dumps(value) if value is not None else None for value in data]
+    return sql_type, data
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql" or len(rows) == 1:
+        session.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    params, casts = {}, []
+    for n, name in enumerate(names):
+        sql_type, params[f"p{n}"] = _pg_array_param(table, name, rows)
+        casts.append(f"CAST(:p{n} AS {sql_type}[])")
+    session.execute(text(f"INSERT INTO {table.name} ({', '.join(names)}) "
+                         f"SELECT * FROM unnest({', '.join(casts)})"), params)
+
+
+def update_rows_postgres(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+    names = list(rows[0])
+    params, casts = {}, []
+    for n, name in enumerate(names):
+        sql_type, params[f"p{n}"] = _pg_array_param(table, name, rows)
+        casts.append(f"CAST(:p{n} AS {sql_type}[])")
+    assignments = ", ".join(f"{name} = changed.{name}" for name in names if name != key)
+    session.execute(text(f"UPDATE {table.name} SET {assignments} FROM unnest({', '.join(casts)}) "
+                         f"AS changed({', '.join(names)}) WHERE {table.name}.{key} = changed.{key}"), params)
 
 
 class RelationshipsUnitOfWork(SqlUnitOfWork):
@@ -176,12 +220,11 @@ class RelationshipsUnitOfWork(SqlUnitOfWork):
         pending = [(event, None) for event in self.collect_new_events()] + self._events
         envelopes = [event.envelope(producer=self.outbox.producer, occurred_at=now, event_id=event_id)
                      for event, event_id in pending]
-        if envelopes:
-            # One multi-row insert instead of Outbox.add per event: same rows, fewer round trips.
-            self.session.execute(self.outbox.table.insert(), [
-                {"event_id": str(e.event_id), "topic": event.TOPIC, "key": e.key, "type": e.type,
-                 "payload": e.to_bytes(), "occurred_at": now}
-                for (event, _), e in zip(pending, envelopes)])
+        # Multi-row inserts instead of Outbox.add per event: the same rows, fewer round trips.
+        insert_rows(self.session, self.outbox.table, [
+            {"event_id": str(e.event_id), "topic": event.TOPIC, "key": e.key, "type": e.type,
+             "payload": e.to_bytes(), "occurred_at": now}
+            for (event, _), e in zip(pending, envelopes)])
         self.session.commit()
         self._committed = True
         self._events = []
