@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Sequence
 
 
 class ElasticsearchOpsIndex:
@@ -26,16 +26,21 @@ class ElasticsearchOpsIndex:
     def put_template(self, name: str, body: dict[str, Any]) -> None:
         self.client.indices.put_index_template(name=name, **body)
 
-    def put(self, index: str, doc_id: str, doc: dict[str, Any]) -> None:
-        self.client.index(index=index, id=doc_id, document=doc)
+    def bulk(self, actions: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        from elasticsearch.helpers import bulk
 
-    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        # Raises on the first refused item: the caller redoes the whole (idempotent) batch.
+        bulk(self.client, ({"_index": index, "_id": doc_id, "_source": doc} for index, doc_id, doc in actions),
+             chunk_size=1000, max_retries=2)
+
+    def mget(self, index: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         from elasticsearch import NotFoundError
 
         try:
-            return dict(self.client.get(index=index, id=doc_id)["_source"])
-        except NotFoundError:
-            return None
+            found = self.client.mget(index=index, ids=list(ids))["docs"]
+        except NotFoundError:  # the index does not exist yet
+            return {}
+        return {doc["_id"]: dict(doc["_source"]) for doc in found if doc.get("found")}
 
     def close(self) -> None:
         with self._lock:

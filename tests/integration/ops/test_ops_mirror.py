@@ -11,11 +11,11 @@ from pathlib import Path
 from opensearchpy import OpenSearch
 
 from connect.adapters.events_embedded import EmbeddedTransport
-from connect.events import ConsumerLoop, OutgoingMessage
-from connect.ops import EventMirror, all_topics, ops_consumer
+from connect.events import OutgoingMessage
+from connect.ops import EventMirror, MirrorLoop, all_topics, ops_consumer
 from connect.settings import Settings
-from schemas.events import (RELATIONSHIPS_TOPIC, Envelope, ProposalAccepted, ProposalExpired, ProposalReminderDue,
-                            ProposalSent)
+from schemas.events import (RELATIONSHIPS_TOPIC, Envelope, EventData, ProposalAccepted, ProposalExpired,
+                            ProposalRejected, ProposalReminderDue, ProposalSent)
 
 SENT_AT = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -34,31 +34,36 @@ def test_events_become_dashboard_documents_once_each(opensearch_url: str, tmp_pa
     assert isinstance(spec.handler, EventMirror)
     spec.handler.clock_index = f"{prefix}.clock"
 
-    accepted_rel, expired_rel = str(uuid.uuid4()), str(uuid.uuid4())
+    accepted_rel, expired_rel, rejected_rel = (str(uuid.uuid4()) for _ in range(3))
     pair = {"mentor_id": "M1", "mentee_id": "E1"}
-    sent = ProposalSent(relationship_id=accepted_rel, areas=["career_planning"], **pair).envelope(
-        producer="relationships", occurred_at=SENT_AT)
-    reminder = ProposalReminderDue(relationship_id=accepted_rel, day=3, **pair).envelope(
-        producer="relationships", occurred_at=SENT_AT + timedelta(days=3))
-    accepted = ProposalAccepted(relationship_id=accepted_rel, actor_id="M1", **pair).envelope(
-        producer="relationships", occurred_at=SENT_AT + timedelta(days=4, hours=2))
-    other_sent = ProposalSent(relationship_id=expired_rel, **pair).envelope(
-        producer="relationships", occurred_at=SENT_AT)
-    expired = ProposalExpired(relationship_id=expired_rel, **pair).envelope(
-        producer="relationships", occurred_at=SENT_AT + timedelta(days=21))
+
+    def event(data: EventData, at: datetime) -> Envelope:
+        return data.envelope(producer="relationships", occurred_at=at)
+
+    sent = event(ProposalSent(relationship_id=accepted_rel, areas=["career_planning"], **pair), SENT_AT)
+    reminder = event(ProposalReminderDue(relationship_id=accepted_rel, day=3, **pair), SENT_AT + timedelta(days=3))
+    accepted = event(ProposalAccepted(relationship_id=accepted_rel, actor_id="M1", **pair),
+                     SENT_AT + timedelta(days=4, hours=2))
+    expired = event(ProposalExpired(relationship_id=expired_rel, **pair), SENT_AT + timedelta(days=21))
+    rejected = event(ProposalRejected(relationship_id=rejected_rel, actor_id="M1", **pair),
+                     SENT_AT + timedelta(hours=1))
     from_the_future = Envelope(event_id=uuid.uuid4(), type="MentoringCircleFormed", version=1,
                                occurred_at=SENT_AT, producer="circles", key="C1", data={"size": 4})
+    first_batch = [sent, reminder, event(ProposalSent(relationship_id=expired_rel, **pair), SENT_AT), expired,
+                   event(ProposalSent(relationship_id=rejected_rel, **pair), SENT_AT), rejected, from_the_future]
 
     transport = EmbeddedTransport(tmp_path / "events.db")
     publisher = transport.publisher()
-    publisher.publish([_message(e) for e in (sent, reminder, accepted, other_sent, expired, from_the_future)])
-    # At-least-once: the accepted event arrives twice, and one record is not an event at all.
-    publisher.publish([_message(accepted), OutgoingMessage(RELATIONSHIPS_TOPIC, accepted_rel, b"\x00not json")])
-
-    loop = ConsumerLoop(transport, spec.group_id, spec.topics, spec.handler, backoff_seconds=0.01)
+    loop = MirrorLoop(transport, spec.handler)
     try:
-        while loop.run_once(timeout_seconds=0):
-            pass
+        publisher.publish([_message(e) for e in first_batch])
+        assert loop.run_once(timeout_seconds=0) == len(first_batch)
+        # A later batch: the answer's clock comes from the cluster, not from the batch.  At-least-once:
+        # the accepted event arrives twice, and one record is not an event at all.
+        publisher.publish([_message(accepted), _message(accepted),
+                           OutgoingMessage(RELATIONSHIPS_TOPIC, accepted_rel, b"\x00not json")])
+        assert loop.run_once(timeout_seconds=0) == 3
+        assert loop.run_once(timeout_seconds=0) == 0
     finally:
         loop.close()
         transport.close()
@@ -74,7 +79,7 @@ def test_events_become_dashboard_documents_once_each(opensearch_url: str, tmp_pa
 
         docs = {hit["_id"]: hit["_source"] for hit in client.search(
             index=f"{prefix}-*", body={"size": 100, "query": {"match_all": {}}})["hits"]["hits"]}
-        assert len(docs) == 6  # the duplicate collapsed onto its event id
+        assert len(docs) == 8  # the duplicate collapsed onto its event id
         answer = docs[str(accepted.event_id)]
         assert answer["type"] == "ProposalAccepted" and answer["status"] == "accepted"
         assert answer["relationship_id"] == accepted_rel and answer["mentor_id"] == "M1"
@@ -82,6 +87,8 @@ def test_events_become_dashboard_documents_once_each(opensearch_url: str, tmp_pa
         assert answer["answer_seconds"] == int(timedelta(days=4, hours=2).total_seconds())
         assert docs[str(reminder.event_id)]["day"] == 3
         assert docs[str(expired.event_id)]["outcome"] == "expired"
+        assert docs[str(rejected.event_id)]["answer_seconds"] == 3600  # its clock started in the same batch
+        assert docs[str(rejected.event_id)]["status"] == "rejected"
         assert docs[str(from_the_future.event_id)]["data"] == {"size": 4}
 
         mapping = client.indices.get_mapping(index=f"{prefix}-2026.12.01")[f"{prefix}-2026.12.01"]["mappings"]
@@ -98,8 +105,8 @@ def test_events_become_dashboard_documents_once_each(opensearch_url: str, tmp_pa
             "reminders": {"filter": {"term": {"type": "ProposalReminderDue"}},
                           "aggs": {"days": {"terms": {"field": "day"}}}},
         }})["aggregations"]
-        assert aggs["acceptance"]["value"] == 0.5
-        assert aggs["answer"]["values"]["50.0"] == answer["answer_seconds"]
+        assert aggs["acceptance"]["value"] == 1 / 3  # accepted, rejected, expired
+        assert 3600 <= aggs["answer"]["values"]["50.0"] <= answer["answer_seconds"]
         assert aggs["payload"]["doc_count"] == 1
         assert [b["key"] for b in aggs["reminders"]["days"]["buckets"]] == [3]
     finally:
