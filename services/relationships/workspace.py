@@ -714,18 +714,64 @@ class WorkspaceService:
         return out.getvalue()
 
 
+#: What two members can share, in the order ice-breakers mention them.
+CONNECTION_KINDS = ("sectors", "employer", "region", "interests", "qualifications", "languages")
+
+
+def _profile_facts(profile: dict[str, Any]) -> dict[str, list[str]]:
+    location = profile.get("location") or {}
+    facts = {
+        "sectors": list(profile.get("sectors") or []),
+        "employer": [profile["employer"]] if profile.get("employer") else [],
+        "region": [location["region"]] if isinstance(location, dict) and location.get("region") else [],
+        "interests": list(profile.get("interests") or []),
+        "qualifications": list(profile.get("qualifications") or []),
+        "languages": list(profile.get("languages") or []),
+    }
+    return {kind: [str(v) for v in values] for kind, values in facts.items()}
+
+
+def shared_connections(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What two members' profiles (each may hold a mentor and a mentee profile) have in common,
+    as `[{"kind", "values"}]`; interests and employers compare without case."""
+    def merged(profiles: list[dict[str, Any]]) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {kind: [] for kind in CONNECTION_KINDS}
+        for profile in profiles:
+            for kind, values in _profile_facts(profile).items():
+                result[kind] += [v for v in values if v not in result[kind]]
+        return result
+
+    a, b = merged(mine), merged(theirs)
+    shared = []
+    for kind in CONNECTION_KINDS:
+        other = {v.casefold() for v in b[kind]}
+        common = [v for v in a[kind] if v.casefold() in other]
+        if common:
+            shared.append({"kind": kind, "values": common})
+    return shared
+
+
 class InProcessConnections:
-    """Embedded shape: ask the matching service in this process, if it offers
-    `connections_between(member_id, other_id)`; otherwise there is nothing to show."""
+    """Embedded shape: read both members' profiles from the matching service in this process
+    (its facade's own profile reads) and compare them.  In the distributed shape there is no
+    adapter yet: the first conversation then shows prompts without shared connections."""
 
     def __init__(self, matching: Callable[[], Any]) -> None:
         self._matching = matching
 
+    def _profiles(self, matching: Any, member_id: str) -> list[dict[str, Any]]:
+        found = []
+        for read in (matching.get_mentee_profile, matching.get_mentor_profile):
+            try:
+                found.append(read(member_id))
+            except Exception:  # no such profile (matching answers NotFound): nothing to compare
+                continue
+        return found
+
     def between(self, member_id: str, other_id: str) -> list[dict[str, Any]]:
         try:
-            find = getattr(self._matching(), "connections_between", None)
-            return list(find(member_id, other_id)) if find else []
-        except Exception as exc:  # matching down: the first conversation still opens
+            matching = self._matching()
+            return shared_connections(self._profiles(matching, member_id), self._profiles(matching, other_id))
+        except Exception as exc:  # matching down or not in this process: the first conversation still opens
             log.warning("no shared connections from matching: %s", exc)
             return []
-

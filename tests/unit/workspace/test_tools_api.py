@@ -86,3 +86,23 @@ def test_bad_tools_are_refused_and_change_nothing(client, pair, propose):
                      client.post(pending.url + "/tools/swot", json={}, headers=pending.mentee),
                      client.get(pending.url + "/first-conversation", headers=pending.mentee)):
         assert response.status_code == 409 and response.json()["current_status"] == "pending", response.text
+
+
+def test_first_conversation_starts_from_what_the_two_share(client, pair):
+    mentor_profile = {
+        "headline": "Underwriter", "bio": "Twenty years in property underwriting.", "expertise": ["underwriting"],
+        "sectors": ["general_insurance"], "career_stage": "senior", "years_experience": 20,
+        "qualifications": ["acii"], "languages": ["en"], "interaction_modes": ["video"],
+        "location": {"country": "GB", "region": "london"}, "employer": "Acme Insurance", "interests": ["Cycling"]}
+    mentee_profile = {"goals": "Move into underwriting", "areas_sought": ["career_planning"], "career_stage": "early",
+                      "sectors": ["general_insurance", "broking"], "languages": ["en"], "interests": ["cycling"],
+                      "location": {"country": "GB", "region": "london"}}
+    assert client.put("/v1/members/me/mentor-profile", json=mentor_profile, headers=pair.mentor).status_code == 200
+    assert client.put("/v1/members/me/mentee-profile", json=mentee_profile, headers=pair.mentee).status_code == 200
+
+    talk = client.get(pair.url + "/first-conversation", headers=pair.mentee).json()
+    assert talk["connections"] == [{"kind": "sectors", "values": ["general_insurance"]},
+                                   {"kind": "region", "values": ["london"]},
+                                   {"kind": "interests", "values": ["cycling"]},
+                                   {"kind": "languages", "values": ["en"]}]
+    assert talk["ice_breakers"][0].startswith("You share sectors: general_insurance")
