@@ -94,6 +94,8 @@ class ApiSettings(_ConnectSettings):
     api_url: str | None = None
     # Distributed shape: where the relationships service asks matching for alternative mentors.
     matching_url: str | None = None
+    # Bearer token the relationships service presents to matching's API (a service credential).
+    matching_token: str | None = None
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
     log_json: bool = True

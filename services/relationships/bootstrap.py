@@ -10,7 +10,7 @@ from connect.scheduling import PeriodicJob
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC
 from services.relationships import api, api_workspace
 from services.relationships.adapters import orm
-from services.relationships.adapters.suggestions import HttpSuggestions, InProcessSuggestions
+from services.relationships.adapters.suggestions import HttpSuggestions, InProcessSuggestions, ProjectionSuggestions
 from services.relationships.interfaces import MentorSuggestions
 from services.relationships.services import RelationshipsService
 from services.relationships.workspace import InProcessConnections, WorkspaceService
@@ -18,13 +18,15 @@ from services.relationships.workspace import InProcessConnections, WorkspaceServ
 
 def wire(container: Container) -> ServiceModule:
     database = container.database("relationships")
-    matching_url = container.settings.api.matching_url
+    api_settings = container.settings.api
+    # Expired proposals offer alternatives from matching; from our own member projection when it is down.
+    projection = ProjectionSuggestions(database)
     suggestions: MentorSuggestions
-    if matching_url:
-        suggestions = HttpSuggestions(matching_url)
+    if api_settings.matching_url:
+        suggestions = HttpSuggestions(api_settings.matching_url, lambda: api_settings.matching_token, projection)
     else:
         # Looked up at call time: matching may be wired after us, or not at all in this process.
-        suggestions = InProcessSuggestions(lambda: container.service("matching"))
+        suggestions = InProcessSuggestions(lambda: container.service("matching"), projection)
     facade = RelationshipsService(database, container.clock, after_commit=container.wake_relays,
                                   suggestions=suggestions)
     container.authenticator.on_seen.append(facade.member_seen)

@@ -1,4 +1,13 @@
-"""Adapters of the MentorSuggestions port: in-process (embedded) and HTTP (distributed)."""
+"""Adapters of the MentorSuggestions port.
+
+- `InProcessSuggestions` (embedded): the matching service in the same process.
+- `HttpSuggestions` (distributed): matching's `GET /v1/mentors/suggestions`, short timeout.
+- `ProjectionSuggestions`: this service's own member projection (available, active
+  mentors whose expertise overlaps the areas); the fallback of both others, so an
+  expired proposal still offers alternatives while matching is down.
+
+None of them raises: the expiry must happen whatever matching does.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +15,20 @@ import logging
 from typing import Any, Callable, Sequence
 
 import httpx
+from sqlalchemy import select
 
+from connect.db import Database
 from schemas.events import AlternativeMentor
+from services.relationships.adapters import orm
+from services.relationships.interfaces import MentorSuggestions
 
 log = logging.getLogger(__name__)
 
 
 def _alternative(item: Any) -> AlternativeMentor | None:
-    """Accepts a matching search result, a mentor dict or an AlternativeMentor."""
+    """Accepts matching's suggestion dicts (or search results with a `mentor`)."""
     if isinstance(item, AlternativeMentor):
         return item
-    if hasattr(item, "model_dump"):
-        item = item.model_dump()
     if not isinstance(item, dict):
         return None
     mentor = item.get("mentor", item)
@@ -38,37 +49,62 @@ def _clean(items: Any, exclude: Sequence[str], limit: int) -> list[AlternativeMe
     return result[:limit]
 
 
-class InProcessSuggestions:
-    """Embedded shape: ask the matching service living in the same process."""
+class ProjectionSuggestions:
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
-    def __init__(self, matching: Callable[[], Any]) -> None:
-        self._matching = matching  # resolved lazily: matching may be wired after us
+    def suggest(self, areas: Sequence[str], exclude: Sequence[str], limit: int) -> list[AlternativeMentor]:
+        wanted = set(areas)
+        members = orm.members
+        try:
+            with self.database.session() as session:
+                rows = session.execute(
+                    select(members.c.member_id, members.c.name, members.c.expertise)
+                    .where(members.c.is_mentor, members.c.available, members.c.active)
+                    .order_by(members.c.member_id)).all()
+        except Exception as exc:  # the expiry goes ahead without alternatives
+            log.warning("no mentor suggestions from the member projection: %s", exc)
+            return []
+        scored = [(len(wanted & set(row.expertise or [])), row) for row in rows if row.member_id not in exclude]
+        scored = [(score, row) for score, row in scored if score or not wanted]
+        scored.sort(key=lambda pair: (-pair[0], pair[1].member_id))
+        return [AlternativeMentor(member_id=row.member_id, name=row.name or row.member_id)
+                for _, row in scored[:limit]]
+
+
+class InProcessSuggestions:
+    def __init__(self, matching: Callable[[], Any], fallback: MentorSuggestions | None = None) -> None:
+        self._matching = matching  # resolved at call time: matching may be wired after us
+        self.fallback = fallback
 
     def suggest(self, areas: Sequence[str], exclude: Sequence[str], limit: int) -> list[AlternativeMentor]:
         try:
             found = self._matching().suggest_mentors(list(areas), list(exclude), limit)
-        except Exception as exc:  # matching down or not built yet: expire without alternatives
-            log.warning("no mentor suggestions from matching: %s", exc)
-            return []
+        except Exception as exc:  # matching down, not in this process, or failing
+            log.warning("no mentor suggestions from matching (%s); using the member projection", exc)
+            return self.fallback.suggest(areas, exclude, limit) if self.fallback else []
         return _clean(found, exclude, limit)
 
 
 class HttpSuggestions:
-    """Distributed shape: `POST {CONNECT_MATCHING_URL}/internal/suggestions` with a short timeout."""
-
-    def __init__(self, base_url: str, timeout_seconds: float = 2.0) -> None:
+    def __init__(self, base_url: str, token: Callable[[], str | None], fallback: MentorSuggestions | None = None,
+                 timeout_seconds: float = 2.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.fallback = fallback
         self.timeout_seconds = timeout_seconds
 
     def suggest(self, areas: Sequence[str], exclude: Sequence[str], limit: int) -> list[AlternativeMentor]:
+        token = self.token()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            response = httpx.post(f"{self.base_url}/internal/suggestions",
-                                  json={"areas": list(areas), "exclude": list(exclude), "limit": limit},
-                                  timeout=self.timeout_seconds)
+            response = httpx.get(f"{self.base_url}/v1/mentors/suggestions",
+                                 params={"areas": list(areas), "exclude": list(exclude), "limit": limit},
+                                 headers=headers, timeout=self.timeout_seconds)
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("no mentor suggestions from %s: %s", self.base_url, exc)
-            return []
-        items = body.get("results", body.get("mentors", [])) if isinstance(body, dict) else body
+            log.warning("no mentor suggestions from %s (%s); using the member projection", self.base_url, exc)
+            return self.fallback.suggest(areas, exclude, limit) if self.fallback else []
+        items = body.get("results", []) if isinstance(body, dict) else body
         return _clean(items, exclude, limit)

@@ -43,7 +43,7 @@ def test_sweep_at_sends_each_reminder_once_then_expires_and_reopen_restarts(
     assert [(e["type"], e["data"].get("day")) for e in events] == [
         ("ProposalSent", None), ("ProposalReminderDue", 3), ("ProposalReminderDue", 7),
         ("ProposalReminderDue", 15), ("ProposalExpired", None)]
-    # Matching offers no suggest_mentors here (or is down): the expiry happened all the same.
+    # Matching knows no mentors here (M2 exists only in our projection): no alternatives, expiry all the same.
     assert events[-1]["data"]["alternatives"] == [] and events[-1]["data"]["areas"] == ["raising_profile"]
     url = f"/v1/relationships/{rel['id']}"
     details = client.get(url, headers=auth("M1")).json()
