@@ -7,7 +7,7 @@ replayed for the same key and body.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -23,7 +23,8 @@ from services.relationships.services import RelationshipsService, Responder
 
 router = APIRouter(prefix="/v1", tags=["relationships"])
 
-Area = Field(min_length=1, max_length=100)
+#: One area of mentoring (matching's expertise ids, e.g. "career_planning"); free text is kept as given.
+Area = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class ProposalIn(BaseModel):
@@ -31,7 +32,7 @@ class ProposalIn(BaseModel):
 
     mentor_id: str = Field(min_length=1, max_length=64)
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    areas: list[str] = Field(default_factory=list, max_length=MAX_AREAS)
+    areas: list[Area] = Field(default_factory=list, max_length=MAX_AREAS)
     goals: str = Field("", max_length=MAX_GOALS_CHARS)
     interaction_modes: list[Literal["in_person", "video", "email"]] = Field(default_factory=list, max_length=3)
     duration_months: int = Field(ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)
@@ -43,7 +44,7 @@ class ProposalPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str | None = Field(None, min_length=1, max_length=MAX_MESSAGE_CHARS)
-    areas: list[str] | None = Field(None, max_length=MAX_AREAS)
+    areas: list[Area] | None = Field(None, max_length=MAX_AREAS)
     goals: str | None = Field(None, max_length=MAX_GOALS_CHARS)
     interaction_modes: list[Literal["in_person", "video", "email"]] | None = Field(None, max_length=3)
     duration_months: int | None = Field(None, ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)

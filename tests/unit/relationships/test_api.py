@@ -163,3 +163,24 @@ def test_listing_filters_and_cursor(client, auth, container, mentor, clock):
     assert client.get("/v1/relationships?role=mentor", headers=mentee).json()["items"] == []
     assert client.get("/v1/relationships?status=bogus", headers=mentee).status_code == 422
     assert client.get("/v1/relationships?cursor=zzz", headers=mentee).status_code == 422
+
+
+def test_member_projection_is_idempotent_and_follows_account_deletion(client, auth, container, mentor, deliver):
+    from connect.events import OutgoingMessage
+    from schemas.events import AccountDeleted, MEMBERS_TOPIC
+    from tests.unit.relationships.conftest import publish
+
+    mentor("M2")
+    mentor("M2")  # the same events again (at-least-once delivery): still one mentor row, same facts
+    assert _count(container, orm.members) == 1
+    # A type this service does not know, and one it ignores, are skipped without harm.
+    container.transport.publisher().publish([OutgoingMessage(MEMBERS_TOPIC, "M2", (
+        b'{"event_id": "00000000-0000-0000-0000-000000000001", "type": "SomethingNew", "version": 1, '
+        b'"occurred_at": "2026-12-01T09:00:00Z", "producer": "matching", "key": "M2", "data": {}}'))])
+    deliver({"projector"})
+    assert client.post("/v1/proposals", json=proposal_body("M2", areas=["a" * 101]),
+                       headers=auth("M1")).json()["errors"][0]["path"] == "areas.0"
+    publish(container, AccountDeleted(member_id="M2"))
+    deliver({"projector"})
+    gone = client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M1"))
+    assert gone.status_code == 409 and gone.json()["why"] == "inactive"
