@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from connect.auth import Member
@@ -497,6 +497,9 @@ class WorkspaceService:
         their tokens.  The partner's own messages stay: they are the partner's data.
         """
         repo = WorkspaceRepository(uow.session)
+        if self.database.is_sqlite:
+            # Freed and overwritten cells are zeroed, not left readable in the file's free space.
+            uow.session.execute(text("PRAGMA secure_delete=ON"))
         if repo.deleted_account(member_id) is None:
             self._withdraw_everywhere(uow, repo, member_id, now, redact=True)
             uow.session.execute(t.deleted_accounts.insert().values(member_id=member_id, deleted_at=now))
@@ -623,7 +626,25 @@ class WorkspaceService:
         if outcome is SupportOutcome.APPROVED:
             with self._deleted_lock:
                 self._deleted.add(owner)
+            self._expunge()
         return view
+
+    def _expunge(self) -> None:
+        """After an erasure: make the old row images unreadable where the engine keeps them.
+        SQLite keeps them in the write-ahead log until a checkpoint; PostgreSQL keeps dead
+        tuples until VACUUM reclaims them (autovacuum does; see docs/workspace.md)."""
+        if not self.database.is_sqlite:
+            return
+        # Outside any transaction: SQLAlchemy's connections begin one (BEGIN IMMEDIATE) at once.
+        raw = self.database.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy, _pages, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        if busy:
+            log.warning("erasure: the write-ahead log could not be truncated yet (readers active)")
 
     def support_relationship_view(self, member: Member, relationship_id: str) -> dict[str, Any]:
         """For the customer service team: who, status, dates and activity counts — never what
