@@ -164,6 +164,12 @@ class EmbeddedSearchIndex:
 
     def _current(self) -> _Opened:
         """The index the alias names, reopened when another process swapped it."""
+        opened = self._opened
+        try:
+            if opened is not None and self.alias_file.stat().st_mtime_ns == opened.stamp:
+                return opened  # the common case: one stat() per call
+        except FileNotFoundError:
+            pass
         with self._lock:
             alias = self._read_alias()
             if alias is None:
