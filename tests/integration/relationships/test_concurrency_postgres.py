@@ -60,6 +60,9 @@ def test_concurrent_proposals_for_one_pair_make_one_relationship(client, auth, c
             assert answer.status_code == 409, answer.text
             assert answer.json()["relationship_id"] == created[0]
     assert _count(container, orm.relationships) == 1
+    # The refused inserts rolled back with their events: one ProposalSent, nothing half-written.
+    assert [e["key"] for e in _events(container) if e["type"] == "ProposalSent"] == created
+    assert _count(container, orm.proposal_versions) == 1 and _count(container, orm.status_history) == 1
 
 
 def test_concurrent_sweeps_share_the_work_and_remind_once(client, auth, container, mentor, clock):

@@ -100,3 +100,27 @@ def test_answered_proposals_get_no_timers_and_overlapping_sweeps_remind_once(cli
     assert sum(r.reminders.get(3, 0) for r in reports) == 4
     sent = [e for e in _events(container) if e["type"] == "ProposalReminderDue"]
     assert sorted(e["key"] for e in sent) == sorted(ids[2:])
+
+
+def test_moving_time_with_sweep_at_mails_each_reminder_once_and_the_expiry(
+        client, auth, container, mentor, deliver, clock, monkeypatch):
+    """The whole embedded journey: sweep --at relays the events and the notifier writes the emails."""
+    from email import message_from_bytes, policy
+
+    start = clock.now()
+    mentor("M2", name="Grace Hopper")
+    client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M1", name="Ada Lovelace"))
+    deliver()
+    mail_dir = container.settings.mail_dir
+
+    def mails():
+        found = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(mail_dir.rglob("*.eml"))]
+        return [(m["To"], m["Subject"]) for m in found]
+
+    for day in (1, 3, 3, 5, 7, 7, 15, 16, 21, 22):
+        _sweep(monkeypatch, container, _at(start, days=day, minutes=1))
+    sent = mails()
+    reminders = [subject for to, subject in sent if "m2@example.org" in to and "Reminder" in subject]
+    to_mentee = [subject for to, subject in sent if "m1@example.org" in to]
+    assert len(reminders) == 3, sent  # one at each of 3, 7 and 15 days
+    assert len(to_mentee) == 1, sent  # the expiry, asking to choose another mentor
