@@ -67,3 +67,21 @@ def test_in_flight_key_is_409(client, auth, container, mentor):
     answer = client.post("/v1/proposals", json=body, headers={**auth("M1"), "Idempotency-Key": "slow"})
     assert answer.status_code == 409 and answer.headers["retry-after"] == "1"
     assert _count(container, orm.relationships) == 0
+
+
+def test_keys_replay_for_at_least_a_day_then_are_forgotten(client, auth, container, mentor, clock):
+    from datetime import timedelta
+
+    mentor("M2")
+    headers = {**auth("M1"), "Idempotency-Key": "kept"}
+    first = client.post("/v1/proposals", json=proposal_body("M2"), headers=headers).json()
+    clock.advance(timedelta(hours=25))
+    replay = client.post("/v1/proposals", json=proposal_body("M2"), headers={**auth("M1"), "Idempotency-Key": "kept"})
+    assert replay.status_code == 201 and replay.json()["id"] == first["id"]
+    assert replay.headers["idempotent-replayed"] == "true"
+    clock.advance(timedelta(hours=24))
+    container.service("relationships").sweep()  # purges keys past their retention
+    assert _count(container, orm.idempotency_keys) == 0
+    # A forgotten key is a new request: here the pair already has an open relationship.
+    fresh = client.post("/v1/proposals", json=proposal_body("M2"), headers={**auth("M1"), "Idempotency-Key": "kept"})
+    assert fresh.status_code == 409 and fresh.json()["relationship_id"] == first["id"]
