@@ -93,6 +93,21 @@ class MatchingService:
         with self._known_lock:
             self._known.pop(member_id, None)
 
+    def erase_member(self, member_id: str) -> None:
+        """Approved erasure: drop the member's profiles and sent events, anonymise the directory row."""
+        with self.uow() as uow:
+            now = self.clock.now()
+            uow.session.execute(orm.members.update().where(orm.members.c.member_id == member_id)
+                                .values(name="Erased member", email="", active=False, updated_at=now))
+            uow.session.execute(orm.mentor_profiles.delete().where(orm.mentor_profiles.c.member_id == member_id))
+            uow.session.execute(orm.mentee_profiles.delete().where(orm.mentee_profiles.c.member_id == member_id))
+            # Already relayed, so no consumer needs them any more; unsent rows still must go out.
+            uow.session.execute(orm.outbox.delete().where(orm.outbox.c.key == member_id,
+                                                          orm.outbox.c.published_at.is_not(None)))
+            uow.commit()
+        with self._known_lock:
+            self._known.pop(member_id, None)
+
     # --- taxonomy and profiles --------------------------------------------------------
 
     @staticmethod

@@ -65,8 +65,11 @@ class IndexerHandler:
         if decoded is None:
             return
         _envelope, event = decoded
-        if isinstance(event, (AccountDeleted, MemberErased)):
+        if isinstance(event, AccountDeleted):
             self.service.mark_inactive(event.member_id)
+            self.service.refresh_index([event.member_id])
+        elif isinstance(event, MemberErased):
+            self.service.erase_member(event.member_id)
             self.service.refresh_index([event.member_id])
         elif isinstance(event, (MentorProfileChanged, MentorAvailabilityChanged, MemberDetailsChanged)):
             self.service.refresh_index([event.member_id])

@@ -268,3 +268,21 @@ def test_availability_without_profile_is_404_and_body_is_strict(client, auth):
     response = client.put("/v1/members/me/mentor-profile/availability", json={"available": "nope"},
                           headers=auth("NOBODY"))
     assert response.status_code == 422 and response.json()["errors"][0]["path"] == "available"
+
+
+def test_erasure_drops_profiles_and_anonymises_directory(client, auth, put_mentor, deliver, container):
+    from schemas.events import MemberErased
+
+    put_mentor("M1")
+    client.put("/v1/members/me/mentee-profile", json={"goals": "secret goals"}, headers=auth("M1"))
+    deliver()
+    service = container.service("matching")
+    with service.uow() as uow:
+        uow.record(MemberErased(member_id="M1"))
+        uow.commit()
+    deliver()
+    member = service.get_member("M1")
+    assert member["name"] == "Erased member" and member["email"] == "" and member["active"] is False
+    assert client.get("/v1/mentors/M1", headers=auth("SEEKER")).status_code == 404
+    assert search(client, auth).json()["total"] == 0
+    assert not [e for e in outbox_events(container) if e.key == "M1" and e.type != MemberErased.TYPE]
