@@ -429,6 +429,28 @@ def down(
         typer.echo(f"{name}: {outcome}")
 
 
+@stack_app.command("status")
+def status(
+    folder: Path = typer.Option(Path("."), "--folder", help="The folder `stack up` ran in."),
+) -> None:
+    """One line per engine and role: running (with its pid) or not; exit 1 if any part is down."""
+    state = _read_state(StackPaths(folder))
+    if not state.get("processes") and not state.get("engines"):
+        typer.echo("no stack runs from here", err=True)
+        raise typer.Exit(1)
+    healthy = True
+    for name, data_dir in state.get("engines", {}).items():
+        engine = _engine_class(name).attach(data_dir)
+        healthy &= engine is not None
+        typer.echo(f"{name}: " + (f"running (pid {engine.pid}) at {engine.url}" if engine else "not running"))
+    for role, entry in state.get("processes", {}).items():
+        alive = _alive(entry)
+        healthy &= alive
+        typer.echo(f"{role}: " + (f"running (pid {entry['pid']})" if alive else f"not running, see {entry['log']}"))
+    if not healthy:
+        raise typer.Exit(1)
+
+
 @stack_app.command("env")
 def env(
     folder: Path = typer.Option(Path("."), "--folder", help="The folder `stack up` ran in."),

@@ -101,6 +101,10 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
         api = settings["CONNECT_API_URL"]
         stack_env = {**env, **settings}
         state = json.loads((folder / "var" / "stack" / "state.json").read_text())
+        status = subprocess.run(CONNECT + ["stack", "status"], cwd=folder, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert all(": running (pid " in line for line in status.stdout.splitlines()), status.stdout
 
         # `connect token` with the printed settings mints what the stack's API accepts.
         def token(member_id: str, name: str, email: str) -> str:
@@ -148,6 +152,8 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
             "smtp-sink"} <= set(report)
     assert set(report.values()) <= {"stopped", "killed"}, report
     assert _processes_in(folder) == []
+    assert subprocess.run(CONNECT + ["stack", "status"], cwd=folder, env=env, capture_output=True,
+                          timeout=60).returncode == 1
 
 
 def _send_probe_mail(smtp_url: str) -> None:
