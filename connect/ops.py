@@ -291,11 +291,15 @@ def import_dashboards(
         typer.echo("no Kibana URL: pass --kibana-url or set CONNECT_KIBANA_URL", err=True)
         raise typer.Exit(2)
     path = file or saved_objects_path()
-    response = httpx.post(
-        f"{url.rstrip('/')}/api/saved_objects/_import", params={"overwrite": "true"},
-        headers={"kbn-xsrf": "true"}, files={"file": (path.name, path.read_bytes(), "application/ndjson")},
-        timeout=60.0,
-    )
+    try:
+        response = httpx.post(
+            f"{url.rstrip('/')}/api/saved_objects/_import", params={"overwrite": "true"},
+            headers={"kbn-xsrf": "true"}, files={"file": (path.name, path.read_bytes(), "application/ndjson")},
+            timeout=60.0,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"could not reach Kibana at {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
     if response.status_code != 200:
         typer.echo(f"Kibana answered {response.status_code}: {response.text}", err=True)
         raise typer.Exit(1)
