@@ -412,8 +412,8 @@ def up(
     paths = StackPaths(folder)
     try:
         settings = _up(paths, api_timeout)
-    except Exception as exc:  # whatever failed, leave nothing running behind
-        _say(f"stack up failed: {exc}")
+    except (Exception, KeyboardInterrupt) as exc:  # whatever failed or was interrupted, leave nothing behind
+        _say(f"stack up failed: {exc!r}" if isinstance(exc, KeyboardInterrupt) else f"stack up failed: {exc}")
         for name, outcome in _down(paths):
             _say(f"  {name}: {outcome}")
         raise typer.Exit(1) from None
