@@ -66,6 +66,8 @@ class EventSettings(_ConnectSettings):
     kafka_replication_factor: int = 1
     # Upper bound for one publish() to be acknowledged (retries included) before it raises.
     kafka_delivery_timeout_ms: int = 30000
+    # How soon a crashed consumer's partitions go to another member of its group.
+    kafka_session_timeout_ms: int = 10000
 
 
 class SchedulerSettings(_ConnectSettings):

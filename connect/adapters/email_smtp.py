@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import threading
 from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 
@@ -21,6 +22,7 @@ class SmtpEmailSender:
         self.username = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
         self.timeout = timeout
+        self._sessions = threading.local()
 
     def _connect(self) -> smtplib.SMTP:
         cls = smtplib.SMTP_SSL if self.scheme == "smtps" else smtplib.SMTP
@@ -31,11 +33,32 @@ class SmtpEmailSender:
             client.login(self.username, self.password or "")
         return client
 
+    def _client(self) -> smtplib.SMTP:
+        # One open session per thread, reused across messages: connect + EHLO + QUIT per
+        # email would cost more than the message itself.
+        client = getattr(self._sessions, "client", None)
+        if client is None:
+            client = self._sessions.client = self._connect()
+        return client
+
+    def _drop_client(self) -> None:
+        client, self._sessions.client = getattr(self._sessions, "client", None), None
+        if client is not None:
+            try:
+                client.close()
+            except OSError:
+                pass
+
     def send(self, message: EmailMessage) -> None:
         try:
-            with self._connect() as client:
-                client.send_message(message)
+            try:
+                self._client().send_message(message)
+            except smtplib.SMTPServerDisconnected:
+                # The server closed an idle session: one fresh connection, then give up as below.
+                self._drop_client()
+                self._client().send_message(message)
         except smtplib.SMTPResponseException as exc:
+            self._drop_client()  # a session that saw an error is not worth trusting
             if 400 <= exc.smtp_code < 500:
                 raise TransientEmailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise PermanentEmailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
@@ -46,6 +69,7 @@ class SmtpEmailSender:
             raise PermanentEmailError(str(exc.recipients)) from exc
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, socket.timeout,
                 OSError) as exc:
+            self._drop_client()
             raise TransientEmailError(repr(exc)) from exc
 
     def check(self) -> None:

@@ -155,6 +155,8 @@ class KafkaConsumerAdapter:
             request_timeout_ms=30000,
             # Slow handlers (SMTP retries with backoff) must not get the member kicked out.
             max_poll_interval_ms=600000,
+            session_timeout_ms=self.transport.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.transport.settings.kafka_session_timeout_ms // 4),
         )
         consumer.subscribe(self.topics)
         return consumer

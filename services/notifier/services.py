@@ -67,11 +67,13 @@ class NotifierService:
     def _notify(self, envelope: Envelope, event: EventData, notifications: list[Notification]) -> None:
         event_id = str(envelope.event_id)
         done = self.deliveries.already_sent(event_id)
+        pending = [note for note in notifications if note.recipient_id not in done]
+        # Everyone the emails address or mention, in one round trip.
+        people = self.directory.get_many({note.recipient_id for note in pending}
+                                         | {m for note in pending for m in note.about.values()})
         refused: list[str] = []
-        for note in notifications:
-            if note.recipient_id in done:
-                continue
-            recipient = self.directory.get(note.recipient_id)
+        for note in pending:
+            recipient = people.get(note.recipient_id)
             if recipient is None or not recipient.email:
                 log.warning("event %s (%s): no address known for member %s; email %s skipped",
                             event_id, envelope.type, note.recipient_id, note.template)
@@ -82,7 +84,7 @@ class NotifierService:
                 continue
             message_id = message_id_for(event_id, note.recipient_id)
             subject, text, html = self.renderer.render(note.template, self._context(envelope, event, note,
-                                                                                     recipient))
+                                                                                     recipient, people))
             message = build_message(sender=self.sender, to_name=recipient.name, to_email=recipient.email or "",
                                     subject=subject, text=text, html=html, message_id=message_id,
                                     date=self.clock.now(), attachments=self._attachments(envelope, note))
@@ -107,12 +109,12 @@ class NotifierService:
         organiser = parseaddr(self.sender)[1]
         return (*note.attachments, invite_attachment(note.invite, envelope.occurred_at, organiser))
 
-    def _context(self, envelope: Envelope, event: EventData, note: Notification,
-                 recipient: Recipient) -> dict[str, Any]:
+    def _context(self, envelope: Envelope, event: EventData, note: Notification, recipient: Recipient,
+                 people: dict[str, Recipient]) -> dict[str, Any]:
         context: dict[str, Any] = {
             "recipient": recipient, "event": event, "occurred_at": envelope.occurred_at, **note.context,
         }
         for role, member_id in note.about.items():
-            member = self.directory.get(member_id)
+            member = people.get(member_id)
             context[f"{role}_name"] = member.display_name if member and not member.erased else "a Connect member"
         return context

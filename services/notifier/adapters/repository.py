@@ -23,6 +23,14 @@ class SqlDirectory:
             return None
         return Recipient(row.member_id, row.name, row.email, active=row.active, erased=row.erased)
 
+    def get_many(self, member_ids: set[str]) -> dict[str, Recipient]:
+        if not member_ids:
+            return {}
+        with self.database.engine.connect() as conn:
+            rows = conn.execute(select(members).where(members.c.member_id.in_(sorted(member_ids)))).all()
+        return {row.member_id: Recipient(row.member_id, row.name, row.email, active=row.active, erased=row.erased)
+                for row in rows}
+
     def _upsert(self, member_id: str, now: datetime, **values: object) -> None:
         # Check-then-write inside one transaction; the primary key settles a concurrent insert
         # (the consumer then retries the event and takes the update path).
