@@ -184,3 +184,16 @@ def test_member_projection_is_idempotent_and_follows_account_deletion(client, au
     deliver({"projector"})
     gone = client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M1"))
     assert gone.status_code == 409 and gone.json()["why"] == "inactive"
+
+
+def test_a_mentee_reopening_meets_the_same_mentor_checks_as_a_new_proposal(client, auth, mentor, set_availability):
+    mentor("M2")
+    rel = client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M1")).json()
+    url = f"/v1/relationships/{rel['id']}"
+    assert client.post(url + "/withdraw", json={"reason": "Too busy"}, headers=auth("M1")).status_code == 200
+    set_availability("M2", False)
+    refused = client.post(url + "/reopen", headers=auth("M1"))
+    assert refused.status_code == 409 and refused.json()["why"] == "unavailable"
+    assert client.get(url, headers=auth("M1")).json()["status"] == "withdrawn"
+    set_availability("M2", True)
+    assert client.post(url + "/reopen", headers=auth("M1")).json()["status"] == "pending"
