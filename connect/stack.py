@@ -410,6 +410,12 @@ def up(
 ) -> None:
     """Start engines and every role; print `export CONNECT_...` lines once all are ready."""
     paths = StackPaths(folder)
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt("stack up was terminated")
+
+    # A terminated `stack up` cleans up like an interrupted one.
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         settings = _up(paths, api_timeout)
     except (Exception, KeyboardInterrupt) as exc:  # whatever failed or was interrupted, leave nothing behind
