@@ -217,7 +217,7 @@ class WorkspaceService:
             except (WorkspaceInvalid, WorkspaceRefused) as exc:
                 raise _problem(exc) from exc
             WorkspaceRepository(uow.session).save_tool(tool, new=True)
-            return self._commit_tool(uow, tool, [tool.current], 201, respond)
+            return self._commit_tool(uow, tool, None, 201, respond)
 
     def get_tool(self, member_id: str, relationship_id: str, kind: ToolKind, tool_id: str) -> dict[str, Any]:
         with self.uow() as uow:
@@ -244,8 +244,7 @@ class WorkspaceService:
             except (WorkspaceInvalid, WorkspaceRefused) as exc:
                 raise _problem(exc) from exc
             repo.save_tool(tool, new=False)
-            uow.session.flush()
-            return self._commit_tool(uow, tool, repo.tool_history(tool.id), 200, None)
+            return self._commit_tool(uow, tool, None, 200, None)
 
     @staticmethod
     def _tool(repo: WorkspaceRepository, relationship_id: str, kind: ToolKind, tool_id: str) -> Tool:
@@ -255,7 +254,7 @@ class WorkspaceService:
         return tool
 
     @staticmethod
-    def _commit_tool(uow: RelationshipsUnitOfWork, tool: Tool, history: Sequence[Any], status: int,
+    def _commit_tool(uow: RelationshipsUnitOfWork, tool: Tool, history: Sequence[Any] | None, status: int,
                      respond: Responder | None) -> dict[str, Any]:
         for event in tool.events:
             uow.record(event)
@@ -386,34 +385,36 @@ class WorkspaceService:
         if not relationship_ids:
             return {}
         now = self.clock.now()
-        with self.uow() as uow:
-            repo = WorkspaceRepository(uow.session)
-            rels = [rel for rid in relationship_ids
-                    if (rel := uow.relationships.get(rid, for_update=False)) and rel.role_of(member_id)]
-            unread = repo.unread_counts(member_id, [r.id for r in rels])
+        with self.database.session() as session:
+            repo = WorkspaceRepository(session)
+            rows = [r for r in repo.parties_of(relationship_ids) if member_id in (r.mentor_id, r.mentee_id)]
+            ids = [r.id for r in rows]
+            unread = repo.unread_counts(member_id, ids)
+            active = repo.last_active_many(ids)
+            nudged = repo.last_nudges(ids)
             upcoming: dict[str, Meeting] = {}
-            for meeting in repo.meetings([r.id for r in rels], scheduled_only=True):
-                if meeting.details.starts_at > now and meeting.relationship_id not in upcoming:
+            for meeting in repo.meetings(ids, scheduled_only=True, starting_after=now):
+                if meeting.relationship_id not in upcoming:
                     upcoming[meeting.relationship_id] = meeting
-            fields: dict[str, dict[str, Any]] = {}
-            for rel in rels:
-                parties = self._parties(rel)
-                partner = parties.other(member_id)
-                partner_active = repo.last_active(rel.id, partner) if parties.workspace_open else None
-                refusal = nudge_refusal(parties, member_id, partner_active, repo.last_nudge(rel.id, member_id), now) \
-                    if parties.workspace_open else "not accepted"
-                nxt = upcoming.get(rel.id)
-                fields[rel.id] = {
-                    "started_at": iso(rel.accepted_at),
-                    "planned_end": iso(planned_end(rel.accepted_at, rel.proposal.content.duration_months)),
-                    "unread_messages": unread.get(rel.id, 0),
-                    "next_meeting": {"id": nxt.id, "starts_at": iso(nxt.details.starts_at),
-                                     "duration_minutes": nxt.details.duration_minutes, "mode": nxt.details.mode}
-                    if nxt else None,
-                    "first_conversation_open": parties.workspace_open,
-                    "partner_last_active_at": iso(partner_active),
-                    "can_nudge": refusal is None,
-                }
+        fields: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            accepted_at = utc(row.accepted_at) if row.accepted_at else None
+            parties = Parties(row.id, row.mentor_id, row.mentee_id, row.status, accepted_at)
+            partner = parties.other(member_id)
+            partner_active = active.get((row.id, partner)) if parties.workspace_open else None
+            refusal = nudge_refusal(parties, member_id, partner_active, nudged.get((row.id, member_id)), now)
+            nxt = upcoming.get(row.id)
+            fields[row.id] = {
+                "started_at": iso(accepted_at),
+                "planned_end": iso(planned_end(accepted_at, row.duration_months)),
+                "unread_messages": unread.get(row.id, 0),
+                "next_meeting": {"id": nxt.id, "starts_at": iso(nxt.details.starts_at),
+                                 "duration_minutes": nxt.details.duration_minutes, "mode": nxt.details.mode}
+                if nxt else None,
+                "first_conversation_open": parties.workspace_open,
+                "partner_last_active_at": iso(partner_active),
+                "can_nudge": refusal is None,
+            }
         return fields
 
     def relationship_dashboard(self, member_id: str, relationship_id: str) -> dict[str, Any]:

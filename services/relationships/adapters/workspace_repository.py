@@ -39,12 +39,15 @@ class WorkspaceRepository:
                                                             t.meetings.c.relationship_id == relationship_id)).first()
         return _meeting(row) if row else None
 
-    def meetings(self, relationship_ids: list[str], *, scheduled_only: bool = False) -> list[Meeting]:
+    def meetings(self, relationship_ids: list[str], *, scheduled_only: bool = False,
+                 starting_after: datetime | None = None) -> list[Meeting]:
         if not relationship_ids:
             return []
         query = select(t.meetings).where(t.meetings.c.relationship_id.in_(relationship_ids))
         if scheduled_only:
             query = query.where(t.meetings.c.status == MeetingStatus.SCHEDULED.value)
+        if starting_after is not None:
+            query = query.where(t.meetings.c.starts_at > starting_after)
         return [_meeting(row) for row in self.session.execute(query.order_by(t.meetings.c.starts_at, t.meetings.c.id))]
 
     def add_meeting(self, meeting: Meeting) -> None:
@@ -165,6 +168,57 @@ class WorkspaceRepository:
         values = [_aware(self.session.execute(query).scalar()) for query in candidates]
         present = [v for v in values if v is not None]
         return max(present) if present else None
+
+    def last_active_many(self, relationship_ids: list[str]) -> dict[tuple[str, str], datetime]:
+        """`last_active` for every member of many relationships at once: (relationship, member) -> time."""
+        if not relationship_ids:
+            return {}
+        sh = orm.status_history
+        queries = [
+            select(t.messages.c.relationship_id, t.messages.c.sender_id, func.max(t.messages.c.sent_at))
+            .where(t.messages.c.relationship_id.in_(relationship_ids))
+            .group_by(t.messages.c.relationship_id, t.messages.c.sender_id),
+            select(t.meetings.c.relationship_id, t.meetings.c.organiser_id, func.max(t.meetings.c.updated_at))
+            .where(t.meetings.c.relationship_id.in_(relationship_ids))
+            .group_by(t.meetings.c.relationship_id, t.meetings.c.organiser_id),
+            select(t.tools.c.relationship_id, t.tool_versions.c.author_id, func.max(t.tool_versions.c.created_at))
+            .join(t.tools, t.tools.c.id == t.tool_versions.c.tool_id)
+            .where(t.tools.c.relationship_id.in_(relationship_ids))
+            .group_by(t.tools.c.relationship_id, t.tool_versions.c.author_id),
+            select(sh.c.relationship_id, sh.c.actor_id, func.max(sh.c.at))
+            .where(sh.c.relationship_id.in_(relationship_ids), sh.c.actor_id.isnot(None))
+            .group_by(sh.c.relationship_id, sh.c.actor_id),
+        ]
+        latest: dict[tuple[str, str], datetime] = {}
+        for query in queries:
+            for relationship_id, member_id, at in self.session.execute(query):
+                if at is None:
+                    continue
+                at = utc(at)
+                key = (relationship_id, member_id)
+                if key not in latest or at > latest[key]:
+                    latest[key] = at
+        return latest
+
+    def last_nudges(self, relationship_ids: list[str]) -> dict[tuple[str, str], datetime]:
+        if not relationship_ids:
+            return {}
+        rows = self.session.execute(
+            select(t.nudges.c.relationship_id, t.nudges.c.sender_id, func.max(t.nudges.c.at))
+            .where(t.nudges.c.relationship_id.in_(relationship_ids))
+            .group_by(t.nudges.c.relationship_id, t.nudges.c.sender_id))
+        return {(r[0], r[1]): utc(r[2]) for r in rows if r[2] is not None}
+
+    def parties_of(self, relationship_ids: list[str]) -> list[Any]:
+        """Who, status, acceptance and planned duration of many relationships in one query."""
+        if not relationship_ids:
+            return []
+        rel, ver = orm.relationships, orm.proposal_versions
+        return self.session.execute(
+            select(rel.c.id, rel.c.mentor_id, rel.c.mentee_id, rel.c.status, rel.c.accepted_at,
+                   ver.c.duration_months)
+            .join(ver, and_(ver.c.relationship_id == rel.c.id, ver.c.version == rel.c.proposal_version))
+            .where(rel.c.id.in_(relationship_ids))).all()
 
     # --- nudges -------------------------------------------------------------------------
     def last_nudge(self, relationship_id: str, sender_id: str) -> datetime | None:
