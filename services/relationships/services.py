@@ -425,6 +425,7 @@ class RelationshipsService:
     def _sweep_batch(self, now: datetime, batch_size: int, report: SweepReport,
                      suggestions: dict[tuple[str, ...], list[AlternativeMentor]]) -> tuple[int | None, int]:
         batch = SweepReport()
+        self._prefetch_alternatives(now, batch_size, suggestions)
         with self.uow() as uow:
             due = uow.relationships.due(now, batch_size)
             if not due:
@@ -450,12 +451,30 @@ class RelationshipsService:
             report.reminders[day] = report.reminders.get(day, 0) + count
         return len(due), acted
 
+    def _prefetch_alternatives(self, now: datetime, batch_size: int,
+                               cache: dict[tuple[str, ...], list[AlternativeMentor]]) -> None:
+        """Ask for the next batch's suggestions before taking its locks, so a slow matching
+        never holds row locks (or SQLite's write lock) while members try to answer."""
+        if self.suggestions is None:
+            return
+        versions = orm.proposal_versions
+        with self.database.session() as session:
+            rows = session.execute(
+                select(versions.c.areas)
+                .join(_rel, and_(versions.c.relationship_id == _rel.c.id, versions.c.version == _rel.c.proposal_version))
+                .where(_rel.c.status == Status.PENDING.value, _rel.c.next_timer_at <= now,
+                       _rel.c.cycle_started_at <= now - timedelta(days=EXPIRY_DAYS))
+                .order_by(_rel.c.next_timer_at).limit(batch_size)).all()
+        for areas in {tuple(sorted(row.areas)) for row in rows}:
+            if areas not in cache:
+                cache[areas] = self.suggestions.suggest(list(areas), [], 5)
+
     def _alternatives(self, rel: Relationship, cache: dict[tuple[str, ...], list[AlternativeMentor]]
                       ) -> list[AlternativeMentor]:
         if self.suggestions is None:
             return []
         areas = tuple(sorted(rel.proposal.content.areas))
-        if areas not in cache:
+        if areas not in cache:  # normally prefetched; a proposal that became due meanwhile is asked here
             # Asked once per set of areas per sweep; a few spare in case the pair itself is among them.
             cache[areas] = self.suggestions.suggest(list(areas), [], 5)
         return [a for a in cache[areas] if a.member_id not in (rel.mentor_id, rel.mentee_id)][:3]
