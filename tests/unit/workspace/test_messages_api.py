@@ -75,3 +75,15 @@ def test_dashboard_shows_the_next_meeting(client, pair, clock):
     assert entry["first_conversation_open"] is True
     listing = client.get("/v1/dashboard", headers=pair.mentor).json()
     assert listing["items"][0]["id"] == pair.id and listing["items"][0]["next_meeting"]["duration_minutes"] == 45
+
+
+def test_posts_honour_idempotency_keys(client, pair, container):
+    key = {**pair.mentee, "Idempotency-Key": "msg-1"}
+    first = client.post(pair.url + "/messages", json={"body": "Only once"}, headers=key)
+    again = client.post(pair.url + "/messages", json={"body": "Only once"}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    changed = client.post(pair.url + "/messages", json={"body": "Something else"}, headers=key)
+    assert changed.status_code == 422
+    assert len(client.get(pair.url + "/messages", headers=pair.mentor).json()["items"]) == 1
+    assert len(published(container, types=("MessagePosted",))) == 1
