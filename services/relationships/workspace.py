@@ -36,7 +36,7 @@ from services.relationships.adapters.repository import RelationshipsUnitOfWork
 from services.relationships.adapters.workspace_repository import WorkspaceRepository
 from services.relationships.domain.model import Relationship, Role, Status, planned_end
 from services.relationships.domain.workspace import (CPD_COLUMNS, MESSAGE_EMAIL_QUIET, CpdRow, Meeting,
-                                                     MeetingDetails, MeetingStatus, Parties, SupportKind,
+                                                     MeetingDetails, Parties, SupportKind,
                                                      SupportOutcome, Tool, ToolKind, WorkspaceInvalid,
                                                      WorkspaceRefused, check_resolution, check_support_request,
                                                      cpd_totals, etag_matches, ice_breakers, nudge, nudge_refusal,

@@ -17,7 +17,8 @@ def _mail_to(container, address):
 
 
 def _calendars(messages):
-    return [str(part.get_content()) for m in messages for part in m.walk() if part.get_content_type() == "text/calendar"]
+    return [str(part.get_content()) for m in messages for part in m.walk()
+            if part.get_content_type() == "text/calendar"]
 
 
 def test_journey_sends_each_email_once(client, pair, container, deliver, clock):
