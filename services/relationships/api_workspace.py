@@ -189,6 +189,12 @@ def schedule_meeting(relationship_id: str, body: MeetingIn, request: Request,
     return _idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run)
 
 
+@router.get("/relationships/{relationship_id}/meetings/{meeting_id}", summary="One meeting")
+def get_meeting(relationship_id: str, meeting_id: str, request: Request,
+                member: Member = Depends(current_member)) -> dict[str, Any]:
+    return workspace(request).get_meeting(member.id, relationship_id, meeting_id)
+
+
 @router.patch("/relationships/{relationship_id}/meetings/{meeting_id}",
               summary="Change a future meeting (same calendar UID, SEQUENCE + 1)")
 def change_meeting(relationship_id: str, meeting_id: str, body: MeetingPatch, request: Request,

@@ -136,6 +136,12 @@ class WorkspaceService:
             items = WorkspaceRepository(uow.session).meetings([relationship_id])
         return {"items": [meeting_view(m) for m in items]}
 
+    def get_meeting(self, member_id: str, relationship_id: str, meeting_id: str) -> dict[str, Any]:
+        with self.uow() as uow:
+            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            self._readable(parties, "Meetings")
+            return meeting_view(self._meeting(WorkspaceRepository(uow.session), relationship_id, meeting_id))
+
     def schedule_meeting(self, member_id: str, relationship_id: str, details: MeetingDetails,
                          respond: Responder | None = None) -> dict[str, Any]:
         with self.uow() as uow:

@@ -48,6 +48,7 @@ def _routes(pair: Any, new_meeting: Callable[[], str], tool: dict[str, Any], new
         ("GET", fixed(url + "/meetings"), None, parties),
         ("POST", fixed(url + "/meetings"), lambda: {"starts_at": start(), "duration_minutes": 30, "mode": "email"},
          parties),
+        ("GET", new_meeting, None, parties),
         ("PATCH", new_meeting, {"agenda": "Updated"}, parties),
         ("DELETE", new_meeting, None, parties),
         ("GET", fixed(url + "/first-conversation"), None, parties),
