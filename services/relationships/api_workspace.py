@@ -278,6 +278,26 @@ def amend_tool(relationship_id: str, kind: ToolKindPath, tool_id: str, body: dic
     return JSONResponse(view, headers={"ETag": view["etag"]})
 
 
+class LearningOutcomesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcomes: str = Field(max_length=MAX_TOOL_TEXT_CHARS)
+
+
+@router.get("/relationships/{relationship_id}/learning-outcomes",
+            summary="What I noted I learned in this relationship (private; in my CPD record)")
+def get_learning_outcomes(relationship_id: str, request: Request,
+                          member: Member = Depends(current_member)) -> dict[str, Any]:
+    return workspace(request).get_learning_outcomes(member.id, relationship_id)
+
+
+@router.put("/relationships/{relationship_id}/learning-outcomes",
+            summary="Note what I learned (private to me; also after completion)")
+def put_learning_outcomes(relationship_id: str, body: LearningOutcomesIn, request: Request,
+                          member: Member = Depends(current_member)) -> dict[str, Any]:
+    return workspace(request).put_learning_outcomes(member.id, relationship_id, body.outcomes)
+
+
 # --- messages -------------------------------------------------------------------------------
 
 

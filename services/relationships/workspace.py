@@ -320,6 +320,33 @@ class WorkspaceService:
             "tools": {kind.value: sum(1 for x in tools if x.kind is kind) for kind in TOOL_KINDS},
         }
 
+    # --- learning outcomes (private to each party) ----------------------------------------------
+    def get_learning_outcomes(self, member_id: str, relationship_id: str) -> dict[str, Any]:
+        with self.uow() as uow:
+            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            self._readable(parties, "Learning outcomes")
+            row = uow.session.execute(select(t.learning_notes).where(
+                t.learning_notes.c.relationship_id == relationship_id,
+                t.learning_notes.c.member_id == member_id)).first()
+        return {"relationship_id": relationship_id, "outcomes": row.outcomes if row else "",
+                "updated_at": iso(row.updated_at) if row else None}
+
+    def put_learning_outcomes(self, member_id: str, relationship_id: str, outcomes: str) -> dict[str, Any]:
+        """What I learned in this relationship, for my CPD record; my partner never sees it.
+        Writable once accepted and still after completion or withdrawal (that is when it is written)."""
+        with self.uow() as uow:
+            _, parties = self._load(uow, member_id, relationship_id)
+            self._readable(parties, "Learning outcomes")
+            now = self.clock.now()
+            where = (t.learning_notes.c.relationship_id == relationship_id, t.learning_notes.c.member_id == member_id)
+            if uow.session.execute(select(t.learning_notes.c.member_id).where(*where)).first() is None:
+                uow.session.execute(t.learning_notes.insert().values(
+                    relationship_id=relationship_id, member_id=member_id, outcomes=outcomes, updated_at=now))
+            else:
+                uow.session.execute(update(t.learning_notes).where(*where).values(outcomes=outcomes, updated_at=now))
+            uow.commit()
+        return {"relationship_id": relationship_id, "outcomes": outcomes, "updated_at": iso(now)}
+
     # --- messages and nudges ------------------------------------------------------------------
     def list_messages(self, member_id: str, relationship_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
         """Newest first; the messages to me on the page returned are marked read."""
@@ -542,6 +569,7 @@ class WorkspaceService:
             s.execute(update(table).where(column == member_id).values({column.name: pseudonym}))
         s.execute(update(t.support_requests).where(t.support_requests.c.member_id == member_id)
                   .values(message="", resolution_note=None, member_id=pseudonym))
+        s.execute(delete(t.learning_notes).where(t.learning_notes.c.member_id == member_id))
         s.execute(delete(orm.members).where(orm.members.c.member_id == member_id))
         s.execute(delete(orm.idempotency_keys).where(orm.idempotency_keys.c.member_id == member_id))
         s.execute(delete(orm.outbox).where(orm.outbox.c.key == member_id, orm.outbox.c.published_at.isnot(None)))
@@ -707,6 +735,9 @@ class WorkspaceService:
                 .order_by(orm.status_history.c.id))}
             rels = [rel for rid in started if (rel := uow.relationships.get(rid, for_update=False))]
             names = self.relationships._names(s, {rel.mentor_id for rel in rels} | {rel.mentee_id for rel in rels})
+            notes = {r.relationship_id: r.outcomes for r in s.execute(
+                select(t.learning_notes.c.relationship_id, t.learning_notes.c.outcomes)
+                .where(t.learning_notes.c.member_id == member_id))}
             info = {}
             for rel in rels:
                 role = rel.role_of(member_id)
@@ -714,7 +745,7 @@ class WorkspaceService:
                 info[rel.id] = (role.value if role else "", names.get(other, other))
                 rows.append(CpdRow("relationship", rel.id, info[rel.id][0], info[rel.id][1],
                                    started[rel.id].date().isoformat(), title=", ".join(rel.proposal.content.areas),
-                                   status=rel.status.value))
+                                   status=rel.status.value, learning_outcomes=notes.get(rel.id, "")))
             for meeting in repo.meetings(list(info), scheduled_only=True):
                 if meeting.held_by(now):
                     role, other = info[meeting.relationship_id]

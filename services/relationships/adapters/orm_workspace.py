@@ -97,3 +97,12 @@ support_requests = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_relationships_support_requests_status", support_requests.c.status, support_requests.c.created_at)
+
+learning_notes = Table(
+    "relationships_learning_notes", metadata,
+    # Each party's own note of what they learned in a relationship: private, for their CPD record.
+    Column("relationship_id", String(36), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("outcomes", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

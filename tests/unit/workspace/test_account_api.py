@@ -89,6 +89,7 @@ def test_erasure_leaves_no_canary_in_the_relationships_database(client, propose,
     client.post(pair.url + "/messages", json={"body": "Grace's own words"}, headers=pair.mentor)
     client.post(pair.url + "/tools/swot", json={"strengths": [CANARY]}, headers=ada)
     client.put(pair.url + "/agreement", json={"other_practicalities": CANARY}, headers=ada)
+    client.put(pair.url + "/learning-outcomes", json={"outcomes": CANARY}, headers=ada)
     client.post(pair.url + "/meetings", headers=ada, json={
         "starts_at": (clock.now() + timedelta(days=1)).isoformat(), "duration_minutes": 30, "mode": "in_person",
         "location_or_link": f"{CANARY} street", "agenda": CANARY})
@@ -127,9 +128,15 @@ def test_cpd_record_as_json_and_csv(client, pair, clock):
     client.post(pair.url + "/tools/goals", headers=pair.mentee, json={
         "goal": "Speak at a conference", "status": "achieved", "learning_outcomes": "Structuring a talk"})
     clock.advance(timedelta(days=5))
+    assert client.post(pair.url + "/complete", headers=pair.mentor).status_code == 200
+    noted = client.put(pair.url + "/learning-outcomes", headers=pair.mentee, json={"outcomes": "Saying no politely"})
+    assert noted.status_code == 200, noted.text
+    assert client.get(pair.url + "/learning-outcomes", headers=pair.mentor).json()["outcomes"] == ""  # private
 
     record = client.get("/v1/members/me/cpd", headers=pair.mentee).json()
     assert record["totals"] == {"meetings_held": 1, "meeting_minutes": 90, "relationships": 1, "goals": 1}
+    relationship = next(a for a in record["activities"] if a["activity"] == "relationship")
+    assert relationship["learning_outcomes"] == "Saying no politely" and relationship["status"] == "completed"
     goal = next(a for a in record["activities"] if a["activity"] == "goal")
     assert goal["learning_outcomes"] == "Structuring a talk" and goal["counterpart"] == "Mentor M2"
     exported = client.get("/v1/members/me/cpd?format=csv", headers=pair.mentee)

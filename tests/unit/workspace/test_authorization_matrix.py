@@ -58,6 +58,8 @@ def _routes(pair: Any, new_meeting: Callable[[], str], tool: dict[str, Any], new
         ("POST", fixed(url + "/tools/gstar"), {"goals": "g"}, parties),
         ("GET", fixed(tool_url), None, parties),
         ("PUT", fixed(tool_url), lambda: {"strengths": [str(start())]}, parties),
+        ("PUT", fixed(url + "/learning-outcomes"), {"outcomes": "Listening"}, parties),
+        ("GET", fixed(url + "/learning-outcomes"), None, parties),
         ("GET", fixed(url + "/messages"), None, parties),
         ("POST", fixed(url + "/messages"), {"body": "hello"}, parties),
         ("GET", fixed(f"/v1/support/relationships/{pair.id}"), None,
