@@ -479,15 +479,19 @@ class WorkspaceService:
                           type_="account-deleted")
 
     def delete_account(self, member: Member) -> dict[str, Any]:
-        with self.uow() as uow:
-            repo = WorkspaceRepository(uow.session)
-            if repo.deleted_account(member.id) is not None:
-                raise Problem(409, "This account is already deleted.", type_="account-deleted")
-            now = self.clock.now()
-            withdrawn = self._withdraw_everywhere(uow, repo, member.id, now)
-            uow.session.execute(t.deleted_accounts.insert().values(member_id=member.id, deleted_at=now))
-            uow.record(AccountDeleted(member_id=member.id))
-            uow.commit()
+        already = Problem(409, "This account is already deleted.", type_="account-deleted")
+        try:
+            with self.uow() as uow:
+                repo = WorkspaceRepository(uow.session)
+                if repo.deleted_account(member.id) is not None:
+                    raise already
+                now = self.clock.now()
+                withdrawn = self._withdraw_everywhere(uow, repo, member.id, now)
+                uow.session.execute(t.deleted_accounts.insert().values(member_id=member.id, deleted_at=now))
+                uow.record(AccountDeleted(member_id=member.id))
+                uow.commit()
+        except IntegrityError as exc:  # a concurrent deletion of the same account committed first
+            raise already from exc
         with self._deleted_lock:
             self._deleted.add(member.id)
         return {"member_id": member.id, "deleted_at": iso(now), "withdrawn_relationships": withdrawn}

@@ -79,3 +79,20 @@ def test_erasure_leaves_no_canary_in_any_table(client, propose, auth, container,
                     leftovers.setdefault(table, []).append(row)
     assert leftovers == {}
     assert [e["key"] for e in published(container, types=("MemberErased",))] == ["M1"]
+
+
+def test_concurrent_deletions_of_one_account_delete_once(client, propose, container):
+    pair = propose("M1", "M2")
+    propose("M1", "M3", accept=False)
+    barrier = threading.Barrier(6)
+
+    def delete(_):
+        barrier.wait()
+        return client.delete("/v1/members/me", headers=pair.mentee)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = sorted(r.status_code for r in pool.map(delete, range(6)))
+    # One deletes; the others find it done (409) or are already refused as deleted (403).
+    assert codes[0] == 200 and all(code in (403, 409) for code in codes[1:]), codes
+    assert len(published(container, types=("AccountDeleted",))) == 1
+    assert len(published(container, types=("RelationshipWithdrawn", "ProposalWithdrawn"))) == 2
