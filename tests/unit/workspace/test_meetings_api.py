@@ -63,3 +63,19 @@ def test_bad_meetings_are_refused_and_change_nothing(client, pair, clock, contai
     assert refused.status_code == 409 and refused.json()["current_status"] == "pending"
     assert client.get(url, headers=pair.mentee).json()["items"] == []
     assert published(container, types=("MeetingScheduled",)) == []
+
+
+def test_a_bad_change_leaves_the_meeting_as_it_was(client, pair, clock, container):
+    made = client.post(pair.url + "/meetings", headers=pair.mentee, json={
+        "starts_at": _at(clock, days=2), "duration_minutes": 60, "mode": "video"}).json()
+    url = f"{pair.url}/meetings/{made['id']}"
+    for body in ({"starts_at": _at(clock, days=-1)}, {"duration_minutes": 600}, {"mode": None},
+                 {"organiser_id": "M2"}):
+        assert client.patch(url, json=body, headers=pair.mentor).status_code == 422, body
+    assert client.patch(pair.url + "/meetings/no-such-meeting", json={"agenda": "x"},
+                        headers=pair.mentor).status_code == 404
+    clock.advance(timedelta(days=3))
+    started = client.patch(url, json={"agenda": "late"}, headers=pair.mentor)
+    assert started.status_code == 409
+    assert client.get(url, headers=pair.mentee).json() == made
+    assert len(published(container, types=("MeetingChanged", "MeetingCancelled"))) == 0
