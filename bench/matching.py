@@ -65,7 +65,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_kb / 1024 / 1024, 1),
+    return {"cpus": os.cpu_count(), "cpu": cpu, "load_average_at_start": [round(x, 1) for x in os.getloadavg()], "memory_gb": round(mem_kb / 1024 / 1024, 1),
             "python": platform.python_version(), "platform": platform.platform()}
 
 

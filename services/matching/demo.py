@@ -75,13 +75,14 @@ def fake_mentor_profile(rng: random.Random, faker: Faker) -> MentorProfile:
     modes = rng.sample(["in_person", "video", "email"], k=rng.randint(1, 3))
     role = rng.choice(_ROLES)
     interests = rng.sample(_INTERESTS, k=rng.randint(0, 3))
-    bio = " ".join([
+    text = " ".join([
         rng.choice(_OPENERS).format(years=years, sector=_label("sectors", sectors[0]), role=role),
         rng.choice(_MIDDLES).format(area=_label("expertise", expertise[0]),
                                     area2=_label("expertise", expertise[-1])),
         rng.choice(_CLOSERS).format(mode=_label("interaction_modes", modes[0]),
                                     interest=interests[0] if interests else "walking the dog"),
     ])
+    bio = text[0].upper() + text[1:]
     return MentorProfile(
         headline=f"{role.capitalize()} — {taxonomy.label('expertise', expertise[0])}",
         bio=bio,
