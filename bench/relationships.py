@@ -29,6 +29,7 @@ from sqlalchemy import text
 from connect.auth import Member
 from connect.clock import MovableClock
 from connect.db import Database
+from services.relationships.adapters.suggestions import ProjectionSuggestions
 from services.relationships.domain.model import ProposalContent
 from services.relationships.services import RelationshipsService
 
@@ -110,8 +111,10 @@ def seed(database: Database, total: int, due: int) -> float:
         conn.execute(text(HISTORY_SQL))
         conn.execute(text(REMINDERS_SQL), params)
         conn.execute(text(
-            "insert into relationships_members (member_id, name, email, is_mentor, available, active, updated_at) "
-            "select 'mentor-' || i, 'Mentor ' || i, null, true, true, true, :now from generate_series(0, :m - 1) i"),
+            "insert into relationships_members "
+            "(member_id, name, email, is_mentor, available, active, expertise, updated_at) "
+            "select 'mentor-' || i, 'Mentor ' || i, null, true, true, true, '[\"career_planning\"]', :now "
+            "from generate_series(0, :m - 1) i"),
             {"now": NOW, "m": MENTORS})
     with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("vacuum analyze"))
@@ -119,7 +122,9 @@ def seed(database: Database, total: int, due: int) -> float:
 
 
 def measure_sweep(database: Database, due: int) -> dict[str, Any]:
-    service = RelationshipsService(database, MovableClock(NOW))
+    # Alternatives for the expiries come from the member projection (what the service falls back
+    # to when matching is down); matching's own latency is not part of this figure.
+    service = RelationshipsService(database, MovableClock(NOW), suggestions=ProjectionSuggestions(database))
     with database.engine.connect() as conn:
         plan = "\n".join(r[0] for r in conn.execute(text(
             "explain select id from relationships_relationships where status = 'pending' "
@@ -131,6 +136,10 @@ def measure_sweep(database: Database, due: int) -> dict[str, Any]:
         outbox = conn.execute(text("select count(*) from relationships_outbox")).scalar_one()
         still_due = conn.execute(text("select count(*) from relationships_relationships where status = 'pending' "
                                       "and next_timer_at <= :now"), {"now": NOW}).scalar_one()
+    with database.engine.connect() as conn:
+        offered = conn.execute(text("select payload from relationships_outbox where type = 'ProposalExpired' "
+                                    "limit 1")).scalar_one()
+    assert json.loads(offered)["data"]["alternatives"], "expiries offered no alternatives"
     acted = sum(report.reminders.values()) + report.expired
     assert acted == due and outbox == due and still_due == 0, (report.as_dict(), outbox, still_due)
     began = time.perf_counter()

@@ -10,17 +10,18 @@ thousands of proposals stays a handful of round trips.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, and_, bindparam, select, text, update
+from sqlalchemy import JSON, Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from connect.clock import utc
 from connect.uow import SqlUnitOfWork
-from schemas.events import EventData
+from schemas.events import Envelope, EventData
 from services.relationships.adapters import orm
 from services.relationships.domain.model import (OPEN_STATUSES, ProposalContent, ProposalVersion, Relationship,
                                                  Status)
@@ -44,6 +45,8 @@ class RelationshipRepository:
         self.row_locks = row_locks  # SELECT ... FOR UPDATE (PostgreSQL); SQLite already holds the write lock
         self._seen: dict[str, Relationship] = {}
         self._new: set[str] = set()
+        # Column values as loaded, so an update writes only the columns that changed.
+        self._loaded: dict[str, dict[str, Any]] = {}
 
     # --- reading --------------------------------------------------------------------
     def _select(self):  # type: ignore[no-untyped-def]
@@ -72,6 +75,7 @@ class RelationshipRepository:
                 withdrawn_by=row.withdrawn_by, accepted_at=_aware(row.accepted_at),
             )
             self._seen[rel.id] = rel
+            self._loaded[rel.id] = self._row_values(rel)
             loaded.append(rel)
         return loaded
 
@@ -113,19 +117,20 @@ class RelationshipRepository:
         """Write what changed since loading; called by the unit of work before commit (and before
         reading back a view inside the same transaction)."""
         new_rows, updated_rows, versions, changes, reminders = [], [], [], [], []
+        changed_columns: set[str] = set()
         for rel in self._seen.values():
             if not (rel.new_changes or rel.new_versions or rel.new_reminders or rel.id in self._new):
                 continue
-            values = {
-                "status": rel.status.value, "updated_at": rel.updated_at, "accepted_at": rel.accepted_at,
-                "withdrawn_by": rel.withdrawn_by, "proposal_version": rel.proposal.number, "cycle": rel.cycle,
-                "cycle_started_at": rel.cycle_started_at, "next_timer_at": rel.next_timer_at(),
-            }
+            values = self._row_values(rel)
+            before = self._loaded.get(rel.id, {})
             if rel.id in self._new:
                 new_rows.append({"id": rel.id, "mentor_id": rel.mentor_id, "mentee_id": rel.mentee_id,
                                  "created_at": rel.created_at, **values})
             else:
+                changed_columns.update(name for name, value in values.items()
+                                       if name not in before or before[name] != value)
                 updated_rows.append({"b_id": rel.id, **values})
+            self._loaded[rel.id] = values
             versions += [{"relationship_id": rel.id, "version": v.number, "message": v.content.message,
                           "areas": list(v.content.areas), "goals": v.content.goals,
                           "interaction_modes": list(v.content.interaction_modes),
@@ -140,10 +145,19 @@ class RelationshipRepository:
             rel.new_changes, rel.new_versions, rel.new_reminders = [], [], []
         self._new.clear()
         insert_rows(self.session, _rel, new_rows)
-        self._update_rows(updated_rows)
+        if changed_columns:
+            # Only the columns some aggregate changed (a reminder moves next_timer_at, nothing else).
+            self._update_rows([{"b_id": row["b_id"], **{name: row[name] for name in sorted(changed_columns)}}
+                               for row in updated_rows])
         insert_rows(self.session, _ver, versions)
         insert_rows(self.session, orm.status_history, changes)
         insert_rows(self.session, orm.reminders, reminders)
+
+    @staticmethod
+    def _row_values(rel: Relationship) -> dict[str, Any]:
+        return {"status": rel.status.value, "updated_at": rel.updated_at, "accepted_at": rel.accepted_at,
+                "withdrawn_by": rel.withdrawn_by, "proposal_version": rel.proposal.number, "cycle": rel.cycle,
+                "cycle_started_at": rel.cycle_started_at, "next_timer_at": rel.next_timer_at()}
 
     def _update_rows(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -159,13 +173,26 @@ class RelationshipRepository:
 # row count (a sweep batch is a few statements, not thousands of round trips).  SQLite runs
 # in-process, where executemany costs no round trips, so it keeps the portable path.
 
-def _pg_array_param(table: Table, name: str, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    column_type = table.c[name].type
-    sql_type = column_type.compile(dialect=postgresql.dialect())
-    data = [row[name] for row in rows]
-    if isinstance(column_type, JSON):
-        data = [json.dumps(value) if value is not None else None for value in data]
-    return sql_type, data
+def _pg_arrays(table: Table, rows: list[dict[str, Any]]) -> tuple[list[str], list[str], list[list[Any]]]:
+    names = list(rows[0])
+    casts, arrays = [], []
+    for name in names:
+        column_type = table.c[name].type
+        data = [row[name] for row in rows]
+        if isinstance(column_type, JSON):
+            data = [json.dumps(value) if value is not None else None for value in data]
+        casts.append(f"CAST(%b AS {column_type.compile(dialect=postgresql.dialect())}[])")
+        arrays.append(data)
+    return names, casts, arrays
+
+
+def _execute_binary(session: Session, sql: str, params: list[Any]) -> None:
+    # Straight to psycopg with binary parameters: arrays of thousands of values (payloads
+    # above all) are sent as they are instead of being escaped into text one by one.
+    # Same connection, so the same transaction as everything else in the unit of work.
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(sql, params)
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -174,24 +201,16 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if session.get_bind().dialect.name != "postgresql" or len(rows) == 1:
         session.execute(table.insert(), rows)
         return
-    names = list(rows[0])
-    params, casts = {}, []
-    for n, name in enumerate(names):
-        sql_type, params[f"p{n}"] = _pg_array_param(table, name, rows)
-        casts.append(f"CAST(:p{n} AS {sql_type}[])")
-    session.execute(text(f"INSERT INTO {table.name} ({', '.join(names)}) "
-                         f"SELECT * FROM unnest({', '.join(casts)})"), params)
+    names, casts, arrays = _pg_arrays(table, rows)
+    _execute_binary(session, f"INSERT INTO {table.name} ({', '.join(names)}) "
+                             f"SELECT * FROM unnest({', '.join(casts)})", arrays)
 
 
 def update_rows_postgres(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
-    names = list(rows[0])
-    params, casts = {}, []
-    for n, name in enumerate(names):
-        sql_type, params[f"p{n}"] = _pg_array_param(table, name, rows)
-        casts.append(f"CAST(:p{n} AS {sql_type}[])")
+    names, casts, arrays = _pg_arrays(table, rows)
     assignments = ", ".join(f"{name} = changed.{name}" for name in names if name != key)
-    session.execute(text(f"UPDATE {table.name} SET {assignments} FROM unnest({', '.join(casts)}) "
-                         f"AS changed({', '.join(names)}) WHERE {table.name}.{key} = changed.{key}"), params)
+    _execute_binary(session, f"UPDATE {table.name} SET {assignments} FROM unnest({', '.join(casts)}) "
+                             f"AS changed({', '.join(names)}) WHERE {table.name}.{key} = changed.{key}", arrays)
 
 
 class RelationshipsUnitOfWork(SqlUnitOfWork):
@@ -218,7 +237,12 @@ class RelationshipsUnitOfWork(SqlUnitOfWork):
         self.relationships.flush()
         now = self.clock.now()
         pending = [(event, None) for event in self.collect_new_events()] + self._events
-        envelopes = [event.envelope(producer=self.outbox.producer, occurred_at=now, event_id=event_id)
+        # The payloads were validated when the domain built them; constructing the envelope
+        # without validating it again is what event.envelope() would produce, minus the cost.
+        envelopes = [Envelope.model_construct(event_id=event_id or uuid.uuid4(), type=event.TYPE,
+                                              version=event.VERSION, occurred_at=now,
+                                              producer=self.outbox.producer, key=event.key(),
+                                              data=event.model_dump(mode="json"))
                      for event, event_id in pending]
         # Multi-row inserts instead of Outbox.add per event: the same rows, fewer round trips.
         insert_rows(self.session, self.outbox.table, [
