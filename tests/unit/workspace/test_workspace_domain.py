@@ -98,3 +98,37 @@ def test_support_outcomes_fit_the_kind():
 def test_ice_breakers_start_with_what_the_two_share():
     prompts = ice_breakers(["career_planning"], [{"kind": "sectors", "values": ["insurance"]}], 6)
     assert prompts[0].startswith("You share sectors: insurance") and "6 months" in " ".join(prompts)
+
+
+def test_any_sequence_of_meeting_moves_keeps_the_calendar_consistent():
+    """Whatever either party does, in any order: every event raises SEQUENCE by one, a refused
+    move changes nothing, and nothing follows a cancellation."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    move = st.tuples(st.sampled_from(["change", "cancel", "noop_change"]), st.sampled_from(["MENTOR", "MENTEE"]),
+                     st.integers(min_value=-2, max_value=3), st.integers(min_value=0, max_value=600))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(move, max_size=12))
+    def check(moves):
+        meeting = Meeting.schedule("X", ACCEPTED, "MENTEE", details(), NOW)
+        for kind, actor, days, minutes in moves:
+            before = (meeting.details, meeting.status, meeting.sequence, len(meeting.events))
+            try:
+                if kind == "cancel":
+                    meeting.cancel(ACCEPTED, actor, NOW)
+                elif kind == "change":
+                    meeting.change(ACCEPTED, actor, {"starts_at": NOW + timedelta(days=days),
+                                                     "duration_minutes": minutes}, NOW)
+                else:
+                    meeting.change(ACCEPTED, actor, {}, NOW)
+            except (WorkspaceInvalid, WorkspaceRefused):
+                assert (meeting.details, meeting.status, meeting.sequence, len(meeting.events)) == before
+        assert [e.sequence for e in meeting.events] == list(range(len(meeting.events)))
+        assert meeting.sequence == len(meeting.events) - 1
+        kinds = [type(e) for e in meeting.events]
+        assert MeetingCancelled not in kinds[:-1]
+        assert kinds[0] is MeetingScheduled
+
+    check()
