@@ -215,6 +215,7 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=500)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    host = machine()  # before any work: the load average says how busy the machine already was
 
     from connect.engines.postgres import PostgresEngine, create_database, drop_database
 
@@ -249,7 +250,7 @@ def main() -> None:
         "benchmark": "relationships",
         "command": "python -m bench.relationships",
         "ran_at": datetime.now(timezone.utc).isoformat(),
-        "machine": machine(),
+        "machine": {**host, "load_average_at_end": os.getloadavg()},
         "postgres": {"version": version, "server": server},
         "proposals": args.proposals, "due": args.due, "seed_seconds": round(seed_seconds, 1),
         "sweep": sweep,
