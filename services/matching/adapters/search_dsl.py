@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol
 
@@ -120,7 +121,7 @@ class DslClient(Protocol):
     def alias_targets(self, alias: str) -> list[str]: ...
 
     def create_index(self, name: str, settings: dict[str, Any], mappings: dict[str, Any],
-                     aliases: dict[str, Any] | None = None) -> None: ...
+                     aliases: dict[str, Any] | None = None, exist_ok: bool = False) -> None: ...
 
     def put_settings(self, name: str, settings: dict[str, Any]) -> None: ...
 
@@ -163,6 +164,7 @@ class DslSearchIndex:
         self.refresh = refresh
         self.on_switch: Callable[[datetime], None] | None = None
         self._ensured = False
+        self._lock = threading.Lock()
 
     def _new_name(self) -> str:
         return f"{self.alias}-v{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
@@ -170,9 +172,13 @@ class DslSearchIndex:
     def ensure(self) -> None:
         if self._ensured:
             return
-        if not self.client.alias_targets(self.alias):
-            self.client.create_index(self._new_name(), INDEX_SETTINGS, MAPPINGS, aliases={self.alias: {}})
-        self._ensured = True
+        with self._lock:
+            if not self._ensured and not self.client.alias_targets(self.alias):
+                # A fixed first name: API and indexer processes racing here create one index, not two
+                # (an alias over two indices has no write index).
+                self.client.create_index(f"{self.alias}-v0", INDEX_SETTINGS, MAPPINGS, aliases={self.alias: {}},
+                                         exist_ok=True)
+            self._ensured = True
 
     def upsert(self, docs: Iterable[dict[str, Any]]) -> None:
         ops = _bulk_index_ops(self.alias, docs)

@@ -70,8 +70,14 @@ class ElasticsearchClient:
 
     @_guard
     def create_index(self, name: str, settings: dict[str, Any], mappings: dict[str, Any],
-                     aliases: dict[str, Any] | None = None) -> None:
-        self.client.indices.create(index=name, settings=settings, mappings=mappings, aliases=aliases)
+                     aliases: dict[str, Any] | None = None, exist_ok: bool = False) -> None:
+        from elasticsearch import BadRequestError
+
+        try:
+            self.client.indices.create(index=name, settings=settings, mappings=mappings, aliases=aliases)
+        except BadRequestError as exc:
+            if not (exist_ok and exc.error == "resource_already_exists_exception"):
+                raise
 
     @_guard
     def put_settings(self, name: str, settings: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ class OpenSearchClient:
         if self._client is None:
             from opensearchpy import OpenSearch
 
-            self._client = OpenSearch(hosts=[self.url], timeout=self.timeout, max_retries=2,
+            self._client = OpenSearch(hosts=[self.url], timeout=self.timeout, max_retries=2, pool_maxsize=16,
                                       retry_on_timeout=True)
         return self._client
 
@@ -64,11 +64,17 @@ class OpenSearchClient:
 
     @_guard
     def create_index(self, name: str, settings: dict[str, Any], mappings: dict[str, Any],
-                     aliases: dict[str, Any] | None = None) -> None:
+                     aliases: dict[str, Any] | None = None, exist_ok: bool = False) -> None:
         body: dict[str, Any] = {"settings": settings, "mappings": mappings}
         if aliases:
             body["aliases"] = aliases
-        self.client.indices.create(index=name, body=body)
+        from opensearchpy.exceptions import RequestError
+
+        try:
+            self.client.indices.create(index=name, body=body)
+        except RequestError as exc:
+            if not (exist_ok and exc.error == "resource_already_exists_exception"):
+                raise
 
     @_guard
     def put_settings(self, name: str, settings: dict[str, Any]) -> None:
