@@ -1,0 +1,104 @@
+"""The distributed event path on real engines, piece by piece, for the fault tests and bench/events.py:
+a producer's outbox in PostgreSQL -> OutboxRelay -> Kafka -> the notifier's consumer group -> SMTP.
+
+Each piece can also run as its own process, so tests can SIGKILL it:
+    python -m tests.integration.notifier.pipeline relay|notifier
+configured by PIPELINE_DB_URL, PIPELINE_KAFKA, PIPELINE_SMTP_URL, PIPELINE_GROUP, PIPELINE_KEY_PREFIX.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import MetaData, Table
+
+from connect.adapters.email_smtp import SmtpEmailSender
+from connect.adapters.events_kafka import KafkaTransport
+from connect.clock import SystemClock
+from connect.db import Database
+from connect.events import ConsumerLoop, Record
+from connect.outbox import Outbox, OutboxRelay, outbox_table
+from connect.settings import EventSettings
+from schemas.events import EventData
+from services.notifier.services import NotifierService
+from services.notifier.tasks import TOPICS
+
+SOURCE = "pipesrc"  # the producing "service" whose outbox feeds the relay
+NOTIFIER_MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "notifier" / "migrations"
+
+
+def kafka(bootstrap: str, delivery_timeout_ms: int = 15000, session_timeout_ms: int = 6000) -> KafkaTransport:
+    # The broker's minimum session timeout is 6 s: a SIGKILLed consumer's partitions move on after that.
+    return KafkaTransport(EventSettings(kafka_bootstrap=bootstrap, kafka_delivery_timeout_ms=delivery_timeout_ms,
+                                        kafka_session_timeout_ms=session_timeout_ms))
+
+
+@dataclass
+class Source:
+    database: Database
+    table: Table
+    outbox: Outbox
+
+    def emit(self, events: list[EventData]) -> list[str]:
+        """Commit events to the outbox in one transaction (what a service's unit of work does)."""
+        now = SystemClock().now()
+        with self.database.session() as session, session.begin():
+            return [str(self.outbox.add(session, event, now).event_id) for event in events]
+
+    def relay(self, transport: KafkaTransport, batch_size: int = 500) -> OutboxRelay:
+        return OutboxRelay(self.database, self.table, transport.publisher(), SystemClock(), batch_size=batch_size)
+
+
+def source(db_url: str, create: bool = False) -> Source:
+    database = Database(db_url, SOURCE)
+    metadata = MetaData()
+    table = outbox_table(metadata, SOURCE)
+    if create:
+        metadata.create_all(database.engine)
+    return Source(database, table, Outbox(table, producer=SOURCE))
+
+
+def notifier(db_url: str, smtp_url: str, migrate: bool = False) -> NotifierService:
+    database = Database(db_url, "notifier")
+    if migrate:
+        database.upgrade(NOTIFIER_MIGRATIONS)
+    return NotifierService(database, SystemClock(), SmtpEmailSender(smtp_url, timeout=10))
+
+
+def notifier_loop(transport: KafkaTransport, service: NotifierService, group_id: str,
+                  backoff_seconds: float = 0.2, key_prefix: str = "") -> ConsumerLoop:
+    """The notifier's consumer.  On a broker shared by many tests a new group reads every earlier
+    test's events too; `key_prefix` makes it ignore records that are not this test's."""
+
+    def handle(record: Record) -> None:
+        if (record.key or "").startswith(key_prefix):
+            service.handle_record(record)
+
+    return ConsumerLoop(transport, group_id, TOPICS, handle, backoff_seconds=backoff_seconds)
+
+
+def _run_role(role: str) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    transport = kafka(os.environ["PIPELINE_KAFKA"])
+    if role == "relay":
+        relay = source(os.environ["PIPELINE_DB_URL"]).relay(transport)
+        relay.run(stop, idle_seconds=0.05)
+    elif role == "notifier":
+        service = notifier(os.environ["PIPELINE_DB_URL"], os.environ["PIPELINE_SMTP_URL"])
+        notifier_loop(transport, service, os.environ.get("PIPELINE_GROUP", "notifier"),
+                      key_prefix=os.environ.get("PIPELINE_KEY_PREFIX", "")).run(stop, 0.2)
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+    transport.close()
+
+
+if __name__ == "__main__":
+    _run_role(sys.argv[1])
