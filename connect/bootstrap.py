@@ -33,6 +33,7 @@ class ConsumerSpec:
     topics: list[str]
     handler: Handler
     role: str  # which `connect run ROLE` process runs it in the distributed shape
+    workers: int = 1  # >1: records of different keys handled in parallel threads (ConsumerLoop)
 
 
 @dataclass
@@ -165,7 +166,8 @@ class BackgroundRunner:
                 if module.relay is not None:
                     self._spawn(f"relay-{module.name}", module.relay.run)
         for spec in self.container.consumers(consumer_roles):
-            loop = ConsumerLoop(self.container.transport, spec.group_id, spec.topics, spec.handler)
+            loop = ConsumerLoop(self.container.transport, spec.group_id, spec.topics, spec.handler,
+                                workers=spec.workers)
             self._spawn(f"consumer-{spec.group_id}", loop.run)
         if jobs and self.container.periodic_jobs():
             from connect.adapters.scheduler_thread import ThreadScheduler

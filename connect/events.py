@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -82,8 +83,13 @@ class ConsumerLoop:
 
     def __init__(self, transport: EventTransport, group_id: str, topics: Sequence[str], handler: Handler,
                  *, max_attempts: int = 5, backoff_seconds: float = 0.2, max_backoff_seconds: float = 10.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, workers: int = 1) -> None:
         self.transport = transport
+        # workers > 1: records with different keys are handled in parallel threads (a key's
+        # records stay in order); for I/O-bound handlers such as the notifier's SMTP sends.
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._dead_letter_lock = threading.Lock()
         self.group_id = group_id
         self.topics = list(topics)
         self.handler = handler
@@ -102,12 +108,14 @@ class ConsumerLoop:
         return self._consumer
 
     def _dead_letter(self, record: Record, reason: str) -> None:
-        if self._publisher is None:
-            self._publisher = self.transport.publisher()
         log.error("dead-lettering %s[%s]@%s for group %s: %s", record.topic, record.partition, record.offset,
                   self.group_id, reason)
-        self._publisher.publish([OutgoingMessage(dead_letter_topic(self.group_id), record.key or "", record.value)])
-        self.dead_lettered += 1
+        with self._dead_letter_lock:
+            if self._publisher is None:
+                self._publisher = self.transport.publisher()
+            self._publisher.publish([OutgoingMessage(dead_letter_topic(self.group_id), record.key or "",
+                                                     record.value)])
+            self.dead_lettered += 1
 
     def _process(self, record: Record, stop: threading.Event | None) -> None:
         delay = self.backoff_seconds
@@ -129,9 +137,37 @@ class ConsumerLoop:
                 self.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_seconds)
 
+    def _run_parallel(self, consumer: Consumer, records: list[Record], stop: threading.Event | None) -> None:
+        lanes: dict[tuple[str, int, str | None], list[Record]] = {}
+        for record in records:
+            lanes.setdefault((record.topic, record.partition, record.key), []).append(record)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=f"consumer-{self.group_id}")
+
+        def lane(items: list[Record]) -> None:
+            for item in items:
+                self._process(item, stop)
+
+        futures = [self._pool.submit(lane, items) for items in lanes.values()]
+        wait(futures)
+        failed = next((f.exception() for f in futures if f.exception() is not None), None)
+        if failed is not None:
+            # Lanes finished at different points: commit nothing, let the next consumer redo the
+            # batch from the committed offsets (handlers are idempotent).
+            self.close()
+            raise failed
+
     def run_once(self, timeout_seconds: float = 0.5, stop: threading.Event | None = None) -> int:
         consumer = self.consumer
         records = consumer.poll(timeout_seconds)
+        if self.workers > 1 and len(records) > 1:
+            self._run_parallel(consumer, records, stop)
+            try:
+                consumer.commit(records)
+            except BaseException:
+                self.close()
+                raise
+            return len(records)
         done: list[Record] = []
         try:
             for record in records:
@@ -173,3 +209,6 @@ class ConsumerLoop:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             consumer.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True)

@@ -17,6 +17,6 @@ def wire(container: Container) -> ServiceModule:
         database=database,
         migrations=Path(__file__).parent / "migrations",
         router=api.router,
-        consumers=[notifier_consumer(facade)],
+        consumers=[notifier_consumer(facade, parallel=bool(container.settings.events.kafka_bootstrap))],
         facade=facade,
     )

@@ -10,5 +10,11 @@ GROUP_ID = "notifier"
 TOPICS = [MEMBERS_TOPIC, RELATIONSHIPS_TOPIC]
 
 
-def notifier_consumer(service: NotifierService) -> ConsumerSpec:
-    return ConsumerSpec(group_id=GROUP_ID, topics=list(TOPICS), handler=service.handle_record, role="notifier")
+# Sending is I/O-bound (SMTP and database round trips): parallel lanes per key on the Kafka
+# shape; one thread on the embedded shape, where SQLite serialises writers anyway.
+PARALLEL_WORKERS = 8
+
+
+def notifier_consumer(service: NotifierService, parallel: bool = False) -> ConsumerSpec:
+    return ConsumerSpec(group_id=GROUP_ID, topics=list(TOPICS), handler=service.handle_record, role="notifier",
+                        workers=PARALLEL_WORKERS if parallel else 1)

@@ -161,3 +161,25 @@ def test_groups_are_independent(transport, topic):
     assert sorted(r.value for r in consume(two, 3)) == [b"v0", b"v1", b"v2"]
     one.close()
     two.close()
+
+
+def test_a_parallel_consumer_loop_keeps_each_keys_order_and_commits_everything(transport, topic):
+    group_id = group()
+    keys = [f"key-{k}" for k in range(6)]
+    transport.publisher().publish([OutgoingMessage(topic, key, f"{key}:{i}".encode())
+                                   for i in range(15) for key in keys])
+    seen: dict[str, list[int]] = {key: [] for key in keys}
+
+    def handler(record: Record) -> None:
+        time.sleep(0.001)  # let lanes interleave
+        seen[record.key or ""].append(int(record.value.decode().split(":")[1]))
+
+    loop = ConsumerLoop(transport, group_id, [topic], handler, workers=4)
+    deadline = time.monotonic() + 45
+    while sum(map(len, seen.values())) < 90 and time.monotonic() < deadline:
+        loop.run_once(0.5)
+    loop.close()
+    assert seen == {key: list(range(15)) for key in keys}
+    again = transport.consumer(group_id, [topic])
+    assert nothing_more(again)
+    again.close()

@@ -27,7 +27,7 @@ from connect.outbox import Outbox, OutboxRelay, outbox_table
 from connect.settings import EventSettings
 from schemas.events import EventData
 from services.notifier.services import NotifierService
-from services.notifier.tasks import TOPICS
+from services.notifier.tasks import PARALLEL_WORKERS, TOPICS
 
 SOURCE = "pipesrc"  # the producing "service" whose outbox feeds the relay
 NOTIFIER_MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "notifier" / "migrations"
@@ -72,7 +72,7 @@ def notifier(db_url: str, smtp_url: str, migrate: bool = False) -> NotifierServi
 
 
 def notifier_loop(transport: KafkaTransport, service: NotifierService, group_id: str,
-                  backoff_seconds: float = 0.2, key_prefix: str = "") -> ConsumerLoop:
+                  backoff_seconds: float = 0.2, key_prefix: str = "", workers: int = 1) -> ConsumerLoop:
     """The notifier's consumer.  On a broker shared by many tests a new group reads every earlier
     test's events too; `key_prefix` makes it ignore records that are not this test's."""
 
@@ -80,7 +80,7 @@ def notifier_loop(transport: KafkaTransport, service: NotifierService, group_id:
         if (record.key or "").startswith(key_prefix):
             service.handle_record(record)
 
-    return ConsumerLoop(transport, group_id, TOPICS, handle, backoff_seconds=backoff_seconds)
+    return ConsumerLoop(transport, group_id, TOPICS, handle, backoff_seconds=backoff_seconds, workers=workers)
 
 
 def _run_role(role: str) -> None:
@@ -94,7 +94,7 @@ def _run_role(role: str) -> None:
     elif role == "notifier":
         service = notifier(os.environ["PIPELINE_DB_URL"], os.environ["PIPELINE_SMTP_URL"])
         notifier_loop(transport, service, os.environ.get("PIPELINE_GROUP", "notifier"),
-                      key_prefix=os.environ.get("PIPELINE_KEY_PREFIX", "")).run(stop, 0.2)
+                      key_prefix=os.environ.get("PIPELINE_KEY_PREFIX", ""), workers=PARALLEL_WORKERS).run(stop, 0.2)
     else:
         raise SystemExit(f"unknown role {role!r}")
     transport.close()

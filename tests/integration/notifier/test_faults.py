@@ -169,6 +169,15 @@ def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap
     assert duplicates <= kills["notifier"]
 
 
+def _publish_and_learn_addresses(transport, loop, service, members) -> None:  # type: ignore[no-untyped-def]
+    """Members and relationships are different topics with no order between them: let the
+    notifier's directory learn the addresses before the events that need them."""
+    transport.publisher().publish([OutgoingMessage(MEMBERS_TOPIC, e.key, e.to_bytes()) for e in members])
+    deadline = time.monotonic() + 60
+    while any(service.directory.get(e.key) is None for e in members) and time.monotonic() < deadline:
+        loop.run_once(0.5)
+
+
 def test_smtp_451_three_times_then_250_gives_one_message(kafka_bootstrap, pg_database, smtp_sink):
     prefix = uuid.uuid4().hex[:8]
     smtp_sink.clear()
@@ -177,10 +186,11 @@ def test_smtp_451_three_times_then_250_gives_one_message(kafka_bootstrap, pg_dat
     [member] = _members(prefix, 1)
     [proposal] = _proposals(prefix, 1, 1)
     envelopes = [e.envelope(producer="test", occurred_at=service.clock.now()) for e in (member, proposal)]
-    transport.publisher().publish([OutgoingMessage(e.topic, e.key, e.to_bytes()) for e in envelopes])
-    smtp_sink.program(451, 451, 451)
     loop = pipeline.notifier_loop(transport, service, group_id=f"notifier-{prefix}", backoff_seconds=0.1,
                                   key_prefix=prefix)
+    _publish_and_learn_addresses(transport, loop, service, envelopes[:1])
+    smtp_sink.program(451, 451, 451)
+    transport.publisher().publish([OutgoingMessage(e.topic, e.key, e.to_bytes()) for e in envelopes[1:]])
     wanted = message_id_for(str(envelopes[1].event_id), proposal.mentor_id)
     deadline = time.monotonic() + 60
     while not _received(smtp_sink, {wanted}) and time.monotonic() < deadline:
@@ -203,7 +213,8 @@ def test_poison_message_is_dead_lettered_while_healthy_messages_keep_flowing(kaf
     transport = pipeline.kafka(kafka_bootstrap)
     now = service.clock.now()
     members = [e.envelope(producer="test", occurred_at=now) for e in _members(prefix, 3)]
-    transport.publisher().publish([OutgoingMessage(MEMBERS_TOPIC, e.key, e.to_bytes()) for e in members])
+    loop = pipeline.notifier_loop(transport, service, group_id=group_id, key_prefix=prefix)
+    _publish_and_learn_addresses(transport, loop, service, members)
     proposals = [e.envelope(producer="test", occurred_at=now) for e in _proposals(prefix, 3, 6)]
     poison = b'{"event_id": "not-a-uuid", "type": "ProposalSent"}'
     # The poison pill sits on the same key (so the same partition) ahead of healthy events.
@@ -212,7 +223,6 @@ def test_poison_message_is_dead_lettered_while_healthy_messages_keep_flowing(kaf
     batch += [OutgoingMessage(RELATIONSHIPS_TOPIC, e.key, e.to_bytes()) for e in proposals[1:]]
     transport.publisher().publish(batch)
     wanted = {message_id_for(str(e.event_id), e.data["mentor_id"]) for e in proposals}
-    loop = pipeline.notifier_loop(transport, service, group_id=group_id, key_prefix=prefix)
     deadline = time.monotonic() + 60
     while len(_received(smtp_sink, wanted)) < len(wanted) and time.monotonic() < deadline:
         loop.run_once(0.5)

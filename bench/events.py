@@ -1,0 +1,162 @@
+"""Event path benchmark on real engines: outbox (PostgreSQL) -> relay -> Kafka -> notifier -> SMTP.
+
+    python -m bench.events [--events 5000] [--rate 600]
+
+Measures
+  relay_events_per_second   a backlog of N outbox rows drained to Kafka (acks=all, idempotent)
+  emails_per_second         N events committed at --rate/s, until the SMTP sink accepted N emails
+  relay_lag_ms p50/p99      outbox commit -> broker acknowledgement, during the end-to-end run
+The relay and the notifier (--workers threads) run in this process, the SMTP sink in its own.
+and writes them to bench/results/events.json.  Engines come from CONNECT_TEST_POSTGRES_URL /
+CONNECT_TEST_KAFKA_BOOTSTRAP when set, else the local launchers of connect.engines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Sequence
+
+from connect.events import OutgoingMessage
+from schemas.events import MemberDetailsChanged, ProposalSent
+
+RESULTS = Path(__file__).resolve().parent / "results" / "events.json"
+
+
+class LagRecorder:
+    """Wraps the relay's publisher: for each acknowledged message, now - the event's commit time."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
+        self.lags_ms: list[float] = []
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.inner.publish(messages)
+        acked = datetime.now(timezone.utc)
+        for message in messages:
+            occurred = datetime.fromisoformat(json.loads(message.value)["occurred_at"])
+            self.lags_ms.append((acked - occurred).total_seconds() * 1000)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
+    parser = argparse.ArgumentParser(prog="python -m bench.events")
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=600.0, help="events committed per second end to end")
+    parser.add_argument("--workers", type=int, default=8, help="notifier threads (parallel keys)")
+    args = parser.parse_args(argv)
+
+    from connect.engines.kafka import KafkaEngine
+    from connect.engines.postgres import PostgresEngine, create_database
+    from connect.engines.smtp import SmtpSinkEngine
+    from services.notifier.domain.rules import message_id_for
+    from tests.integration.notifier import pipeline
+
+    with ExitStack() as stack:
+        pg_url = os.environ.get("CONNECT_TEST_POSTGRES_URL") or stack.enter_context(PostgresEngine()).url
+        pg_url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1) if pg_url.startswith("postgresql://") \
+            else pg_url
+        bootstrap = os.environ.get("CONNECT_TEST_KAFKA_BOOTSTRAP") or stack.enter_context(KafkaEngine()).bootstrap
+        # The sink runs as its own process, like a real mail relay (in-process it would share our GIL).
+        sink = stack.enter_context(SmtpSinkEngine())
+        db_url = create_database(pg_url, f"bench_{uuid.uuid4().hex[:10]}")
+        src = pipeline.source(db_url, create=True)
+        service = pipeline.notifier(db_url, sink.url, migrate=True)
+        transport = pipeline.kafka(bootstrap)
+        stack.callback(transport.close)
+        prefix = uuid.uuid4().hex[:8]
+        mentors = 100
+
+        # 1. relay throughput: drain a backlog.
+        backlog = [ProposalSent(relationship_id=f"warm-{prefix}-{n}", mentor_id=f"{prefix}-nobody",
+                                mentee_id="x") for n in range(args.events)]
+        for start in range(0, len(backlog), 500):
+            src.emit(backlog[start:start + 500])
+        relay = src.relay(transport, batch_size=500)
+        relay.relay_once()  # connect, create topics
+        began = time.perf_counter()
+        drained = relay.drain()
+        relay_seconds = time.perf_counter() - began
+
+        # 2. end to end at a steady rate, relay and notifier running as in production.
+        stop = threading.Event()
+        recorder = LagRecorder(transport.publisher())
+        live_relay = pipeline.OutboxRelay(src.database, src.table, recorder, pipeline.SystemClock(), batch_size=500)
+        # Only this run's keys: a new group also reads every earlier run's events from the topic.
+        loop = pipeline.notifier_loop(transport, service, group_id=f"bench-{prefix}", key_prefix=prefix,
+                                      workers=args.workers)
+        src.emit([MemberDetailsChanged(member_id=f"{prefix}-{i}", name=f"Mentor {i}",
+                                       email=f"{prefix}-{i}@example.org") for i in range(mentors)])
+        workers = [threading.Thread(target=live_relay.run, args=(stop, 0.01)),
+                   threading.Thread(target=loop.run, args=(stop, 0.1))]
+        for worker in workers:
+            worker.start()
+        try:
+            deadline = time.monotonic() + 120
+            while service.directory.get(f"{prefix}-{mentors - 1}") is None and time.monotonic() < deadline:
+                time.sleep(0.1)  # the notifier has joined its group and read the directory
+            for path in sink.mail_dir.glob("*.eml"):
+                path.unlink()
+            recorder.lags_ms.clear()
+            expected: set[str] = set()
+            chunk = 10
+            began = time.perf_counter()
+            for n in range(0, args.events, chunk):
+                events = [ProposalSent(relationship_id=f"{prefix}-rel-{k}", mentor_id=f"{prefix}-{k % mentors}",
+                                       mentee_id=f"{prefix}-mentee") for k in range(n, n + chunk)]
+                expected |= {message_id_for(eid, e.mentor_id) for eid, e in zip(src.emit(events), events)}
+                live_relay.wakeup.set()
+                pause = began + (n + chunk) / args.rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+            emitted_seconds = time.perf_counter() - began
+            deadline = time.monotonic() + 600
+            while sum(1 for _ in sink.mail_dir.glob("*.eml")) < len(expected) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            e2e_seconds = time.perf_counter() - began
+        finally:
+            stop.set()
+            live_relay.wakeup.set()
+            for worker in workers:
+                worker.join(30)
+        message_ids = [BytesHeaderParser(policy=default_policy).parse(path.open("rb"))["Message-ID"]
+                       for path in sink.mail_dir.glob("*.eml")]
+        received = set(message_ids)
+        lags = recorder.lags_ms
+        result = {
+            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "events": args.events,
+            "relay_events_per_second": round(drained / relay_seconds, 1),
+            "offered_rate_per_second": args.rate,
+            "notifier_workers": args.workers,
+            "emit_seconds": round(emitted_seconds, 2),
+            "emails_per_second": round(len(expected) / e2e_seconds, 1),
+            "emails_delivered": len(received & expected),
+            "duplicate_emails": len(message_ids) - len(received),
+            "relay_lag_ms": {"p50": round(_percentile(lags, 50), 1), "p99": round(_percentile(lags, 99), 1),
+                             "max": round(max(lags), 1), "samples": len(lags)},
+            "targets": {"emails_per_second": 500, "relay_lag_p99_ms": 1000},
+        }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
