@@ -54,7 +54,25 @@ class SqlDirectory:
         self._upsert(member_id, now, active=False)
 
     def erased(self, member_id: str, now: datetime) -> None:
-        self._upsert(member_id, now, name=None, email=None, active=False, erased=True)
+        if not self.database.is_sqlite:
+            self._upsert(member_id, now, name=None, email=None, active=False, erased=True)
+            return
+        # SQLite keeps overwritten bytes in free space and old page images in the write-ahead
+        # log: zero freed content on this write, then fold the log back and truncate it.
+        with self.database.engine.connect() as conn:
+            raw = conn.connection.driver_connection  # pragmas outside SQLAlchemy's transaction
+            raw.execute("PRAGMA secure_delete=ON")
+            try:
+                with conn.begin():
+                    exists = conn.execute(select(members.c.member_id).where(members.c.member_id == member_id)).first()
+                    values = {"name": None, "email": None, "active": False, "erased": True, "updated_at": now}
+                    if exists:
+                        conn.execute(update(members).where(members.c.member_id == member_id).values(**values))
+                    else:
+                        conn.execute(members.insert().values(member_id=member_id, **values))
+            finally:
+                raw.execute("PRAGMA secure_delete=OFF")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class SqlDeliveries:
