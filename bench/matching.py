@@ -334,6 +334,7 @@ def main() -> None:
         print("http: connect serve + wrk ...", flush=True)
         results["http_search"] = measure_http(docs, seven, args.http_seconds, args.http_connections)
 
+    results["machine"]["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

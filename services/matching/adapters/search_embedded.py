@@ -269,7 +269,9 @@ class EmbeddedSearchIndex:
         compiled = compile_query(query, self.schema)
         cursor = query.cursor
         wanted = query.size + 1
-        limit = max(64, (cursor.returned if cursor else 0) + wanted * 2)
+        # Scores are coarse sums, so ties at the page boundary are common: start wide (a few hundred
+        # hits cost little more than twenty) so that one search usually suffices.
+        limit = max(512, ((cursor.returned if cursor else 0) + wanted) * 4)
         while True:
             result = searcher.search(compiled, limit=limit, count=True)
             hits = result.hits
@@ -279,7 +281,7 @@ class EmbeddedSearchIndex:
             exhausted = len(hits) < limit
             if exhausted or (len(ordered) >= wanted and ordered[wanted - 1][0] > hits[-1][0]):
                 break
-            limit *= 4
+            limit *= 8
         page = ordered[:query.size]
         out = []
         for score, address, _key in page:

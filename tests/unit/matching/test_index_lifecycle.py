@@ -62,3 +62,28 @@ def test_reindex_and_seed_demo_commands(tmp_path, monkeypatch):
     assert index.count() == 30
     assert len(list((tmp_path / "var" / "search").glob("connect-mentors-v*"))) == 2  # live + previous
     index.close()
+
+
+def test_embedded_ties_beyond_the_first_fetch_keep_member_id_order(tmp_path):
+    """1,500 identical mentors tie on every score: paging must still walk them by member id."""
+    from datetime import datetime, timezone
+
+    from services.matching.domain.profiles import MentorProfile, index_document
+
+    profile = MentorProfile(headline="Same", expertise=["claims"])
+    ids = [f"T{n:05d}-{'x' * (n % 3)}" for n in range(1500)]  # some ids share their first 8 bytes
+    index = EmbeddedSearchIndex(tmp_path / "search", "ties")
+    build = index.begin_build()
+    build.add(index_document(member_id, member_id, profile, 0) for member_id in reversed(ids))
+    build.swap(datetime.now(timezone.utc))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = index.search(build_search(criteria={"expertise": "claims"}, size=100, cursor=cursor))
+        assert page.total == 1500
+        seen += [hit.member_id for hit in page.hits]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == sorted(ids)
+    index.close()
