@@ -170,3 +170,39 @@ def test_deleted_mentor_disappears(engine):
         assert "TXT-A" not in [h.member_id for h in page.hits]
     finally:
         engine.upsert([d for d in DOCS if d["member_id"] == "TXT-A"])
+
+
+def _random_specs(count: int, seed: int = 3) -> list[dict[str, Any]]:
+    """Seeded mixes of criteria, weights and filters over the taxonomy (the same on every run)."""
+    from services.matching.domain import taxonomy
+
+    rng = random.Random(seed)
+    pools = {
+        "expertise": sorted(taxonomy.ids("expertise")), "sectors": sorted(taxonomy.ids("sectors")),
+        "career_stage": sorted(taxonomy.ids("career_stages")), "region": sorted(taxonomy.ids("regions")),
+        "languages": ["en", "fr", "de", "cy", "pl"], "interaction_modes": sorted(taxonomy.ids("interaction_modes")),
+        "qualifications": sorted(taxonomy.ids("qualifications")),
+        "interests": ["cycling", "chess", "golf", "music", "travel"],
+    }
+    specs = []
+    for _ in range(count):
+        names = rng.sample(sorted(pools) + ["years_experience"], rng.randint(1, 7))
+        criteria: dict[str, Any] = {}
+        for name in names:
+            criteria[name] = (rng.randint(0, 30) if name == "years_experience"
+                              else rng.sample(pools[name], rng.randint(1, 3)))
+        weights = {name: round(rng.uniform(0.1, 12), 3) for name in rng.sample(names, rng.randint(0, len(names)))}
+        spec: dict[str, Any] = {"criteria": criteria, "weights": weights}
+        if rng.random() < 0.3:
+            spec["filters"] = {"languages": ["en"]}
+        specs.append(spec)
+    return specs
+
+
+def test_seeded_random_searches_give_the_reference_order_and_scores(engine):
+    for spec in _random_specs(30):
+        query = _query(spec)
+        page = engine.search(query)
+        expected = _reference(query)
+        assert page.total == len(expected), spec
+        assert [(h.member_id, h.score) for h in page.hits] == expected[:100], spec
