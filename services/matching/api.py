@@ -20,7 +20,8 @@ router = APIRouter(prefix="/v1", tags=["members"])
 Tag = Field(min_length=1, max_length=100)
 
 
-def service(request: Request) -> MatchingService:
+async def service(request: Request) -> MatchingService:
+    # async on purpose: a plain lookup need not cost a hop through the thread pool.
     return request.app.state.container.service("matching")
 
 
