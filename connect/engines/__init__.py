@@ -1,6 +1,6 @@
 """Launchers for the real engines (PostgreSQL, Redis, Kafka, OpenSearch, an SMTP sink).
 
-Used by the integration-test fixtures (tests/integration/conftest.py) and by ``connect stack up``.
+Used by the integration-test fixtures (tests/engines.py) and by ``connect stack up``.
 Importing this package starts nothing and imports no engine module until a name is used, so
 ``python -m connect.engines.smtp`` and the CLI stay light.
 """

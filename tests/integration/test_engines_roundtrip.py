@@ -165,7 +165,7 @@ def test_detached_engine_can_be_found_and_stopped(tmp_path) -> None:
     from connect.engines.base import EngineError
     from connect.engines.redis import RedisEngine
 
-    from .conftest import engine_unavailable
+    from tests.engines import engine_unavailable
 
     if shutil.which("redis-server") is None:
         engine_unavailable("redis (local launcher)", "redis-server is not installed")
