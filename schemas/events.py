@@ -288,3 +288,33 @@ class SupportRequestCreated(_SupportEvent):
 class SupportRequestResolved(_SupportEvent):
     outcome: str  # approved | declined | done
     resolved_by: str
+
+
+# --- erasure (what an erased member leaves in a log of events) ----------------------
+# Records keyed by the member on these topics carry only the member's own data; after
+# MemberErased they are superseded (a compacted Kafka topic drops them, the embedded log
+# deletes them).
+TOPICS_KEYED_BY_MEMBER: tuple[str, ...] = (MEMBERS_TOPIC, PROFILES_TOPIC)
+
+
+def erased_from(envelope: Envelope, member_id: str) -> Envelope | None:
+    """The record with the erased member's personal text removed, or None when it carries none.
+
+    For records of other keys (relationships): texts the member wrote or that describe their
+    relationships (proposal message and goals, meeting agenda and place, reasons they gave) are
+    blanked, and the member is dropped from a ProposalExpired's alternatives (name, headline).
+    Membership numbers stay: they are references, and MemberErased itself must carry one.
+    """
+    data = envelope.data
+    scrubbed = dict(data)
+    if member_id in (data.get("mentor_id"), data.get("mentee_id")):
+        if data.get("actor_id") == member_id and data.get("reason"):
+            scrubbed["reason"] = None
+        for field in ("message", "goals", "agenda", "location_or_link"):
+            if data.get(field):
+                scrubbed[field] = ""
+    if data.get("alternatives"):
+        scrubbed["alternatives"] = [a for a in data["alternatives"] if a.get("member_id") != member_id]
+    if scrubbed == data:
+        return None
+    return envelope.model_copy(update={"data": scrubbed})

@@ -3,18 +3,28 @@
 It keeps Kafka's guarantees that consumers rely on (total order per topic,
 consumer groups with committed offsets, redelivery after a crash) without a
 broker, so the one-process default runs the very same consumers.
+
+Erasure: publishing MemberErased compacts the log for that member in the same
+transaction (see `_compact_for_erasure`), and the write-ahead log is truncated after
+it, so the member's personal text is left neither in rows nor in free pages.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from pathlib import Path
 from typing import Sequence
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, create_engine, event, select
+from sqlalchemy import (Column, Integer, LargeBinary, MetaData, String, Table, create_engine, delete, event, func,
+                        select, update)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from connect.events import OutgoingMessage, Record
+from schemas.events import MEMBERS_TOPIC, TOPICS_KEYED_BY_MEMBER, Envelope, MemberErased, erased_from
+
+log = logging.getLogger(__name__)
 
 _metadata = MetaData()
 _log = Table(
@@ -36,6 +46,8 @@ def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Rows are deleted or rewritten only by an erasure: zero what they leave in free space.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -72,6 +84,19 @@ class EmbeddedTransport:
         with self._published:
             self._published.wait(timeout)
 
+    def truncate_wal(self) -> None:
+        """Fold the write-ahead log into the file and empty it: old page images (an erased
+        member's records before they were deleted) would otherwise stay readable there."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy, _pages, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        if busy:
+            log.warning("erasure: the event log's write-ahead log could not be truncated yet (readers active)")
+
     def close(self) -> None:
         with self._lock:
             if self._engine is not None:
@@ -86,9 +111,41 @@ class EmbeddedPublisher:
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
+        erased = [m.key for m in messages if m.topic == MEMBERS_TOPIC and m.key and _is_erasure(m.value)]
         with self.transport.engine.begin() as conn:
             conn.execute(_log.insert(), [{"topic": m.topic, "key": m.key, "value": m.value} for m in messages])
+            for member_id in erased:
+                _compact_for_erasure(conn, member_id)
+        if erased:
+            self.transport.truncate_wal()
         self.transport.notify()
+
+
+# How an envelope of MemberErased reads in its JSON bytes (pydantic writes compact JSON).
+_ERASED_MARK = b'"type":"MemberErased"'
+
+
+def _is_erasure(value: bytes) -> bool:
+    # The substring test spares decoding every other members-topic record.
+    return _ERASED_MARK in value and Envelope.from_bytes(value).type == MemberErased.TYPE
+
+
+def _compact_for_erasure(conn, member_id: str) -> None:  # type: ignore[no-untyped-def]
+    """What a compacted Kafka topic does for the member-keyed topics, and more: every other record
+    keyed by the member on those topics is deleted (MemberErased supersedes them; a late duplicate
+    of an older record published in the same batch goes too), and records of other topics that
+    mention the member are rewritten without their personal text (`schemas.events.erased_from`).
+    Consumers that had not read a record yet read the scrubbed one, or none."""
+    conn.execute(delete(_log).where(_log.c.topic.in_(TOPICS_KEYED_BY_MEMBER), _log.c.key == member_id,
+                                    func.instr(_log.c.value, _ERASED_MARK) == 0))
+    # The id appears as a JSON string wherever a record mentions the member.
+    needle = json.dumps(member_id).encode()
+    mentions = conn.execute(select(_log.c.offset, _log.c.value).where(
+        _log.c.topic.not_in(TOPICS_KEYED_BY_MEMBER), func.instr(_log.c.value, needle) > 0)).all()
+    for offset, value in mentions:
+        scrubbed = erased_from(Envelope.from_bytes(value), member_id)
+        if scrubbed is not None:
+            conn.execute(update(_log).where(_log.c.offset == offset).values(value=scrubbed.to_bytes()))
 
 
 class EmbeddedConsumer:

@@ -76,8 +76,7 @@ def test_no_canary_survives_in_the_relationships_files(client, propose, auth, co
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "not yet erased everywhere: the embedded event log keeps MemberDetailsChanged, and the SQLite "
-    "write-ahead logs of matching and the notifier keep old pages (no secure_delete + checkpoint)"))
+    "not yet erased everywhere: matching's SQLite write-ahead log keeps old pages of the member row"))
 def test_no_canary_survives_anywhere(client, propose, auth, container, deliver, clock):
     _erase(client, _plant(client, propose, auth, deliver, clock), auth, deliver)
     assert _survivors(container.settings.var_dir) == {}
