@@ -19,7 +19,7 @@ from connect.auth import Authenticator, DevIssuer, RemoteJwks, TokenVerifier
 from connect.clock import Clock, SystemClock
 from connect.db import Database
 from connect.email import EmailSender
-from connect.events import ConsumerLoop, EventTransport, Handler
+from connect.events import BatchHandler, ConsumerLoop, EventTransport, Handler
 from connect.outbox import OutboxRelay
 from connect.scheduling import PeriodicJob
 from connect.settings import SERVICES, Settings
@@ -34,6 +34,7 @@ class ConsumerSpec:
     handler: Handler
     role: str  # which `connect run ROLE` process runs it in the distributed shape
     workers: int = 1  # >1: records of different keys handled in parallel threads (ConsumerLoop)
+    batch_handler: BatchHandler | None = None  # optional fast path over a polled batch (ConsumerLoop)
 
 
 @dataclass
@@ -147,6 +148,28 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
     return container
 
 
+def deliver_until_quiet(container: Container, roles: set[str] | None = None, rounds: int = 20) -> int:
+    """Relay every outbox and run the consumers (of `roles`, default all) until nothing moves.
+
+    The embedded shape's background work, done on demand: `connect sweep` uses it so the
+    emails exist when the command returns, and tests use it instead of sleeping.
+    """
+    loops = [ConsumerLoop(container.transport, spec.group_id, spec.topics, spec.handler)
+             for spec in container.consumers(roles)]
+    moved = 0
+    try:
+        for _ in range(rounds):
+            step = sum(m.relay.drain() for m in container.services.values() if m.relay is not None)
+            step += sum(loop.run_once(timeout_seconds=0) for loop in loops)
+            moved += step
+            if not step:
+                break
+    finally:
+        for loop in loops:
+            loop.close()
+    return moved
+
+
 class BackgroundRunner:
     """Runs relays, consumers and periodic jobs in threads (embedded shape, or a role process)."""
 
@@ -167,7 +190,7 @@ class BackgroundRunner:
                     self._spawn(f"relay-{module.name}", module.relay.run)
         for spec in self.container.consumers(consumer_roles):
             loop = ConsumerLoop(self.container.transport, spec.group_id, spec.topics, spec.handler,
-                                workers=spec.workers)
+                                workers=spec.workers, batch_handler=spec.batch_handler)
             self._spawn(f"consumer-{spec.group_id}", loop.run)
         if jobs and self.container.periodic_jobs():
             from connect.adapters.scheduler_thread import ThreadScheduler

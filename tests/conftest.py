@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from connect.bootstrap import Container, build_container
+from connect.bootstrap import Container, build_container, deliver_until_quiet
 from connect.clock import MovableClock
 from connect.settings import Settings
 
@@ -74,22 +74,7 @@ def auth(token_for: Callable[..., str]) -> Callable[..., dict[str, str]]:
 
 def deliver_events(container: Container, roles: set[str] | None = None, rounds: int = 5) -> int:
     """Run relays and consumers until nothing moves: the embedded shape's background work, on demand."""
-    from connect.events import ConsumerLoop
-
-    loops = [ConsumerLoop(container.transport, spec.group_id, spec.topics, spec.handler)
-             for spec in container.consumers(roles)]
-    moved = 0
-    try:
-        for _ in range(rounds):
-            step = sum(m.relay.drain() for m in container.services.values() if m.relay is not None)
-            step += sum(loop.run_once(timeout_seconds=0) for loop in loops)
-            moved += step
-            if not step:
-                break
-    finally:
-        for loop in loops:
-            loop.close()
-    return moved
+    return deliver_until_quiet(container, roles, rounds)
 
 
 @pytest.fixture

@@ -19,27 +19,6 @@ def _parse_instant(value: str) -> datetime:
     return instant.astimezone(timezone.utc)
 
 
-def _deliver_until_quiet(container, rounds: int = 20) -> int:  # type: ignore[no-untyped-def]
-    """Embedded shape: relay the outboxes and run the in-process consumers until nothing moves,
-    so the reminder and expiry emails are written before the command returns."""
-    from connect.events import ConsumerLoop
-
-    loops = [ConsumerLoop(container.transport, spec.group_id, spec.topics, spec.handler)
-             for spec in container.consumers()]
-    moved = 0
-    try:
-        for _ in range(rounds):
-            step = sum(m.relay.drain() for m in container.services.values() if m.relay is not None)
-            step += sum(loop.run_once(timeout_seconds=0) for loop in loops)
-            moved += step
-            if not step:
-                break
-    finally:
-        for loop in loops:
-            loop.close()
-    return moved
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def sweep(
@@ -52,7 +31,7 @@ def register(app: typer.Typer) -> None:
         Works against whichever shape the settings name; in the embedded shape it
         also relays the events and runs the consumers so the emails follow.
         """
-        from connect.bootstrap import build_container
+        from connect.bootstrap import build_container, deliver_until_quiet
         from connect.cli import _settings
         from connect.clock import MovableClock, SystemClock
 
@@ -64,7 +43,7 @@ def register(app: typer.Typer) -> None:
             if settings.embedded:
                 container.upgrade_databases()
             report = container.service("relationships").send_due_reminders(instant, batch_size=batch_size)
-            delivered = _deliver_until_quiet(container) if settings.embedded else None
+            delivered = deliver_until_quiet(container) if settings.embedded else None
         finally:
             container.close()
         typer.echo(json.dumps({"at": (instant or clock.now()).isoformat().replace("+00:00", "Z"),
