@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from .base import FAST_START_JVM_OPTIONS, Engine, classpath, deploy_dir, ensure_maven_lib, find_java, port_open, tail_file
+from .base import JvmEngine, classpath, deploy_dir, ensure_maven_lib, find_java, port_open, tail_file
 
 
 def fetch() -> Path:
@@ -30,7 +30,7 @@ def new_cluster_id() -> str:
             return text
 
 
-class KafkaEngine(Engine):
+class KafkaEngine(JvmEngine):
     """Kafka on ``host:port`` with its KRaft controller on ``controller_port``.
 
     ``url`` (also ``bootstrap``) is the bootstrap address ``127.0.0.1:<port>``. Topics are
@@ -52,22 +52,13 @@ class KafkaEngine(Engine):
         num_partitions: int = 3,
         heap: str = "512m",
         overrides: dict[str, str] | None = None,
-        java: str | None = None,
-        jvm_options: Sequence[str] = (),
-        fast_start: bool = True,
-        detached: bool = False,
-        startup_timeout: float | None = None,
-        host: str = "127.0.0.1",
+        **jvm: Any,
     ) -> None:
-        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
+        super().__init__(data_dir, heap=heap, **jvm)
         self.port = port
         self.controller_port = controller_port
         self.num_partitions = num_partitions
-        self.heap = heap
         self.overrides = dict(overrides or {})
-        self.java = java
-        self.jvm_options = [*(FAST_START_JVM_OPTIONS if fast_start else ()), *jvm_options]
-        self.lib: Path | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -115,20 +106,10 @@ class KafkaEngine(Engine):
     def _jvm(self, main: str, *args: str) -> list[str]:
         assert self.root is not None and self.lib is not None
         log_config = deploy_dir() / "engines" / "kafka-log4j2.properties"
-        return [
-            self.java,  # type: ignore[list-item]
-            "-Xms128m",
-            "-Xmx%s" % self.heap,
-            *self.jvm_options,
-            "-Djava.awt.headless=true",
-            "-Djava.io.tmpdir=%s" % (self.root / "tmp"),
+        return self.java_command(main, classpath(self.lib), args, options=(
             "-Dlog4j2.configurationFile=%s" % log_config,
             "-Dkafka.logs.dir=%s" % self.root,
-            "-cp",
-            classpath(self.lib),
-            main,
-            *args,
-        ]
+        ))
 
     def _prepare(self) -> None:
         assert self.root is not None

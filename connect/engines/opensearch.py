@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .base import (
-    FAST_START_JVM_OPTIONS,
-    Engine,
     EngineError,
+    JvmEngine,
     _digest,
     _file_lock,
     classpath,
@@ -90,7 +89,8 @@ def fetch(java: str | None = None) -> tuple[Path, Path]:
     return lib, classes
 
 
-class OpenSearchEngine(Engine):
+class OpenSearchEngine(JvmEngine):
+    min_heap = "512m"
     """OpenSearch on ``http://127.0.0.1:<port>`` (transport on ``transport_port``), one node.
 
     ``settings`` adds or replaces node settings (``opensearch.yml`` keys). Disk-based shard
@@ -111,22 +111,13 @@ class OpenSearchEngine(Engine):
         cluster_name: str = "connect-test",
         heap: str = "1g",
         settings: dict[str, str] | None = None,
-        java: str | None = None,
-        jvm_options: Sequence[str] = (),
-        fast_start: bool = True,
-        detached: bool = False,
-        startup_timeout: float | None = None,
-        host: str = "127.0.0.1",
+        **jvm: Any,
     ) -> None:
-        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
+        super().__init__(data_dir, heap=heap, **jvm)
         self.port = port
         self.transport_port = transport_port
         self.cluster_name = cluster_name
-        self.heap = heap
         self.settings = dict(settings or {})
-        self.java = java
-        self.jvm_options = [*(FAST_START_JVM_OPTIONS if fast_start else ()), *jvm_options]
-        self.lib: Path | None = None
         self.classes: Path | None = None
 
     def node_settings(self) -> dict[str, str]:
@@ -161,22 +152,11 @@ class OpenSearchEngine(Engine):
 
     def _command(self) -> Sequence[str]:
         assert self.root is not None and self.lib is not None and self.classes is not None
-        return [
-            self.java,  # type: ignore[list-item]
-            "-Xms512m",
-            "-Xmx%s" % self.heap,
-            "-XX:+ExitOnOutOfMemoryError",
-            *self.jvm_options,
-            "-Djava.awt.headless=true",
-            "-Djava.io.tmpdir=%s" % (self.root / "tmp"),
-            "-Dlog4j2.disable.jmx=true",
-            "-cp",
-            classpath(self.classes, self.lib),
-            MAIN_CLASS,
-            str(self.root),
-            self.cluster_name,
-            *("%s=%s" % item for item in self.node_settings().items()),
-        ]
+        return self.java_command(
+            MAIN_CLASS, classpath(self.classes, self.lib),
+            [str(self.root), self.cluster_name, *("%s=%s" % item for item in self.node_settings().items())],
+            options=("-XX:+ExitOnOutOfMemoryError", "-Dlog4j2.disable.jmx=true"),
+        )
 
     def _build_url(self) -> str:
         return "http://%s:%s" % (self.host, self.port)
