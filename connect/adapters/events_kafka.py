@@ -15,8 +15,20 @@ from typing import Any, Iterable, Sequence
 
 from connect.events import OutgoingMessage, Record
 from connect.settings import EventSettings
+from schemas.events import TOPICS_KEYED_BY_MEMBER
 
 log = logging.getLogger(__name__)
+
+# Topics keyed by member are compacted so that MemberErased, the member's last record, supersedes
+# the records that carried their name, email and profile texts.  Compaction waits a day
+# (min.compaction.lag.ms) so a consumer that is behind still reads every record, and segments
+# roll daily (segment.ms) because the active segment is never compacted: an erasure leaves
+# Kafka within about two days plus the cleaner's schedule.  See docs/workspace.md "Erasure".
+_DAY_MS = str(24 * 3600 * 1000)
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    topic: {"cleanup.policy": "compact", "min.compaction.lag.ms": _DAY_MS, "segment.ms": _DAY_MS}
+    for topic in TOPICS_KEYED_BY_MEMBER
+}
 
 
 class KafkaTransport:
@@ -35,7 +47,7 @@ class KafkaTransport:
         wanted = set(topics) - self._known_topics
         if not wanted:
             return
-        from kafka.admin import KafkaAdminClient, NewTopic
+        from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
         from kafka.errors import TopicAlreadyExistsError
 
         with self._topics_lock:
@@ -50,11 +62,17 @@ class KafkaTransport:
                 if missing:
                     try:
                         admin.create_topics([
-                            NewTopic(name, self.settings.kafka_partitions, self.settings.kafka_replication_factor)
+                            NewTopic(name, self.settings.kafka_partitions, self.settings.kafka_replication_factor,
+                                     topic_configs=TOPIC_CONFIGS.get(name, {}))
                             for name in missing])
                         log.info("created topics %s", missing)
                     except TopicAlreadyExistsError:
                         pass  # another process created them first
+                # Topics made before (or auto-created by a producer) converge on the policy too.
+                policed = sorted(name for name in wanted & existing if name in TOPIC_CONFIGS)
+                if policed:
+                    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=TOPIC_CONFIGS[name])
+                                         for name in policed])
             finally:
                 admin.close()
             self._known_topics |= wanted
