@@ -60,7 +60,6 @@ class SearchSettings(_ConnectSettings):
 class EventSettings(_ConnectSettings):
     kafka_bootstrap: str | None = None
     kafka_client_id: str = "connect"
-    topic_prefix: str = "connect"
     # Topics are created with these when a publisher or consumer first names them.
     kafka_partitions: int = 3
     kafka_replication_factor: int = 1
