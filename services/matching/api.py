@@ -227,6 +227,17 @@ def suggest_mentors(areas: list[str] = Query(default_factory=list, max_length=20
                       headers={"Retry-After": "5"}) from exc
 
 
+@router.get("/members/{member_id}/connection-facts", tags=["matching"],
+            summary="The comparable fields of a member's profiles (for 'what you share'; service tokens)")
+def get_connection_facts(member_id: str, member: Member = Depends(current_member),
+                         matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    # The relationships service asks with its service credential; a member may ask about themself.
+    if member.id != member_id and "service" not in member.roles:
+        raise Problem(403, "Only the member themself or a Connect service may read these facts.",
+                      type_="service-only")
+    return {"member_id": member_id, "profiles": matching.connection_facts(member_id)}
+
+
 @router.get("/mentors/{member_id}", tags=["matching"], summary="A mentor's profile page (404 when inactive)")
 def get_mentor(member_id: str, _member: Member = Depends(current_member),
                matching: MatchingService = Depends(service)) -> dict[str, Any]:

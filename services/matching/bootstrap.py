@@ -19,6 +19,8 @@ def wire(container: Container) -> ServiceModule:
     facade = MatchingService(database, container.clock, index, after_commit=container.wake_relays)
     index.on_switch = facade.catch_up_index  # type: ignore[attr-defined]
     container.authenticator.on_seen.append(facade.member_seen)
+    # First of all hooks: a deleted member's token is refused before anything records them.
+    container.authenticator.on_seen.insert(0, facade.refuse_inactive)
     return ServiceModule(
         name="matching",
         database=database,

@@ -8,12 +8,13 @@ import threading
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from connect.auth import Member
 from connect.clock import Clock, utc
 from connect.db import Database
 from connect.outbox import Outbox
+from connect.problems import Problem
 from connect.uow import SqlUnitOfWork
 from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAvailabilityChanged,
                             MentorProfileChanged)
@@ -27,6 +28,8 @@ from services.matching.interfaces import SearchIndex
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("pending", "accepted")
+# Profile fields another service may learn to show two members what they have in common.
+CONNECTION_FACTS = ("sectors", "employer", "location", "interests", "qualifications", "languages")
 
 
 class NotFound(Exception):
@@ -44,11 +47,25 @@ class MatchingService:
         # Remembers what was last written so an unchanged caller costs no write.
         self._known: dict[str, tuple[str, str]] = {}
         self._known_lock = threading.Lock()
+        # Account deletion is final: an id found inactive is never looked up again.
+        self._inactive: set[str] = set()
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.database, self.outbox, self.clock, self.after_commit)
 
     # --- member directory ----------------------------------------------------------
+
+    def refuse_inactive(self, member: Member) -> None:
+        """Authenticator hook, before `member_seen`: the token of a member whose account was deleted
+        (AccountDeleted or MemberErased consumed) is refused, and never records them again."""
+        if member.id not in self._inactive:
+            with self.database.session() as session:
+                active = session.execute(select(orm.members.c.active)
+                                         .where(orm.members.c.member_id == member.id)).scalar()
+            if active is not False:
+                return
+            self._inactive.add(member.id)
+        raise Problem(403, "This account was deleted; it can no longer use Connect.", type_="account-deleted")
 
     def member_seen(self, member: Member) -> None:
         """Refresh the member directory from token claims; publish a change once."""
@@ -96,6 +113,9 @@ class MatchingService:
     def erase_member(self, member_id: str) -> None:
         """Approved erasure: drop the member's profiles and sent events, anonymise the directory row."""
         with self.uow() as uow:
+            if self.database.is_sqlite:
+                # Freed and overwritten cells are zeroed, not left readable in the file's free space.
+                uow.session.execute(text("PRAGMA secure_delete=ON"))
             now = self.clock.now()
             uow.session.execute(orm.members.update().where(orm.members.c.member_id == member_id)
                                 .values(name="Erased member", email="", active=False, updated_at=now))
@@ -107,6 +127,30 @@ class MatchingService:
             uow.commit()
         with self._known_lock:
             self._known.pop(member_id, None)
+        self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """SQLite keeps the erased row's old page images in the write-ahead log until a
+        checkpoint; PostgreSQL's dead tuples go with (auto)vacuum."""
+        if not self.database.is_sqlite:
+            return
+        raw = self.database.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy, _pages, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        if busy:
+            log.warning("erasure: matching's write-ahead log could not be truncated yet (readers active)")
+
+    def connection_facts(self, member_id: str) -> list[dict[str, Any]]:
+        """The controlled, comparable fields of the member's mentee and mentor profiles (what
+        "what you share" compares); never names, emails or free texts."""
+        with self.database.session() as session:
+            rows = [session.execute(select(table.c.profile).where(table.c.member_id == member_id)).scalar()
+                    for table in (orm.mentee_profiles, orm.mentor_profiles)]
+        return [{key: profile[key] for key in CONNECTION_FACTS if profile.get(key)} for profile in rows if profile]
 
     # --- taxonomy and profiles --------------------------------------------------------
 

@@ -13,7 +13,8 @@ from services.relationships.adapters import orm
 from services.relationships.adapters.suggestions import HttpSuggestions, InProcessSuggestions, ProjectionSuggestions
 from services.relationships.interfaces import MentorSuggestions
 from services.relationships.services import RelationshipsService
-from services.relationships.workspace import InProcessConnections, WorkspaceService
+from services.relationships.workspace import (HttpConnections, InProcessConnections, SharedConnections,
+                                              WorkspaceService)
 
 
 def wire(container: Container) -> ServiceModule:
@@ -31,7 +32,12 @@ def wire(container: Container) -> ServiceModule:
                                   suggestions=suggestions)
     container.authenticator.on_seen.append(facade.member_seen)
     # The workspace (meetings, tools, messages, account) rides on the same facade and database.
-    facade.workspace = WorkspaceService(facade, InProcessConnections(lambda: container.service("matching")))
+    connections: SharedConnections
+    if api_settings.matching_url:
+        connections = HttpConnections(api_settings.matching_url, lambda: api_settings.matching_token)
+    else:
+        connections = InProcessConnections(lambda: container.service("matching"))
+    facade.workspace = WorkspaceService(facade, connections)
     # First of all hooks: a deleted member's token is refused before anything records them.
     container.authenticator.on_seen.insert(0, facade.workspace.refuse_deleted)
     router = APIRouter()

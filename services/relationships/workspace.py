@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -816,8 +817,7 @@ def shared_connections(mine: list[dict[str, Any]], theirs: list[dict[str, Any]])
 
 class InProcessConnections:
     """Embedded shape: read both members' profiles from the matching service in this process
-    (its facade's own profile reads) and compare them.  In the distributed shape there is no
-    adapter yet: the first conversation then shows prompts without shared connections."""
+    (its facade's own profile reads) and compare them.  `HttpConnections` is the distributed one."""
 
     def __init__(self, matching: Callable[[], Any]) -> None:
         self._matching = matching
@@ -838,3 +838,29 @@ class InProcessConnections:
         except Exception as exc:  # matching down or not in this process: the first conversation still opens
             log.warning("no shared connections from matching: %s", exc)
             return []
+
+
+class HttpConnections:
+    """Distributed shape: matching's `GET /v1/members/{id}/connection-facts` for both members
+    (the comparable fields only, asked with the service credential), compared here as in-process.
+    Never raises: without matching the first conversation opens with prompts and no connections."""
+
+    def __init__(self, base_url: str, token: Callable[[], str | None], timeout_seconds: float = 2.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout_seconds = timeout_seconds
+
+    def between(self, member_id: str, other_id: str) -> list[dict[str, Any]]:
+        token = self.token()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            with httpx.Client(base_url=self.base_url, headers=headers, timeout=self.timeout_seconds) as http:
+                facts = []
+                for member in (member_id, other_id):
+                    response = http.get(f"/v1/members/{member}/connection-facts")
+                    response.raise_for_status()
+                    facts.append(response.json()["profiles"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            log.warning("no shared connections from %s: %s", self.base_url, exc)
+            return []
+        return shared_connections(facts[0], facts[1])
