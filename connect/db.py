@@ -43,7 +43,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # pysqlite's deferred BEGIN lets two writers both read then collide on
     # write; taking the write lock at BEGIN serialises them like row locks would.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only session (Database.read_session) needs no write lock: in WAL mode
+    # a deferred BEGIN reads a snapshot without waiting for writers.
+    if conn.get_execution_options().get("connect_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -53,6 +58,7 @@ class Database:
         self.pool_size = pool_size
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._read_sessions: sessionmaker[Session] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -85,6 +91,14 @@ class Database:
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         return self._sessions()
 
+    def read_session(self) -> Session:
+        """A session for reads only: on SQLite it does not take the write lock, so
+        request-path reads neither wait for nor block relays and consumers."""
+        if self._read_sessions is None:
+            self._read_sessions = sessionmaker(self.engine.execution_options(connect_read_only=True),
+                                               expire_on_commit=False)
+        return self._read_sessions()
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("select 1"))
@@ -108,6 +122,7 @@ class Database:
             self._engine.dispose()
             self._engine = None
             self._sessions = None
+            self._read_sessions = None
 
 
 def run_alembic_env(target_metadata: MetaData) -> None:

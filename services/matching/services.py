@@ -321,7 +321,8 @@ class MatchingService:
         searcher_doc: dict[str, Any] = {}
         open_with: dict[str, dict[str, str]] = {}
         if searcher_id is not None and mentor_ids:
-            with self.database.session() as session:
+            # Reads only: a read session does not queue behind the relays for SQLite's write lock.
+            with self.database.read_session() as session:
                 searcher_doc = self._searcher_doc(session, searcher_id)
                 for rel in session.execute(
                         select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id,

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 import tantivy
 
+from services.matching.domain import taxonomy
 from services.matching.domain.profiles import MentorProfile, index_document
 from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
                                              SearchQuery)
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 KEYWORD_FIELDS = ("expertise", "sectors", "career_stage", "qualifications", "languages", "interaction_modes",
                   "region", "country", "employer", "interests")
 TEXT_FIELDS = ("headline", "bio", "expertise_text")
+# Not stored: the profile holds headline and bio, and the taxonomy gives expertise_text.
+_DERIVED_TEXT = frozenset(TEXT_FIELDS)
 WRITER_HEAP = 64_000_000
 BUILD_HEAP = 256_000_000
 
@@ -76,18 +79,26 @@ def to_document(doc: dict[str, Any]) -> tantivy.Document:
             document.add_text(name, value)
     document.add_integer("years_experience", int(doc.get("years_experience") or 0))
     document.add_integer("load_level", int(doc.get("load_level") or 0))
-    # Stored: only what cannot be derived again (see `stored_document`); it halves indexing work.
-    stored = {"member_id": doc["member_id"], "name": doc.get("name", ""), "load_level": doc.get("load_level", 0),
-              "profile": doc["profile"]}
+    # Stored: the document without the text that repeats the profile (see `stored_document`).
+    stored = {name: value for name, value in doc.items() if name not in _DERIVED_TEXT}
     document.add_bytes("source", json.dumps(stored, separators=(",", ":")).encode())
     return document
 
 
 def stored_document(raw: bytes) -> dict[str, Any]:
-    """The full index document again, from the stored part."""
+    """The full index document again, from the stored part.
+
+    Filling in three text fields costs a fraction of rebuilding the document from the
+    profile (a dataclass round trip), which took a third of a search's time."""
     stored = json.loads(raw)
-    return index_document(stored["member_id"], stored["name"], MentorProfile.from_dict(stored["profile"]),
-                          stored["load_level"])
+    if "expertise" not in stored:  # written before the keyword fields were stored
+        return index_document(stored["member_id"], stored["name"], MentorProfile.from_dict(stored["profile"]),
+                              stored["load_level"])
+    profile = stored["profile"]
+    stored["headline"] = profile["headline"]
+    stored["bio"] = profile["bio"]
+    stored["expertise_text"] = taxonomy.expertise_text(stored["expertise"])
+    return stored
 
 
 # --- query compiler ---------------------------------------------------------------------
