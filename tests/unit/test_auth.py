@@ -182,3 +182,25 @@ def test_dev_issuer_refuses_a_token_from_another_dev_issuer(tmp_path):
     other = DevIssuer(tmp_path / "other", SETTINGS).mint("42", "Mallory", "m@example.org")
     with pytest.raises(InvalidToken):
         TokenVerifier(DevIssuer(tmp_path / "mine", SETTINGS), SETTINGS).verify(other)
+
+
+def test_a_remembered_token_is_refused_once_it_expires(jwks, ec_key, monkeypatch):
+    jwks.add(ec_key.public_key(), "ec-1", "ES256")
+    verifier = verifier_for(jwks)
+    issued = int(time.time())
+    token = jwt.encode(claims(iat=issued, nbf=issued, exp=issued + 600), ec_key, algorithm="ES256",
+                       headers={"kid": "ec-1"})
+    assert verifier.verify(token).id == "12345"
+    assert verifier.verify(token).id == "12345"  # answered from memory
+    monkeypatch.setattr("connect.auth.time.time", lambda: issued + 600)
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(token)
+
+
+def test_remembered_tokens_are_bounded(jwks, ec_key, monkeypatch):
+    jwks.add(ec_key.public_key(), "ec-1", "ES256")
+    verifier = verifier_for(jwks)
+    monkeypatch.setattr(TokenVerifier, "CACHE_SIZE", 3)
+    tokens = [jwt.encode(claims(sub=f"M{n}"), ec_key, algorithm="ES256", headers={"kid": "ec-1"}) for n in range(5)]
+    assert [verifier.verify(t).id for t in tokens] == ["M0", "M1", "M2", "M3", "M4"]
+    assert list(verifier._verified) == tokens[2:]  # the least recently used went first
