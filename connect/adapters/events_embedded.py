@@ -22,7 +22,8 @@ from sqlalchemy import (Column, Integer, LargeBinary, MetaData, String, Table, c
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from connect.events import OutgoingMessage, Record
-from schemas.events import MEMBERS_TOPIC, TOPICS_KEYED_BY_MEMBER, Envelope, MemberErased, erased_from
+from schemas.events import (EVENT_TYPES, MEMBERS_TOPIC, TOPICS_KEYED_BY_MEMBER, Envelope, MemberErased,
+                            erased_from)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ def _compact_for_erasure(conn, member_id: str) -> None:  # type: ignore[no-untyp
     """What a compacted Kafka topic does for the member-keyed topics, and more: every other record
     keyed by the member on those topics is deleted (MemberErased supersedes them; a late duplicate
     of an older record published in the same batch goes too), and records of other topics that
-    mention the member are rewritten without their personal text (`schemas.events.erased_from`).
+    mention the member are rewritten without their personal text (`schemas.events.erased_from`),
+    or deleted when they are dead-letter copies of the member's own records or cannot be read.
     Consumers that had not read a record yet read the scrubbed one, or none."""
     conn.execute(delete(_log).where(_log.c.topic.in_(TOPICS_KEYED_BY_MEMBER), _log.c.key == member_id,
                                     func.instr(_log.c.value, _ERASED_MARK) == 0))
@@ -143,7 +145,17 @@ def _compact_for_erasure(conn, member_id: str) -> None:  # type: ignore[no-untyp
     mentions = conn.execute(select(_log.c.offset, _log.c.value).where(
         _log.c.topic.not_in(TOPICS_KEYED_BY_MEMBER), func.instr(_log.c.value, needle) > 0)).all()
     for offset, value in mentions:
-        scrubbed = erased_from(Envelope.from_bytes(value), member_id)
+        try:
+            envelope = Envelope.from_bytes(value)
+        except ValueError:  # a dead letter we cannot read, naming the member: it cannot be scrubbed
+            envelope = None
+        own_type = EVENT_TYPES.get(envelope.type) if envelope is not None else None
+        if envelope is None or (envelope.key == member_id and own_type is not None and own_type is not MemberErased
+                                and own_type.TOPIC in TOPICS_KEYED_BY_MEMBER):
+            # Unreadable, or a copy of one of the member's own records (a dead letter): it goes.
+            conn.execute(delete(_log).where(_log.c.offset == offset))
+            continue
+        scrubbed = erased_from(envelope, member_id)
         if scrubbed is not None:
             conn.execute(update(_log).where(_log.c.offset == offset).values(value=scrubbed.to_bytes()))
 

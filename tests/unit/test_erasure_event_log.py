@@ -39,6 +39,10 @@ def test_member_erased_compacts_the_embedded_log(tmp_path):
                                  alternatives=[AlternativeMentor(member_id="M1", name=f"Ada {SECRET}"),
                                                AlternativeMentor(member_id="M5", name="Alan Turing")])),
     ])
+    # Dead letters: a copy of the member's own record, and an unreadable one naming them.
+    dead = _message(MemberDetailsChanged(member_id="M1", name=f"Ada {SECRET}", email="ada@example.org"))
+    publisher.publish([OutgoingMessage("connect.dlq.notifier", "M1", dead.value),
+                       OutgoingMessage("connect.dlq.notifier", "M1", b'{"broken": "M1", "note": "' + SECRET.encode())])
     publisher.publish([_message(MemberErased(member_id="M1"))])
 
     left = _everything(transport)
@@ -50,6 +54,8 @@ def test_member_erased_compacts_the_embedded_log(tmp_path):
     assert (left[2].data["agenda"], left[2].data["location_or_link"]) == ("", "")
     assert [a["member_id"] for a in left[3].data["alternatives"]] == ["M5"]
     assert left[3].data["reason"] == "expired"  # not the erased member's words
+    dead_letters = transport.consumer("dlq-reader", ["connect.dlq.notifier"]).poll(0)
+    assert dead_letters == []
     transport.close()
     for path in tmp_path.iterdir():
         assert SECRET.encode() not in path.read_bytes(), path.name
