@@ -154,7 +154,8 @@ def deliver_until_quiet(container: Container, roles: set[str] | None = None, rou
     The embedded shape's background work, done on demand: `connect sweep` uses it so the
     emails exist when the command returns, and tests use it instead of sleeping.
     """
-    loops = [ConsumerLoop(container.transport, spec.group_id, spec.topics, spec.handler)
+    loops = [ConsumerLoop(container.transport, spec.group_id, spec.topics, spec.handler,
+                          batch_handler=spec.batch_handler)
              for spec in container.consumers(roles)]
     moved = 0
     try:

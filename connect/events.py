@@ -9,6 +9,7 @@ with committed offsets, at-least-once delivery.  One contract suite
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -66,6 +67,11 @@ class TransientError(Exception):
 
 
 Handler = Callable[[Record], None]
+# Handles a list of records in order, cheaply (shared lookups, grouped writes), and returns the
+# records it left undone, in order: one that failed and every later record of the same
+# (topic, partition, key).  The loop then runs those through the one-record handler, whose
+# retries, backoff and dead-lettering stay the single error path.
+BatchHandler = Callable[[list[Record]], list[Record]]
 
 
 def dead_letter_topic(group_id: str) -> str:
@@ -83,8 +89,10 @@ class ConsumerLoop:
 
     def __init__(self, transport: EventTransport, group_id: str, topics: Sequence[str], handler: Handler,
                  *, max_attempts: int = 5, backoff_seconds: float = 0.2, max_backoff_seconds: float = 10.0,
-                 sleep: Callable[[float], None] = time.sleep, workers: int = 1) -> None:
+                 sleep: Callable[[float], None] = time.sleep, workers: int = 1,
+                 batch_handler: BatchHandler | None = None) -> None:
         self.transport = transport
+        self.batch_handler = batch_handler
         # workers > 1: records with different keys are handled in parallel threads (a key's
         # records stay in order); for I/O-bound handlers such as the notifier's SMTP sends.
         self.workers = workers
@@ -137,18 +145,39 @@ class ConsumerLoop:
                 self.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_seconds)
 
+    def _work(self, records: list[Record], stop: threading.Event | None,
+              done: list[Record] | None = None) -> None:
+        """Handle `records` (in order per key); `done` collects those finished, in order."""
+        undone = records
+        if self.batch_handler is not None and len(records) > 1:
+            try:
+                undone = self.batch_handler(records)
+            except Exception as exc:  # the one-record path below redoes them (handlers are idempotent)
+                log.warning("group %s: batch of %s records failed, handling them one by one: %s",
+                            self.group_id, len(records), exc)
+                undone = records
+        if done is not None:
+            left = set(id(r) for r in undone)
+            done.extend(r for r in records if id(r) not in left)
+        for record in undone:
+            self._process(record, stop)
+            if done is not None:
+                done.append(record)
+
     def _run_parallel(self, consumer: Consumer, records: list[Record], stop: threading.Event | None) -> None:
         lanes: dict[tuple[str, int, str | None], list[Record]] = {}
         for record in records:
             lanes.setdefault((record.topic, record.partition, record.key), []).append(record)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=f"consumer-{self.group_id}")
-
-        def lane(items: list[Record]) -> None:
-            for item in items:
-                self._process(item, stop)
-
-        futures = [self._pool.submit(lane, items) for items in lanes.values()]
+        if self.batch_handler is not None:
+            # One batch per thread, each holding whole lanes, so lookups and ledger writes are shared.
+            groups: list[list[Record]] = [[] for _ in range(min(self.workers, len(lanes)))]
+            for n, items in enumerate(lanes.values()):
+                groups[n % len(groups)].extend(items)
+            futures = [self._pool.submit(self._work, items, stop) for items in groups]
+        else:
+            futures = [self._pool.submit(self._work, items, stop) for items in lanes.values()]
         wait(futures)
         failed = next((f.exception() for f in futures if f.exception() is not None), None)
         if failed is not None:
@@ -170,13 +199,14 @@ class ConsumerLoop:
             return len(records)
         done: list[Record] = []
         try:
-            for record in records:
-                self._process(record, stop)
-                done.append(record)
+            self._work(records, stop, done)
         except BaseException:
             # The consumer's position is already past the whole batch: keep what was done,
             # then drop the consumer so the next poll resumes from the committed offsets
-            # instead of silently skipping the unprocessed rest.
+            # instead of silently skipping the unprocessed rest.  Only the unbroken prefix
+            # counts: a commit moves each partition past its highest record given.
+            finished = set(id(r) for r in done)
+            done = list(itertools.takewhile(lambda r: id(r) in finished, records))
             try:
                 consumer.commit(done)
             except Exception as exc:

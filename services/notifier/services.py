@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from email.utils import parseaddr
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -46,31 +47,76 @@ class NotifierService:
         self.directory = SqlDirectory(database)
         self.deliveries = SqlDeliveries(database)
 
-    # --- the consumer's handler ------------------------------------------------------
+    # --- the consumer's handlers ------------------------------------------------------
     def handle_record(self, record: Record) -> None:
         envelope, event = decode(record.value)
         self.handle(envelope, event)
 
     def handle(self, envelope: Envelope, event: EventData) -> None:
+        # One record: each accepted email is recorded at once (ledger group of one).
+        batch = _Batch(self, ledger_group=1)
+        batch.prefetch([(envelope, event)])
+        try:
+            self._handle(envelope, event, batch)
+        finally:
+            batch.flush()
+
+    def handle_records(self, records: list[Record]) -> list[Record]:
+        """The batch fast path (ConsumerLoop's `batch_handler`): one ledger query and one
+        directory query for the whole batch, ledger rows inserted in small groups.  Returns
+        the records left for the one-record path: a failed one and every later one of its key."""
+        batch = _Batch(self, ledger_group=LEDGER_GROUP)
+        decoded: list[tuple[Record, tuple[Envelope, EventData] | None]] = []
+        for record in records:
+            try:
+                decoded.append((record, decode(record.value)))
+            except PoisonMessage:
+                decoded.append((record, None))  # the one-record path dead-letters it
+        batch.prefetch([item for _, item in decoded if item is not None])
+        undone: list[Record] = []
+        blocked: set[tuple[str, int, str | None]] = set()
+        try:
+            for record, item in decoded:
+                lane = (record.topic, record.partition, record.key)
+                if item is None or lane in blocked:
+                    undone.append(record)
+                    blocked.add(lane)
+                    continue
+                try:
+                    self._handle(item[0], item[1], batch)
+                except Exception as exc:
+                    log.info("event %s: left for the one-by-one path: %r", item[0].event_id, exc)
+                    undone.append(record)
+                    blocked.add(lane)
+        finally:
+            # Whatever happened, what the server accepted is recorded before anything is retried.
+            batch.flush()
+        return undone
+
+    def _handle(self, envelope: Envelope, event: EventData, batch: "_Batch") -> None:
         now = self.clock.now()
         if isinstance(event, MemberDetailsChanged):
             self.directory.details_changed(event.member_id, event.name, event.email, now)
+            batch.forget(event.member_id)
         elif isinstance(event, AccountDeleted):
             self.directory.deactivated(event.member_id, now)
+            batch.forget(event.member_id)
         elif isinstance(event, MemberErased):
             self.directory.erased(event.member_id, now)
+            batch.forget(event.member_id)
         notifications = notifications_for(event)
         if notifications:
-            self._notify(envelope, event, notifications)
+            self._notify(envelope, event, notifications, batch)
 
     # --- sending -------------------------------------------------------------------
-    def _notify(self, envelope: Envelope, event: EventData, notifications: list[Notification]) -> None:
+    def _notify(self, envelope: Envelope, event: EventData, notifications: list[Notification],
+                batch: "_Batch") -> None:
         event_id = str(envelope.event_id)
-        done = self.deliveries.already_sent(event_id)
+        done = batch.sent.setdefault(event_id, set())
         pending = [note for note in notifications if note.recipient_id not in done]
-        # Everyone the emails address or mention, in one round trip.
-        people = self.directory.get_many({note.recipient_id for note in pending}
-                                         | {m for note in pending for m in note.about.values()})
+        # Everyone the emails address or mention (usually known from the batch's one lookup).
+        people = batch.people({note.recipient_id for note in pending}
+                              | {m for note in pending for m in note.about.values()})
         refused: list[str] = []
         for note in pending:
             recipient = people.get(note.recipient_id)
@@ -90,16 +136,16 @@ class NotifierService:
                                     date=self.clock.now(), attachments=self._attachments(envelope, note))
             try:
                 # TransientEmailError propagates: the consumer loop retries the event with backoff,
-                # and recipients already recorded below are not emailed again.
+                # and recipients already recorded are not emailed again.
                 self.email.send(message)
             except PermanentEmailError as exc:
                 log.error("event %s (%s): the mail server refused %s for member %s: %s",
                           event_id, envelope.type, note.template, note.recipient_id, exc)
                 refused.append(note.recipient_id)
                 continue
-            # Recorded the moment the server accepted: a crash between the two is the only
-            # way one email can go out twice.
-            self.deliveries.record_sent(event_id, note.recipient_id, message_id, self.clock.now())
+            # Recorded right after the server accepted (in a group of at most `ledger_group`
+            # rows): a crash in between is the only way one email can go out twice.
+            batch.sent_now(event_id, note.recipient_id, message_id, self.clock.now())
         if refused:
             raise PoisonMessage(f"mail server refused the email for {', '.join(refused)}")
 
@@ -118,3 +164,54 @@ class NotifierService:
             member = people.get(member_id)
             context[f"{role}_name"] = member.display_name if member and not member.erased else "a Connect member"
         return context
+
+
+# Ledger rows per insert on the batch path.  Bigger groups save database round trips; the
+# price is the duplicate window after a crash (at most this many accepted, unrecorded emails).
+LEDGER_GROUP = 8
+
+
+class _Batch:
+    """What one handler call shares across its records: the ledger and directory rows loaded
+    once, and the accepted deliveries not yet written to the ledger."""
+
+    def __init__(self, service: NotifierService, ledger_group: int) -> None:
+        self.service = service
+        self.ledger_group = ledger_group
+        self.sent: dict[str, set[str]] = {}
+        self._people: dict[str, Recipient] = {}
+        self._looked_up: set[str] = set()
+        self._unrecorded: list[dict[str, object]] = []
+
+    def prefetch(self, items: list[tuple[Envelope, EventData]]) -> None:
+        wanted = [(str(envelope.event_id), notifications_for(event)) for envelope, event in items]
+        wanted = [(event_id, notes) for event_id, notes in wanted if notes]
+        if not wanted:
+            return
+        self.sent.update(self.service.deliveries.already_sent_many(event_id for event_id, _ in wanted))
+        self.people({note.recipient_id for _, notes in wanted for note in notes}
+                    | {m for _, notes in wanted for note in notes for m in note.about.values()})
+
+    def people(self, member_ids: set[str]) -> dict[str, Recipient]:
+        missing = member_ids - self._looked_up
+        if missing:
+            self._people.update(self.service.directory.get_many(missing))
+            self._looked_up |= missing
+        return {m: self._people[m] for m in member_ids if m in self._people}
+
+    def forget(self, member_id: str) -> None:
+        """The directory row changed: look it up again when next needed."""
+        self._people.pop(member_id, None)
+        self._looked_up.discard(member_id)
+
+    def sent_now(self, event_id: str, recipient_id: str, message_id: str, at: datetime) -> None:
+        self.sent.setdefault(event_id, set()).add(recipient_id)
+        self._unrecorded.append({"event_id": event_id, "recipient_id": recipient_id, "message_id": message_id,
+                                 "sent_at": at})
+        if len(self._unrecorded) >= self.ledger_group:
+            self.flush()
+
+    def flush(self) -> None:
+        # Rows stay pending until written, so a failed insert is retried by the final flush.
+        self.service.deliveries.record_many(self._unrecorded)
+        self._unrecorded = []

@@ -17,4 +17,4 @@ PARALLEL_WORKERS = 8
 
 def notifier_consumer(service: NotifierService, parallel: bool = False) -> ConsumerSpec:
     return ConsumerSpec(group_id=GROUP_ID, topics=list(TOPICS), handler=service.handle_record, role="notifier",
-                        workers=PARALLEL_WORKERS if parallel else 1)
+                        workers=PARALLEL_WORKERS if parallel else 1, batch_handler=service.handle_records)

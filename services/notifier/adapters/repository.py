@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterable
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from connect.db import Database
@@ -85,6 +88,27 @@ class SqlDeliveries:
         with self.database.engine.connect() as conn:
             return set(conn.execute(
                 select(deliveries.c.recipient_id).where(deliveries.c.event_id == event_id)).scalars())
+
+    def already_sent_many(self, event_ids: Iterable[str]) -> dict[str, set[str]]:
+        """Recipients already emailed, per event, for a whole polled batch in one round trip."""
+        wanted = sorted(set(event_ids))
+        sent: dict[str, set[str]] = {event_id: set() for event_id in wanted}
+        if not wanted:
+            return sent
+        with self.database.engine.connect() as conn:
+            for event_id, recipient_id in conn.execute(
+                    select(deliveries.c.event_id, deliveries.c.recipient_id).where(deliveries.c.event_id.in_(wanted))):
+                sent[event_id].add(recipient_id)
+        return sent
+
+    def record_many(self, rows: list[dict[str, object]]) -> None:
+        """Insert ledger rows (event_id, recipient_id, message_id, sent_at) in one statement; rows
+        another consumer instance already recorded are left as they are."""
+        if not rows:
+            return
+        dialect_insert = sqlite_insert if self.database.is_sqlite else postgresql_insert
+        with self.database.engine.begin() as conn:
+            conn.execute(dialect_insert(deliveries).on_conflict_do_nothing(), rows)
 
     def record_sent(self, event_id: str, recipient_id: str, message_id: str, now: datetime) -> None:
         try:

@@ -3,7 +3,8 @@ a producer's outbox in PostgreSQL -> OutboxRelay -> Kafka -> the notifier's cons
 
 Each piece can also run as its own process, so tests can SIGKILL it:
     python -m tests.integration.notifier.pipeline relay|notifier
-configured by PIPELINE_DB_URL, PIPELINE_KAFKA, PIPELINE_SMTP_URL, PIPELINE_GROUP, PIPELINE_KEY_PREFIX.
+configured by PIPELINE_DB_URL, PIPELINE_KAFKA, PIPELINE_SMTP_URL, PIPELINE_GROUP, PIPELINE_KEY_PREFIX,
+PIPELINE_WORKERS.
 """
 
 from __future__ import annotations
@@ -80,7 +81,11 @@ def notifier_loop(transport: KafkaTransport, service: NotifierService, group_id:
         if (record.key or "").startswith(key_prefix):
             service.handle_record(record)
 
-    return ConsumerLoop(transport, group_id, TOPICS, handle, backoff_seconds=backoff_seconds, workers=workers)
+    def handle_batch(records: list[Record]) -> list[Record]:
+        return service.handle_records([r for r in records if (r.key or "").startswith(key_prefix)])
+
+    return ConsumerLoop(transport, group_id, TOPICS, handle, backoff_seconds=backoff_seconds, workers=workers,
+                        batch_handler=handle_batch)
 
 
 def _run_role(role: str) -> None:
@@ -94,7 +99,8 @@ def _run_role(role: str) -> None:
     elif role == "notifier":
         service = notifier(os.environ["PIPELINE_DB_URL"], os.environ["PIPELINE_SMTP_URL"])
         notifier_loop(transport, service, os.environ.get("PIPELINE_GROUP", "notifier"),
-                      key_prefix=os.environ.get("PIPELINE_KEY_PREFIX", ""), workers=PARALLEL_WORKERS).run(stop, 0.2)
+                      key_prefix=os.environ.get("PIPELINE_KEY_PREFIX", ""),
+                      workers=int(os.environ.get("PIPELINE_WORKERS", PARALLEL_WORKERS))).run(stop, 0.2)
     else:
         raise SystemExit(f"unknown role {role!r}")
     transport.close()
