@@ -44,6 +44,8 @@ def _container(settings: Settings, services: tuple[str, ...] = SERVICES):  # typ
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="API processes on the port; the first also runs relays, "
+                                               "consumers and the sweep (see connect/workers.py)."),
 ) -> None:
     """Run the embedded default: the whole platform in one process (API, relays, consumers, sweep)."""
     import uvicorn
@@ -53,6 +55,11 @@ def serve(
     settings = _settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     container = _container(settings)
+    if workers > 1:
+        from connect.workers import serve_workers
+
+        serve_workers(container, host, port, workers)
+        return
     web = create_app(container, background=True, migrate=True)
     log.info("serving Connect on http://%s:%s (state in %s)", host, port, settings.var_dir.resolve())
     uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)

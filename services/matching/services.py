@@ -59,7 +59,7 @@ class MatchingService:
         """Authenticator hook, before `member_seen`: the token of a member whose account was deleted
         (AccountDeleted or MemberErased consumed) is refused, and never records them again."""
         if member.id not in self._inactive:
-            with self.database.session() as session:
+            with self.database.read_session() as session:
                 active = session.execute(select(orm.members.c.active)
                                          .where(orm.members.c.member_id == member.id)).scalar()
             if active is not False:

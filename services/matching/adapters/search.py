@@ -24,7 +24,8 @@ def build_search_index(settings: SearchSettings, var_dir: Path) -> SearchIndex:
     if kind == "embedded":
         from services.matching.adapters.search_embedded import EmbeddedSearchIndex
 
-        return EmbeddedSearchIndex(Path(url) if url else var_dir / "search", settings.search_index_alias)
+        return EmbeddedSearchIndex(Path(url) if url else var_dir / "search", settings.search_index_alias,
+                                   writes=settings.search_index_writes)
     from services.matching.adapters.search_dsl import DslSearchIndex
 
     if kind == "opensearch":

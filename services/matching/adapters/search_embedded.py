@@ -111,8 +111,12 @@ def _criterion_query(schema: tantivy.Schema, criterion: Criterion) -> tantivy.Qu
     return tantivy.Query.term_set_query(schema, criterion.index_field, list(criterion.values))
 
 
-def compile_query(query: SearchQuery, schema: tantivy.Schema) -> tantivy.Query:
-    """The same clauses as `search_dsl.compile_query`, in tantivy's query objects."""
+def compile_query(query: SearchQuery, schema: tantivy.Schema, *, nudge: bool = True) -> tantivy.Query:
+    """The same clauses as `search_dsl.compile_query`, in tantivy's query objects.
+
+    `nudge=False` leaves out the four load-level clauses: they match every mentor, so
+    scoring them cost a quarter of a search; `EmbeddedSearchIndex.search` adds the same
+    nudge to the hits it fetched instead."""
     Occur = tantivy.Occur
     Query = tantivy.Query
     clauses: list[tuple[Any, tantivy.Query]] = []
@@ -138,9 +142,10 @@ def compile_query(query: SearchQuery, schema: tantivy.Schema) -> tantivy.Query:
         clauses.append((Occur.Must, Query.const_score_query(_criterion_query(schema, hard), 0.0)))
     if query.exclude_ids:
         clauses.append((Occur.MustNot, Query.term_set_query(schema, "member_id", list(query.exclude_ids))))
-    for level in range(MAX_LOAD_LEVEL):
-        clauses.append((Occur.Should, Query.const_score_query(
-            Query.term_query(schema, "load_level", level), query.nudge(level))))
+    if nudge:
+        for level in range(MAX_LOAD_LEVEL):
+            clauses.append((Occur.Should, Query.const_score_query(
+                Query.term_query(schema, "load_level", level), query.nudge(level))))
     return Query.boolean_query(clauses)
 
 
@@ -148,17 +153,31 @@ def compile_query(query: SearchQuery, schema: tantivy.Schema) -> tantivy.Query:
 
 
 class _Opened:
-    def __init__(self, name: str, index: tantivy.Index, stamp: int) -> None:
+    def __init__(self, name: str, index: tantivy.Index, stamp: int, meta: Path) -> None:
         self.name = name
         self.index = index
         self.stamp = stamp
         self.writer: tantivy.IndexWriter | None = None
+        self.meta = meta
+        self.committed = _mtime(meta)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 class EmbeddedSearchIndex:
-    def __init__(self, folder: Path, alias: str) -> None:
+    """`writes=False` for processes that only search (`connect serve --workers` API
+    processes): they never open a tantivy writer and leave the post-swap catch-up to
+    the one process that runs the indexer."""
+
+    def __init__(self, folder: Path, alias: str, *, writes: bool = True) -> None:
         self.folder = folder
         self.alias = alias
+        self.writes = writes
         self.schema = build_schema()
         self.on_switch: Callable[[datetime], None] | None = None
         self._opened: _Opened | None = None
@@ -189,7 +208,14 @@ class EmbeddedSearchIndex:
         opened = self._opened
         try:
             if opened is not None and self.alias_file.stat().st_mtime_ns == opened.stamp:
-                return opened  # the common case: one stat() per call
+                # The common case: two stat() calls.  tantivy's own reload of another
+                # process's commit lags ~0.5 s; reloading on a changed meta.json makes a
+                # commit by the indexer process searchable here at once.
+                committed = _mtime(opened.meta)
+                if committed != opened.committed:
+                    opened.committed = committed
+                    opened.index.reload()
+                return opened
         except FileNotFoundError:
             pass
         with self._lock:
@@ -206,8 +232,8 @@ class EmbeddedSearchIndex:
             if opened is not None:
                 self._release(opened)
             index = tantivy.Index(self.schema, path=str(self.folder / data["index"]), reuse=True)
-            self._opened = _Opened(data["index"], index, stamp)
-        if switched and self.on_switch is not None:
+            self._opened = _Opened(data["index"], index, stamp, self.folder / data["index"] / "meta.json")
+        if switched and self.on_switch is not None and self.writes:
             # Changes this process indexed into the old version while the new one was
             # being built would be lost without this catch-up.
             self.on_switch(datetime.fromisoformat(data["build_started"]))
@@ -229,6 +255,8 @@ class EmbeddedSearchIndex:
             self._write_alias(name, datetime.now(timezone.utc))
 
     def _write(self, change: Callable[[tantivy.IndexWriter], None]) -> None:
+        if not self.writes:
+            raise RuntimeError("this process only searches the embedded index; the indexer process writes it")
         opened = self._current()
         with self._lock:
             if opened.writer is None:
@@ -277,7 +305,13 @@ class EmbeddedSearchIndex:
     def search(self, query: SearchQuery) -> SearchPage:
         opened = self._current()
         searcher = opened.index.searcher()
-        compiled = compile_query(query, self.schema)
+        # The engine ranks by the criteria and text part ("base"); the nudge (0 .. `most`) is
+        # added here from the load_level fast field.  The fetched hits hold the true top
+        # `wanted` once the wanted-th final score beats anything unfetched could reach:
+        # the last fetched base score plus the largest nudge.
+        compiled = compile_query(query, self.schema, nudge=False)
+        nudges = [query.nudge(level) for level in range(MAX_LOAD_LEVEL + 1)]
+        most = max(nudges)
         cursor = query.cursor
         wanted = query.size + 1
         # Scores are coarse sums, so ties at the page boundary are common: start wide (a few hundred
@@ -286,11 +320,11 @@ class EmbeddedSearchIndex:
         while True:
             result = searcher.search(compiled, limit=limit, count=True)
             hits = result.hits
-            ordered = self._order(searcher, hits)
+            ordered = self._order(searcher, hits, nudges)
             if cursor is not None:
                 ordered = [h for h in ordered if self._after(searcher, h, cursor)]
             exhausted = len(hits) < limit
-            if exhausted or (len(ordered) >= wanted and ordered[wanted - 1][0] > hits[-1][0]):
+            if exhausted or (len(ordered) >= wanted and ordered[wanted - 1][0] > hits[-1][0] + most):
                 break
             limit *= 8
         page = ordered[:query.size]
@@ -308,11 +342,18 @@ class EmbeddedSearchIndex:
     def _member_id(self, searcher: tantivy.Searcher, address: Any) -> str:
         return searcher.doc(address).get_first("member_id")
 
-    def _order(self, searcher: tantivy.Searcher, hits: list[tuple[float, Any]]) -> list[tuple[float, Any, int]]:
+    def _order(self, searcher: tantivy.Searcher, hits: list[tuple[float, Any]],
+               nudges: list[float]) -> list[tuple[float, Any, int]]:
+        """(final score, address, id key) by score descending, then member id."""
         if not hits:
             return []
-        keys = searcher.fast_field_values("id_key", [address for _score, address in hits])
-        ordered = sorted(((score, address, key) for (score, address), key in zip(hits, keys)),
+        addresses = [address for _score, address in hits]
+        keys = searcher.fast_field_values("id_key", addresses)
+        levels = searcher.fast_field_values("load_level", addresses)
+        top = len(nudges) - 1
+        # Exact: every part is a dyadic fraction (see domain.search), as in the engines' float32 sums.
+        ordered = sorted(((score + nudges[min(level, top)], address, key)
+                          for (score, address), key, level in zip(hits, keys, levels)),
                          key=lambda h: (-h[0], h[2]))
         # Ids longer than 8 bytes may share a key: order those few by the full id.
         i = 0

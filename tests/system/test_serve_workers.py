@@ -1,0 +1,97 @@
+"""`connect serve --workers 2` on an empty folder: one process prepares the shared state and
+runs the background work, another serves on the same port; a profile written through
+either process becomes searchable through both, and the extra process leaves with the
+main one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.system.test_serve_cli import CONNECT, free_port
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+
+
+def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_")}
+    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port), "--workers", "2"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200 and len(_children(proc.pid)) == 1:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail("connect serve exited: " + proc.stdout.read().decode(errors="replace"))
+            if time.monotonic() > deadline:
+                pytest.fail("connect serve --workers 2 did not come up within 60 s")
+            time.sleep(0.2)
+        [worker] = _children(proc.pid)
+
+        def token(member_id: str) -> dict[str, str]:
+            minted = subprocess.run([CONNECT, "token", member_id, "--name", member_id, "--email", "m@example.org"],
+                                    cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+            return {"Authorization": f"Bearer {minted.strip()}"}
+
+        mentor, seeker = token("W1"), token("W2")
+        # Fresh connections: the kernel spreads them over both processes.
+        for _ in range(6):
+            assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
+        profile = {"headline": "Claims lead", "expertise": ["claims"], "interests": ["workers-test"]}
+        assert httpx.put(f"{base}/v1/members/me/mentor-profile", json=profile, headers=mentor).status_code == 200
+        search = {"criteria": {"interests": ["workers-test"]}}
+        written = time.monotonic()
+        while httpx.post(f"{base}/v1/mentors/search", json=search, headers=seeker).json()["total"] == 0:
+            assert time.monotonic() - written < 10, "the profile never became searchable"
+            time.sleep(0.05)
+        found = [httpx.post(f"{base}/v1/mentors/search", json=search, headers=seeker).json() for _ in range(12)]
+        assert {page["total"] for page in found} == {1}
+        assert found[0]["results"][0]["mentor"]["member_id"] == "W1"
+    finally:
+        proc.send_signal(signal.SIGTERM)  # the main process only: it must take its worker along
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert worker is not None
+    deadline = time.monotonic() + 15
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = _alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive, "the extra API process outlived connect serve"
+    assert proc.returncode in (0, -signal.SIGTERM), proc.stdout.read().decode(errors="replace")
