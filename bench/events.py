@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=600.0, help="events committed per second end to end")
     parser.add_argument("--workers", type=int, default=8, help="notifier threads (parallel keys)")
+    parser.add_argument("--ledger-group", type=int, default=1,
+                        help="ledger rows per insert (>1: fewer round trips, wider duplicate window)")
+    parser.add_argument("--notifiers", type=int, default=1, help="notifier processes in the consumer group")
     parser.add_argument("--sink", choices=("counter", "eml"), default="counter",
                         help="counter: a sink that only notes Message-IDs; eml: the project's parsing .eml sink")
     args = parser.parse_args(argv)
@@ -188,21 +191,23 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         # The notifier in its own process, as `connect run notifier` runs it: sharing this process's
         # GIL with the producer and the relay would measure thread convoys, not the notifier.
         # Only this run's keys: a new group also reads every earlier run's events from the topic.
-        notifier_process = subprocess.Popen(
+        notifier_processes = [subprocess.Popen(
             [sys.executable, "-m", "tests.integration.notifier.pipeline", "notifier"],
             cwd=Path(__file__).resolve().parents[1],
             env={**os.environ, "PIPELINE_DB_URL": db_url, "PIPELINE_KAFKA": bootstrap, "PIPELINE_SMTP_URL": sink.url,
                  "PIPELINE_GROUP": f"bench-{prefix}", "PIPELINE_KEY_PREFIX": prefix,
-                 "PIPELINE_WORKERS": str(args.workers)})
-        stack.callback(notifier_process.wait, 30)
-        stack.callback(notifier_process.terminate)
+                 "PIPELINE_WORKERS": str(args.workers), "PIPELINE_LEDGER_GROUP": str(args.ledger_group)}) for _ in range(args.notifiers)]
+        for process in notifier_processes:
+            stack.callback(process.wait, 30)
+            stack.callback(process.terminate)
         try:
             deadline = time.monotonic() + 120
-            while service.directory.get(f"{prefix}-{mentors - 1}") is None and time.monotonic() < deadline:
-                time.sleep(0.1)  # the notifier has joined its group and read the directory
+            everyone = {f"{prefix}-{i}" for i in range(mentors)}
+            while len(service.directory.get_many(everyone)) < mentors and time.monotonic() < deadline:
+                time.sleep(0.1)  # the notifiers have joined their group and read the directory
             sink.reset()
             recorder.lags_ms.clear()
-            cpu_before = {"notifier": cpu_seconds(notifier_process.pid), "sink": cpu_seconds(sink.pid)}
+            cpu_before = {"notifier": sum(cpu_seconds(p.pid) for p in notifier_processes), "sink": cpu_seconds(sink.pid)}
             expected: set[str] = set()
             chunk = 10
             began = time.perf_counter()
@@ -219,14 +224,15 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             while sink.count() < len(expected) and time.monotonic() < deadline:
                 time.sleep(0.05)
             e2e_seconds = time.perf_counter() - began
-            cpu_used = {"notifier": cpu_seconds(notifier_process.pid) - cpu_before["notifier"],
+            cpu_used = {"notifier": sum(cpu_seconds(p.pid) for p in notifier_processes) - cpu_before["notifier"],
                         "sink": cpu_seconds(sink.pid) - cpu_before["sink"]}
         finally:
             stop.set()
             live_relay.wakeup.set()
             for worker in workers:
                 worker.join(30)
-            notifier_process.terminate()
+            for process in notifier_processes:
+                process.terminate()
         message_ids = sink.message_ids()
         received = set(message_ids)
         lags = recorder.lags_ms
@@ -236,7 +242,9 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             "events": args.events,
             "relay_events_per_second": round(drained / relay_seconds, 1),
             "offered_rate_per_second": args.rate,
+            "notifier_processes": args.notifiers,
             "notifier_workers": args.workers,
+            "ledger_group": args.ledger_group,
             "smtp_sink": args.sink,
             "emit_seconds": round(emitted_seconds, 2),
             "emails_per_second": round(len(expected) / e2e_seconds, 1),

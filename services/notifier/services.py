@@ -38,8 +38,12 @@ def decode(raw: bytes) -> tuple[Envelope, EventData]:
 
 class NotifierService:
     def __init__(self, database: Database, clock: Clock, email: EmailSender,
-                 sender: str = "Connect <connect@example.org>", renderer: TemplateRenderer | None = None) -> None:
+                 sender: str = "Connect <connect@example.org>", renderer: TemplateRenderer | None = None,
+                 ledger_group: int = 1) -> None:
         self.database = database
+        # Ledger rows per insert on the batch path: >1 saves database round trips but widens the
+        # duplicate window after a crash to that many accepted, unrecorded emails per thread.
+        self.ledger_group = ledger_group
         self.clock = clock
         self.email = email
         self.sender = sender
@@ -63,9 +67,9 @@ class NotifierService:
 
     def handle_records(self, records: list[Record]) -> list[Record]:
         """The batch fast path (ConsumerLoop's `batch_handler`): one ledger query and one
-        directory query for the whole batch, ledger rows inserted in small groups.  Returns
+        directory query for the whole batch, ledger rows inserted in groups of `ledger_group`.  Returns
         the records left for the one-record path: a failed one and every later one of its key."""
-        batch = _Batch(self, ledger_group=LEDGER_GROUP)
+        batch = _Batch(self, ledger_group=self.ledger_group)
         decoded: list[tuple[Record, tuple[Envelope, EventData] | None]] = []
         for record in records:
             try:
@@ -143,8 +147,8 @@ class NotifierService:
                           event_id, envelope.type, note.template, note.recipient_id, exc)
                 refused.append(note.recipient_id)
                 continue
-            # Recorded right after the server accepted (in a group of at most `ledger_group`
-            # rows): a crash in between is the only way one email can go out twice.
+            # Recorded right after the server accepted (with up to `ledger_group` - 1 others):
+            # a crash in between is the only way an email can go out twice.
             batch.sent_now(event_id, note.recipient_id, message_id, self.clock.now())
         if refused:
             raise PoisonMessage(f"mail server refused the email for {', '.join(refused)}")
@@ -164,11 +168,6 @@ class NotifierService:
             member = people.get(member_id)
             context[f"{role}_name"] = member.display_name if member and not member.erased else "a Connect member"
         return context
-
-
-# Ledger rows per insert on the batch path.  Bigger groups save database round trips; the
-# price is the duplicate window after a crash (at most this many accepted, unrecorded emails).
-LEDGER_GROUP = 8
 
 
 class _Batch:

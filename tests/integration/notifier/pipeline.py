@@ -4,7 +4,7 @@ a producer's outbox in PostgreSQL -> OutboxRelay -> Kafka -> the notifier's cons
 Each piece can also run as its own process, so tests can SIGKILL it:
     python -m tests.integration.notifier.pipeline relay|notifier
 configured by PIPELINE_DB_URL, PIPELINE_KAFKA, PIPELINE_SMTP_URL, PIPELINE_GROUP, PIPELINE_KEY_PREFIX,
-PIPELINE_WORKERS.
+PIPELINE_WORKERS, PIPELINE_LEDGER_GROUP.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ def source(db_url: str, create: bool = False) -> Source:
     return Source(database, table, Outbox(table, producer=SOURCE))
 
 
-def notifier(db_url: str, smtp_url: str, migrate: bool = False) -> NotifierService:
+def notifier(db_url: str, smtp_url: str, migrate: bool = False, ledger_group: int = 1) -> NotifierService:
     database = Database(db_url, "notifier")
     if migrate:
         database.upgrade(NOTIFIER_MIGRATIONS)
-    return NotifierService(database, SystemClock(), SmtpEmailSender(smtp_url, timeout=10))
+    return NotifierService(database, SystemClock(), SmtpEmailSender(smtp_url, timeout=10), ledger_group=ledger_group)
 
 
 def notifier_loop(transport: KafkaTransport, service: NotifierService, group_id: str,
@@ -97,7 +97,8 @@ def _run_role(role: str) -> None:
         relay = source(os.environ["PIPELINE_DB_URL"]).relay(transport)
         relay.run(stop, idle_seconds=0.05)
     elif role == "notifier":
-        service = notifier(os.environ["PIPELINE_DB_URL"], os.environ["PIPELINE_SMTP_URL"])
+        service = notifier(os.environ["PIPELINE_DB_URL"], os.environ["PIPELINE_SMTP_URL"],
+                           ledger_group=int(os.environ.get("PIPELINE_LEDGER_GROUP", "1")))
         notifier_loop(transport, service, os.environ.get("PIPELINE_GROUP", "notifier"),
                       key_prefix=os.environ.get("PIPELINE_KEY_PREFIX", ""),
                       workers=int(os.environ.get("PIPELINE_WORKERS", PARALLEL_WORKERS))).run(stop, 0.2)
