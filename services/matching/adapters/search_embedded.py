@@ -352,9 +352,12 @@ class EmbeddedSearchIndex:
         levels = searcher.fast_field_values("load_level", addresses)
         top = len(nudges) - 1
         # Exact: every part is a dyadic fraction (see domain.search), as in the engines' float32 sums.
-        ordered = sorted(((score + nudges[min(level, top)], address, key)
-                          for (score, address), key, level in zip(hits, keys, levels)),
-                         key=lambda h: (-h[0], h[2]))
+        finals = [score + nudges[min(level, top)] for (score, _address), level in zip(hits, levels)]
+        # Plain tuples sort in C; the position breaks what the key cannot (it is unique).
+        positions = sorted(zip([-final for final in finals], keys, range(len(hits))))
+        ordered = [(finals[i], addresses[i], key) for _neg, key, i in positions]
+        if len(set(keys)) == len(keys):
+            return ordered
         # Ids longer than 8 bytes may share a key: order those few by the full id.
         i = 0
         while i < len(ordered):
