@@ -6,8 +6,8 @@ Measures, on this machine:
   * bulk index time of N mentors (a full `reindex` build + alias swap) on each engine;
   * p50/p95/p99 latency of a fixed set of 7-criterion queries and of criteria+text queries,
     through the search adapters (query compile, engine, result documents), one engine after the other;
-  * requests/s of `POST /v1/mentors/search` against `connect serve` on loopback, driven by `wrk`
-    (Debian package `wrk`) with the 7-criterion queries;
+  * requests/s of `POST /v1/mentors/search` against `connect serve --workers N` (N = 1 and 2 by
+    default) on loopback, driven by `wrk` (Debian package `wrk`) with the 7-criterion queries;
   * how long a profile change takes to become searchable in the embedded shape (PUT -> found).
 
 OpenSearch comes from --opensearch-url, else CONNECT_BENCH_OPENSEARCH_URL, else the launcher in
@@ -176,8 +176,8 @@ def _wait_http(url: str, timeout: float = 120.0) -> None:
 
 
 def measure_http(docs: list[dict[str, Any]], seven: list[dict[str, Any]], seconds: int,
-                 connections: int) -> dict[str, Any]:
-    """`connect serve` on loopback over an embedded index of `docs`, loaded by wrk."""
+                 connections: int, workers: int = 1) -> dict[str, Any]:
+    """`connect serve --workers N` on loopback over an embedded index of `docs`, loaded by wrk."""
     from connect.auth import DevIssuer
     from connect.settings import Settings
     from services.matching.adapters.search_embedded import EmbeddedSearchIndex
@@ -195,10 +195,13 @@ def measure_http(docs: list[dict[str, Any]], seven: list[dict[str, Any]], second
     port = _free_port()
     connect = shutil.which("connect", path=str(Path(sys.executable).parent)) or "connect"
     server_log = open(var_dir / "serve.log", "wb")
-    server = subprocess.Popen([connect, "serve", "--port", str(port)], env=env, cwd=str(var_dir),
+    server = subprocess.Popen([connect, "serve", "--port", str(port), "--workers", str(workers)],
+                              env=env, cwd=str(var_dir),
                               stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz")
+        if workers > 1:
+            time.sleep(5)  # the extra API processes start after the main one answers
         issuer = DevIssuer(var_dir / "dev-issuer", Settings().auth)
         token = issuer.mint("BENCH-SEEKER", "Bench Seeker", "seeker@example.org", ttl_seconds=3600)
         bodies = ", ".join(json.dumps(json.dumps({**spec, "page": {"size": 20}})) for spec in seven)
@@ -213,7 +216,8 @@ def measure_http(docs: list[dict[str, Any]], seven: list[dict[str, Any]], second
             assert response.status == 200 and json.loads(response.read())["total"] > 0
         out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
                               f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
-        figures: dict[str, Any] = {"tool": "wrk", "connections": connections, "seconds": seconds}
+        figures: dict[str, Any] = {"tool": "wrk", "workers": workers, "connections": connections,
+                                   "seconds": seconds}
         for line in out.splitlines():
             parts = line.split()
             if line.startswith("Requests/sec:"):
@@ -282,6 +286,8 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--http-seconds", type=int, default=15)
     parser.add_argument("--http-connections", type=int, default=16)
+    parser.add_argument("--http-workers", default="1,2",
+                        help="comma-separated `connect serve --workers` counts to measure, one run each")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -332,7 +338,8 @@ def main() -> None:
     results["embedded_freshness"] = measure_freshness()
     if not args.skip_http:
         print("http: connect serve + wrk ...", flush=True)
-        results["http_search"] = measure_http(docs, seven, args.http_seconds, args.http_connections)
+        results["http_search"] = [measure_http(docs, seven, args.http_seconds, args.http_connections, int(n))
+                                  for n in args.http_workers.split(",")]
 
     results["machine"]["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -356,8 +363,7 @@ def print_table(results: dict[str, Any]) -> None:
             table.add_row(f"{label} {q.replace('_ms', '')} (ms)",
                           *[str(results["engines"][e][key][q]) for e in engines])
     Console().print(table)
-    http = results.get("http_search")
-    if http:
+    for http in results.get("http_search") or []:
         print("HTTP search API:", json.dumps(http))
     print("embedded profile change -> searchable:", json.dumps(results["embedded_freshness"]))
 
