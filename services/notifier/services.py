@@ -8,6 +8,8 @@ from email.utils import parseaddr
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from pydantic import ValidationError
 
 from connect.clock import Clock
@@ -63,7 +65,10 @@ class NotifierService:
         try:
             self._handle(envelope, event, batch)
         finally:
-            batch.flush()
+            try:
+                batch.flush()
+            finally:
+                batch.close()
 
     def handle_records(self, records: list[Record]) -> list[Record]:
         """The batch fast path (ConsumerLoop's `batch_handler`): one ledger query and one
@@ -94,7 +99,10 @@ class NotifierService:
                     blocked.add(lane)
         finally:
             # Whatever happened, what the server accepted is recorded before anything is retried.
-            batch.flush()
+            try:
+                batch.flush()
+            finally:
+                batch.close()
         return undone
 
     def _handle(self, envelope: Envelope, event: EventData, batch: "_Batch") -> None:
@@ -181,6 +189,7 @@ class _Batch:
         self._people: dict[str, Recipient] = {}
         self._looked_up: set[str] = set()
         self._unrecorded: list[dict[str, object]] = []
+        self._connection: Connection | None = None  # kept for the batch's ledger inserts
 
     def prefetch(self, items: list[tuple[Envelope, EventData]]) -> None:
         wanted = [(str(envelope.event_id), notifications_for(event)) for envelope, event in items]
@@ -212,5 +221,18 @@ class _Batch:
 
     def flush(self) -> None:
         # Rows stay pending until written, so a failed insert is retried by the final flush.
-        self.service.deliveries.record_many(self._unrecorded)
+        if not self._unrecorded:
+            return
+        if self._connection is None:
+            self._connection = self.service.database.engine.connect()
+        try:
+            self.service.deliveries.record_many(self._unrecorded, self._connection)
+        except Exception:
+            self.close()  # never reuse a connection that just failed
+            raise
         self._unrecorded = []
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()

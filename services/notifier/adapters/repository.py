@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -101,14 +101,20 @@ class SqlDeliveries:
                 sent[event_id].add(recipient_id)
         return sent
 
-    def record_many(self, rows: list[dict[str, object]]) -> None:
-        """Insert ledger rows (event_id, recipient_id, message_id, sent_at) in one statement; rows
-        another consumer instance already recorded are left as they are."""
+    def record_many(self, rows: list[dict[str, object]], conn: Connection | None = None) -> None:
+        """Insert ledger rows (event_id, recipient_id, message_id, sent_at) in one statement and
+        commit; rows another consumer instance already recorded are left as they are.  `conn`: a
+        connection the caller keeps across inserts (a pool checkout costs more than the insert)."""
         if not rows:
             return
         dialect_insert = sqlite_insert if self.database.is_sqlite else postgresql_insert
-        with self.database.engine.begin() as conn:
-            conn.execute(dialect_insert(deliveries).on_conflict_do_nothing(), rows)
+        statement = dialect_insert(deliveries).on_conflict_do_nothing()
+        if conn is None:
+            with self.database.engine.begin() as own:
+                own.execute(statement, rows)
+            return
+        with conn.begin():
+            conn.execute(statement, rows)
 
     def record_sent(self, event_id: str, recipient_id: str, message_id: str, now: datetime) -> None:
         try:
