@@ -110,8 +110,9 @@ class MatchingService:
         with self._known_lock:
             self._known.pop(member_id, None)
 
-    def erase_member(self, member_id: str) -> None:
-        """Approved erasure: drop the member's profiles and sent events, anonymise the directory row."""
+    def erase_member(self, member_id: str) -> bool:
+        """Approved erasure: drop the member's profiles and sent events, anonymise the directory row.
+        True when they had a mentor profile, so a document in the search index (see `purge_index`)."""
         with self.uow() as uow:
             if self.database.is_sqlite:
                 # Freed and overwritten cells are zeroed, not left readable in the file's free space.
@@ -119,7 +120,8 @@ class MatchingService:
             now = self.clock.now()
             uow.session.execute(orm.members.update().where(orm.members.c.member_id == member_id)
                                 .values(name="Erased member", email="", active=False, updated_at=now))
-            uow.session.execute(orm.mentor_profiles.delete().where(orm.mentor_profiles.c.member_id == member_id))
+            mentored = uow.session.execute(
+                orm.mentor_profiles.delete().where(orm.mentor_profiles.c.member_id == member_id)).rowcount
             uow.session.execute(orm.mentee_profiles.delete().where(orm.mentee_profiles.c.member_id == member_id))
             # Already relayed, so no consumer needs them any more; unsent rows still must go out.
             uow.session.execute(orm.outbox.delete().where(orm.outbox.c.key == member_id,
@@ -128,6 +130,15 @@ class MatchingService:
         with self._known_lock:
             self._known.pop(member_id, None)
         self._truncate_wal()
+        return bool(mentored)
+
+    def purge_index(self) -> None:
+        """After an erased mentor's document was deleted: a deleted document keeps its bytes and
+        terms (tantivy until its segment is merged, OpenSearch until segments merge), and the
+        embedded index keeps the version before the last rebuild.  Two rebuilds from the database
+        leave no version that ever held it.  Erasures are rare; a rebuild is the price."""
+        self.reindex()
+        self.reindex()
 
     def _truncate_wal(self) -> None:
         """SQLite keeps the erased row's old page images in the write-ahead log until a

@@ -69,8 +69,10 @@ class IndexerHandler:
             self.service.mark_inactive(event.member_id)
             self.service.refresh_index([event.member_id])
         elif isinstance(event, MemberErased):
-            self.service.erase_member(event.member_id)
+            mentored = self.service.erase_member(event.member_id)
             self.service.refresh_index([event.member_id])
+            if mentored:
+                self.service.purge_index()
         elif isinstance(event, (MentorProfileChanged, MentorAvailabilityChanged, MemberDetailsChanged)):
             self.service.refresh_index([event.member_id])
 

@@ -3,8 +3,6 @@ its bytes until a merge: erasure must leave none of the member's terms in any in
 
 from __future__ import annotations
 
-import pytest
-
 from tests.unit.workspace.test_erasure_everywhere import CANARY, _erase, _index_terms
 
 
@@ -16,9 +14,6 @@ def _mentor(client, headers, headline: str) -> None:  # type: ignore[no-untyped-
         "employer": headline, "interests": [headline]}).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the embedded search index deletes the erased mentor's document but keeps its bytes and terms in a shared "
-    "segment until a merge, and in the previous index version kept after a rebuild (docs/workspace.md)"))
 def test_an_erased_mentor_leaves_no_terms_in_a_rebuilt_index(client, auth, container, deliver):
     ada = auth("M1", name=f"Ada {CANARY}", email=f"{CANARY}@example.org")
     _mentor(client, ada, f"Headline {CANARY}")
