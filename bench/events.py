@@ -1,14 +1,17 @@
 """Event path benchmark on real engines: outbox (PostgreSQL) -> relay -> Kafka -> notifier -> SMTP.
 
-    python -m bench.events [--events 5000] [--rate 600]
+    python -m bench.events [--events 5000] [--rate 600] [--notifiers 2 --workers 4] [--sink counter|eml]
 
 Measures
   relay_events_per_second   a backlog of N outbox rows drained to Kafka (acks=all, idempotent)
   emails_per_second         N events committed at --rate/s, until the SMTP sink accepted N emails
   relay_lag_ms p50/p99      outbox commit -> broker acknowledgement, during the end-to-end run
-The relay and the notifier (--workers threads) run in this process, the SMTP sink in its own.
-and writes them to bench/results/events.json.  Engines come from CONNECT_TEST_POSTGRES_URL /
-CONNECT_TEST_KAFKA_BOOTSTRAP when set, else the local launchers of connect.engines.
+  cpu_ms_per_email          CPU of the notifier process(es) and of the sink process per email
+The producer and the relay run in this process; the notifier (--notifiers processes of --workers
+threads, like `connect run notifier`) and the SMTP sink (--sink counter: bench/smtp_counter.py,
+--sink eml: the project's .eml sink) in their own.  Results go to bench/results/events.json.
+Engines come from CONNECT_TEST_POSTGRES_URL / CONNECT_TEST_KAFKA_BOOTSTRAP when set, else the
+local launchers of connect.engines.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ class EmlSink:
     writes it as an .eml file, as `connect stack up` runs it."""
 
     def __init__(self, stack: ExitStack) -> None:
-    
+        from connect.engines.smtp import SmtpSinkEngine
+
         self.engine = stack.enter_context(SmtpSinkEngine())
         self.url = self.engine.url
         self.pid = self.engine.pid
