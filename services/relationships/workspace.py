@@ -469,7 +469,7 @@ class WorkspaceService:
         with self._deleted_lock:
             known = member.id in self._deleted
         if not known:
-            with self.database.session() as session:
+            with self.database.read_session() as session:
                 known = WorkspaceRepository(session).deleted_account(member.id) is not None
             if known:
                 with self._deleted_lock:
