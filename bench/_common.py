@@ -28,5 +28,7 @@ def machine() -> dict[str, Any]:
 
 
 def percentile(samples: list[float], q: float) -> float:
-    """The q-th percentile (1..99) of at least two samples."""
+    """The q-th percentile (q in 1..99); a single sample is its own percentile."""
+    if len(samples) == 1:
+        return samples[0]
     return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]

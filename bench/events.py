@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import statistics
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from typing import Sequence
 
 from connect.events import OutgoingMessage
 from schemas.events import MemberDetailsChanged, ProposalSent
+from bench._common import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results" / "events.json"
 
@@ -133,10 +133,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
@@ -257,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             # CPU per email of the notifier process and of the sink process: robust to other load.
             "cpu_ms_per_email": {role: round(seconds * 1000 / len(expected), 2) for role, seconds in cpu_used.items()},
             "load_average_1min": round(os.getloadavg()[0], 2),
-            "relay_lag_ms": {"p50": round(_percentile(lags, 50), 1), "p99": round(_percentile(lags, 99), 1),
+            "relay_lag_ms": {"p50": round(percentile(lags, 50), 1), "p99": round(percentile(lags, 99), 1),
                              "max": round(max(lags), 1), "samples": len(lags)},
             "targets": {"emails_per_second": 500, "relay_lag_p99_ms": 1000},
         }

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -36,6 +35,8 @@ from typing import Any, Callable
 
 from faker import Faker
 
+from bench._common import machine, percentile
+
 RESULTS = Path(__file__).resolve().parent / "results" / "matching.json"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,31 +48,6 @@ REGIONS = ["london", "south_east", "north_west", "scotland", "wales", "west_midl
 TEXTS = ["pensions transfer advice", "cyber underwriting ransomware", "claims leadership", "exam study acii",
          "broker placement london market", "career change into compliance", "confidence presenting",
          "reinsurance treaty pricing"]
-
-
-def machine() -> dict[str, Any]:
-    mem_kb = 0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    except OSError:
-        pass
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpus": os.cpu_count(), "cpu": cpu, "load_average_at_start": [round(x, 1) for x in os.getloadavg()], "memory_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def synthetic_docs(count: int, seed: int = 1) -> list[dict[str, Any]]:
@@ -120,8 +96,8 @@ def time_queries(index: Any, specs: list[dict[str, Any]], rounds: int) -> dict[s
             began = time.perf_counter()
             index.search(query)
             samples.append((time.perf_counter() - began) * 1000)
-    return {"p50_ms": round(percentile(samples, 0.50), 2), "p95_ms": round(percentile(samples, 0.95), 2),
-            "p99_ms": round(percentile(samples, 0.99), 2), "queries": len(samples)}
+    return {"p50_ms": round(percentile(samples, 50), 2), "p95_ms": round(percentile(samples, 95), 2),
+            "p99_ms": round(percentile(samples, 99), 2), "queries": len(samples)}
 
 
 def bulk_index(index: Any, docs: list[dict[str, Any]]) -> float:

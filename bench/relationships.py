@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -26,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench._common import machine, percentile
 from connect.auth import Member
 from connect.clock import MovableClock
 from connect.db import Database
@@ -75,30 +74,6 @@ select md5('rel' || i)::uuid::text, 1, d.day, true, :now
 from generate_series(1, :due) as i
 join (values (3, 1), (3, 2), (7, 2), (3, 3), (7, 3), (15, 3)) as d(day, grp) on d.grp = i % 4
 """
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory": memory, "python": platform.python_version(),
-            "os": platform.platform(), "load_average_at_start": os.getloadavg()}
-
-
-def percentile(samples: list[float], q: float) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
 
 
 def seed(database: Database, total: int, due: int) -> float:

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -36,13 +35,10 @@ from connect.events import OutgoingMessage
 from connect.settings import Settings
 from connect.web import create_app
 from schemas.events import MemberDetailsChanged, MentorProfileChanged
+from bench._common import percentile
 
 RESULTS = Path(__file__).resolve().parent / "results" / "workspace.json"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-
-
-def _percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def _measure(requests: int, call: Callable[[int], Any]) -> dict[str, float]:
@@ -53,7 +49,7 @@ def _measure(requests: int, call: Callable[[int], Any]) -> dict[str, float]:
         timings.append((time.perf_counter() - started) * 1000)
         if response.status_code >= 400:
             raise SystemExit(f"request failed: {response.status_code} {response.text[:300]}")
-    return {"p50_ms": round(_percentile(timings, 50), 2), "p95_ms": round(_percentile(timings, 95), 2),
+    return {"p50_ms": round(percentile(timings, 50), 2), "p95_ms": round(percentile(timings, 95), 2),
             "requests": requests}
 
 
