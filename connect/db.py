@@ -51,6 +51,24 @@ def _sqlite_begin_immediate(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def truncate_sqlite_wal(engine: Engine, label: str) -> None:
+    """Fold SQLite's write-ahead log back into the file and empty it.
+
+    After an erasure the old page images of the erased rows would otherwise stay
+    readable in the log until a later checkpoint.  Runs outside any transaction
+    (SQLAlchemy's connections here begin one at once).
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        busy, _pages, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    if busy:
+        log.warning("erasure: the write-ahead log of %s could not be truncated yet (readers active)", label)
+
+
 class Database:
     def __init__(self, url: str, service: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -98,6 +116,12 @@ class Database:
             self._read_sessions = sessionmaker(self.engine.execution_options(connect_read_only=True),
                                                expire_on_commit=False)
         return self._read_sessions()
+
+    def expunge_erased(self) -> None:
+        """Make erased rows' old images unreadable where the engine keeps them: SQLite's
+        write-ahead log now; PostgreSQL's dead tuples go with (auto)vacuum."""
+        if self.is_sqlite:
+            truncate_sqlite_wal(self.engine, self.service)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

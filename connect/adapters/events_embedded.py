@@ -21,6 +21,7 @@ from sqlalchemy import (Column, Integer, LargeBinary, MetaData, String, Table, c
                         select, update)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from connect.db import truncate_sqlite_wal
 from connect.events import OutgoingMessage, Record
 from schemas.events import (EVENT_TYPES, MEMBERS_TOPIC, TOPICS_KEYED_BY_MEMBER, Envelope, MemberErased,
                             erased_from)
@@ -86,17 +87,7 @@ class EmbeddedTransport:
             self._published.wait(timeout)
 
     def truncate_wal(self) -> None:
-        """Fold the write-ahead log into the file and empty it: old page images (an erased
-        member's records before they were deleted) would otherwise stay readable there."""
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            busy, _pages, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            cursor.close()
-        finally:
-            raw.close()
-        if busy:
-            log.warning("erasure: the event log's write-ahead log could not be truncated yet (readers active)")
+        truncate_sqlite_wal(self.engine, "the event log")
 
     def close(self) -> None:
         with self._lock:

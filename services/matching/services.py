@@ -129,7 +129,7 @@ class MatchingService:
             uow.commit()
         with self._known_lock:
             self._known.pop(member_id, None)
-        self._truncate_wal()
+        self.database.expunge_erased()
         return bool(mentored)
 
     def purge_index(self) -> None:
@@ -139,21 +139,6 @@ class MatchingService:
         leave no version that ever held it.  Erasures are rare; a rebuild is the price."""
         self.reindex()
         self.reindex()
-
-    def _truncate_wal(self) -> None:
-        """SQLite keeps the erased row's old page images in the write-ahead log until a
-        checkpoint; PostgreSQL's dead tuples go with (auto)vacuum."""
-        if not self.database.is_sqlite:
-            return
-        raw = self.database.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            busy, _pages, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            cursor.close()
-        finally:
-            raw.close()
-        if busy:
-            log.warning("erasure: matching's write-ahead log could not be truncated yet (readers active)")
 
     def connection_facts(self, member_id: str) -> list[dict[str, Any]]:
         """The controlled, comparable fields of the member's mentee and mentor profiles (what

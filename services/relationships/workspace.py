@@ -666,25 +666,8 @@ class WorkspaceService:
         if outcome is SupportOutcome.APPROVED:
             with self._deleted_lock:
                 self._deleted.add(owner)
-            self._expunge()
+            self.database.expunge_erased()
         return view
-
-    def _expunge(self) -> None:
-        """After an erasure: make the old row images unreadable where the engine keeps them.
-        SQLite keeps them in the write-ahead log until a checkpoint; PostgreSQL keeps dead
-        tuples until VACUUM reclaims them (autovacuum does; see docs/workspace.md)."""
-        if not self.database.is_sqlite:
-            return
-        # Outside any transaction: SQLAlchemy's connections begin one (BEGIN IMMEDIATE) at once.
-        raw = self.database.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            busy, _pages, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            cursor.close()
-        finally:
-            raw.close()
-        if busy:
-            log.warning("erasure: the write-ahead log could not be truncated yet (readers active)")
 
     def support_relationship_view(self, member: Member, relationship_id: str) -> dict[str, Any]:
         """For the customer service team: who, status, dates and activity counts — never what
