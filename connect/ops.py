@@ -27,7 +27,7 @@ import typer
 from pydantic import ValidationError
 
 from connect.events import ConsumerLoop, EventTransport, PoisonMessage, Record
-from schemas.events import EVENT_TYPES, Envelope
+from schemas.events import EVENT_TYPES, MEMBERS_TOPIC, PROFILES_TOPIC, Envelope, MemberErased, erased_from
 
 if TYPE_CHECKING:
     from connect.bootstrap import ConsumerSpec
@@ -127,6 +127,12 @@ class OpsIndex(Protocol):
     def mget(self, index: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The sources of those ids that exist (realtime: no refresh needed)."""
 
+    def find(self, index_pattern: str, query: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every (index, id, source) matching the query, after a refresh (small result sets)."""
+
+    def delete(self, actions: Sequence[tuple[str, str]]) -> None:
+        """Delete every (index, id) in one request; raise unless all were handled."""
+
     def close(self) -> None: ...
 
 
@@ -176,7 +182,45 @@ class EventMirror:
         actions += [(self.clock_index, relationship_id, {"relationship_id": relationship_id, "since": since})
                     for relationship_id, since in self._time_answers(docs).items()]
         self.index.bulk(actions)
+        for doc in docs:
+            if doc["type"] == MemberErased.TYPE:
+                self.erase_member(doc["member_id"])
         return poison
+
+    def erase_member(self, member_id: str) -> None:
+        """Apply an erasure to the mirror as the embedded log applies it to itself:
+        the member's own records (members and profiles topics) go, and relationship
+        documents that mention them keep their figures but lose the personal text
+        (`schemas.events.erased_from` decides which fields)."""
+        mentions = {"bool": {"should": [{"term": {field: member_id}} for field in
+                                        ("key", "member_id", "mentor_id", "mentee_id", "actor_id",
+                                         "data.alternatives.member_id")],
+                             "minimum_should_match": 1}}
+        found = self.index.find(f"{self.prefix}-*", mentions)
+        deletions: list[tuple[str, str]] = []
+        rewrites: list[tuple[str, str, dict[str, Any]]] = []
+        for index, doc_id, source in found:
+            if source.get("type") == MemberErased.TYPE:
+                continue
+            if source.get("topic") in (MEMBERS_TOPIC, PROFILES_TOPIC) and source.get("key") == member_id:
+                deletions.append((index, doc_id))
+                continue
+            envelope = Envelope(event_id=source["event_id"], type=source["type"], version=source.get("version", 1),
+                                occurred_at=source["occurred_at"], producer=source.get("producer", ""),
+                                key=source["key"], data=source.get("data") or {})
+            scrubbed = erased_from(envelope, member_id)
+            if scrubbed is None:
+                continue
+            doc = document(scrubbed, source["topic"], datetime.fromisoformat(source["mirrored_at"]))
+            if "answer_seconds" in source:
+                doc["answer_seconds"] = source["answer_seconds"]
+            rewrites.append((index, doc_id, doc))
+        if deletions:
+            self.index.delete(deletions)
+        if rewrites:
+            self.index.bulk(rewrites)
+        log.info("erasure of a member applied to the ops mirror: %s documents deleted, %s scrubbed",
+                 len(deletions), len(rewrites))
 
     def _time_answers(self, docs: list[dict[str, Any]]) -> dict[str, str]:
         """Set `answer_seconds` on answers; return the clock starts this batch moves."""

@@ -42,6 +42,20 @@ class ElasticsearchOpsIndex:
             return {}
         return {doc["_id"]: dict(doc["_source"]) for doc in found if doc.get("found")}
 
+    def find(self, index_pattern: str, query: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        from elasticsearch.helpers import scan
+
+        self.client.indices.refresh(index=index_pattern, ignore_unavailable=True, allow_no_indices=True)
+        return [(hit["_index"], hit["_id"], hit["_source"])
+                for hit in scan(self.client, index=index_pattern, query={"query": query},
+                                ignore_unavailable=True, allow_no_indices=True)]
+
+    def delete(self, actions: Sequence[tuple[str, str]]) -> None:
+        from elasticsearch.helpers import bulk
+
+        bulk(self.client, ({"_op_type": "delete", "_index": index, "_id": doc_id} for index, doc_id in actions),
+             chunk_size=1000, max_retries=2)
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None:

@@ -42,6 +42,21 @@ class OpenSearchOpsIndex:
             return {}
         return {doc["_id"]: dict(doc["_source"]) for doc in found if doc.get("found")}
 
+    def find(self, index_pattern: str, query: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        from opensearchpy.helpers import scan
+
+        self.client.indices.refresh(index=index_pattern, params={"ignore_unavailable": "true",
+                                                                  "allow_no_indices": "true"})
+        return [(hit["_index"], hit["_id"], hit["_source"])
+                for hit in scan(self.client, index=index_pattern, query={"query": query},
+                                params={"ignore_unavailable": "true", "allow_no_indices": "true"})]
+
+    def delete(self, actions: Sequence[tuple[str, str]]) -> None:
+        from opensearchpy.helpers import bulk
+
+        bulk(self.client, ({"_op_type": "delete", "_index": index, "_id": doc_id} for index, doc_id in actions),
+             chunk_size=1000, max_retries=2)
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
