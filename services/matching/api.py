@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -130,12 +131,18 @@ def _location(model: Optional[LocationIn]) -> Location:
     return Location(country=model.country.upper(), region=model.region, city=model.city)
 
 
-def _invalid(exc: InvalidProfile | InvalidSearch) -> Problem:
-    return validation_problem([field_error(path, message) for path, message in exc.errors])
-
-
-def _not_found(exc: NotFound) -> Problem:
-    return Problem(404, str(exc), type_="not-found")
+@contextmanager
+def _as_problems() -> Iterator[None]:
+    """Matching's domain errors, as the problem documents every route answers with."""
+    try:
+        yield
+    except (InvalidProfile, InvalidSearch) as exc:
+        raise validation_problem([field_error(path, message) for path, message in exc.errors]) from exc
+    except NotFound as exc:
+        raise Problem(404, str(exc), type_="not-found") from exc
+    except SearchUnavailable as exc:
+        raise Problem(503, "Search is unavailable right now; try again shortly.", type_="search-unavailable",
+                      headers={"Retry-After": "5"}) from exc
 
 
 @router.get("/members/me", response_model=MeOut, summary="Who the token says I am")
@@ -152,65 +159,50 @@ def read_taxonomy(_member: Member = Depends(current_member)) -> dict[str, list[d
 def put_mentor_profile(body: MentorProfileIn, member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
     profile = MentorProfile(**{**body.model_dump(exclude={"location"}), "location": _location(body.location)})
-    try:
+    with _as_problems():
         return matching.put_mentor_profile(member.id, profile)
-    except InvalidProfile as exc:
-        raise _invalid(exc) from exc
 
 
 @router.get("/members/me/mentor-profile", tags=["matching"], summary="My mentor profile, with availability")
 def get_mentor_profile(member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    try:
+    with _as_problems():
         return matching.get_mentor_profile(member.id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
 
 
 @router.put("/members/me/mentor-profile/availability", tags=["matching"],
             summary="Switch my availability to mentees off or on")
 def put_availability(body: AvailabilityIn, member: Member = Depends(current_member),
                      matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    try:
+    with _as_problems():
         return matching.set_availability(member.id, body.available)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
 
 
 @router.put("/members/me/mentee-profile", tags=["matching"], summary="Create or replace my mentee profile")
 def put_mentee_profile(body: MenteeProfileIn, member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
     profile = MenteeProfile(**{**body.model_dump(exclude={"location"}), "location": _location(body.location)})
-    try:
+    with _as_problems():
         return matching.put_mentee_profile(member.id, profile)
-    except InvalidProfile as exc:
-        raise _invalid(exc) from exc
 
 
 @router.get("/members/me/mentee-profile", tags=["matching"], summary="My mentee profile")
 def get_mentee_profile(member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    try:
+    with _as_problems():
         return matching.get_mentee_profile(member.id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
 
 
 @router.post("/mentors/search", response_model=SearchOut, tags=["matching"],
              summary="Ranked mentor search: more criteria give a more accurate order")
 def search_mentors(body: SearchIn, member: Member = Depends(current_member),
                    matching: MatchingService = Depends(service)) -> Response:
-    try:
+    with _as_problems():
         result = matching.search(member.id, text=body.text, criteria=body.criteria, weights=body.weights,
                                  filters=body.filters, size=body.page.size, cursor=body.page.cursor)
         # The result is plain JSON data already; re-validating it through SearchOut cost
         # more than the search itself (SearchOut still documents the shape).
         return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
-    except InvalidSearch as exc:
-        raise _invalid(exc) from exc
-    except SearchUnavailable as exc:
-        raise Problem(503, "Search is unavailable right now; try again shortly.", type_="search-unavailable",
-                      headers={"Retry-After": "5"}) from exc
 
 
 @router.get("/mentors/suggestions", response_model=list[SuggestionOut], tags=["matching"],
@@ -220,11 +212,8 @@ def suggest_mentors(areas: list[str] = Query(default_factory=list, max_length=20
                     limit: int = Query(3, ge=1, le=20),
                     _member: Member = Depends(current_member),
                     matching: MatchingService = Depends(service)) -> list[dict[str, str]]:
-    try:
+    with _as_problems():
         return matching.suggest_mentors(areas, exclude, limit)
-    except SearchUnavailable as exc:
-        raise Problem(503, "Search is unavailable right now; try again shortly.", type_="search-unavailable",
-                      headers={"Retry-After": "5"}) from exc
 
 
 @router.get("/members/{member_id}/connection-facts", tags=["matching"],
@@ -241,8 +230,6 @@ def get_connection_facts(member_id: str, member: Member = Depends(current_member
 @router.get("/mentors/{member_id}", tags=["matching"], summary="A mentor's profile page (404 when inactive)")
 def get_mentor(member_id: str, _member: Member = Depends(current_member),
                matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    try:
+    with _as_problems():
         return matching.public_mentor(member_id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
 

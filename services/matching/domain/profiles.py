@@ -7,7 +7,7 @@ only the domain knows: every controlled value must be a taxonomy id.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from services.matching.domain import taxonomy
 
@@ -29,8 +29,34 @@ class Location:
     city: str | None = None
 
 
+class _Profile:
+    """What both profiles share: dict round trip, and validation of their controlled
+    fields, each `(path, vocabulary, is_list)` in `CONTROLLED`, in the order errors are listed."""
+
+    CONTROLLED: ClassVar[tuple[tuple[str, str, bool], ...]]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        values = dict(data)
+        values["location"] = Location(**(values.get("location") or {}))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    def validate(self) -> None:
+        errors: list[tuple[str, str]] = []
+        for path, vocabulary, is_list in self.CONTROLLED:
+            value: Any = self
+            for part in path.split("."):
+                value = getattr(value, part)
+            errors += _check_list(path, value, vocabulary) if is_list else _check_one(path, value, vocabulary)
+        if errors:
+            raise InvalidProfile(errors)
+
+
 @dataclass(frozen=True)
-class MentorProfile:
+class MentorProfile(_Profile):
     headline: str = ""
     bio: str = ""
     expertise: list[str] = field(default_factory=list)
@@ -44,29 +70,19 @@ class MentorProfile:
     employer: str | None = None
     interests: list[str] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MentorProfile":
-        values = dict(data)
-        values["location"] = Location(**(values.get("location") or {}))
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def validate(self) -> None:
-        errors = _check_list("expertise", self.expertise, "expertise")
-        errors += _check_list("sectors", self.sectors, "sectors")
-        errors += _check_one("career_stage", self.career_stage, "career_stages")
-        errors += _check_list("qualifications", self.qualifications, "qualifications")
-        errors += _check_list("languages", self.languages, "languages")
-        errors += _check_list("interaction_modes", self.interaction_modes, "interaction_modes")
-        errors += _check_one("location.region", self.location.region, "regions")
-        if errors:
-            raise InvalidProfile(errors)
+    CONTROLLED: ClassVar[tuple[tuple[str, str, bool], ...]] = (
+        ("expertise", "expertise", True),
+        ("sectors", "sectors", True),
+        ("career_stage", "career_stages", False),
+        ("qualifications", "qualifications", True),
+        ("languages", "languages", True),
+        ("interaction_modes", "interaction_modes", True),
+        ("location.region", "regions", False),
+    )
 
 
 @dataclass(frozen=True)
-class MenteeProfile:
+class MenteeProfile(_Profile):
     goals: str = ""
     areas_sought: list[str] = field(default_factory=list)
     career_stage: str | None = None
@@ -76,24 +92,14 @@ class MenteeProfile:
     interaction_modes: list[str] = field(default_factory=list)
     interests: list[str] = field(default_factory=list)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MenteeProfile":
-        values = dict(data)
-        values["location"] = Location(**(values.get("location") or {}))
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def validate(self) -> None:
-        errors = _check_list("areas_sought", self.areas_sought, "expertise")
-        errors += _check_list("sectors", self.sectors, "sectors")
-        errors += _check_one("career_stage", self.career_stage, "career_stages")
-        errors += _check_list("languages", self.languages, "languages")
-        errors += _check_list("interaction_modes", self.interaction_modes, "interaction_modes")
-        errors += _check_one("location.region", self.location.region, "regions")
-        if errors:
-            raise InvalidProfile(errors)
+    CONTROLLED: ClassVar[tuple[tuple[str, str, bool], ...]] = (
+        ("areas_sought", "expertise", True),
+        ("sectors", "sectors", True),
+        ("career_stage", "career_stages", False),
+        ("languages", "languages", True),
+        ("interaction_modes", "interaction_modes", True),
+        ("location.region", "regions", False),
+    )
 
 
 def _check_list(path: str, values: list[str], vocabulary: str) -> list[tuple[str, str]]:
