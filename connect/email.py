@@ -4,12 +4,14 @@ Message-ID where they can be: the file sender overwrites the same file."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+import io
+from email.generator import BytesGenerator
+from email.message import Message
 from typing import Protocol
 
 
 class EmailSender(Protocol):
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Deliver or raise TransientEmailError / PermanentEmailError."""
 
     def check(self) -> None:
@@ -22,3 +24,14 @@ class TransientEmailError(Exception):
 
 class PermanentEmailError(Exception):
     """The server refused for good (5xx): retrying will not help."""
+
+
+def wire_bytes(message: Message) -> bytes:
+    """The message as it travels: flattened once, with its own policy, CRLF line ends.
+
+    Both senders write these bytes, so an .eml file holds what an SMTP server would have
+    received (a policy swapped in here cannot fold the compat32 `Header` objects that carry
+    non-ASCII subjects)."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, mangle_from_=False).flatten(message, linesep="\r\n")
+    return buffer.getvalue()
