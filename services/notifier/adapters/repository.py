@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -83,6 +83,14 @@ class SqlDeliveries:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._insert: Any = None
+
+    def _insert_ignoring_recorded(self) -> Any:
+        # Built once: a new statement per email cost SQLAlchemy a cache-key walk each time.
+        if self._insert is None:
+            dialect_insert = sqlite_insert if self.database.is_sqlite else postgresql_insert
+            self._insert = dialect_insert(deliveries).on_conflict_do_nothing()
+        return self._insert
 
     def already_sent(self, event_id: str) -> set[str]:
         with self.database.engine.connect() as conn:
@@ -107,8 +115,7 @@ class SqlDeliveries:
         connection the caller keeps across inserts (a pool checkout costs more than the insert)."""
         if not rows:
             return
-        dialect_insert = sqlite_insert if self.database.is_sqlite else postgresql_insert
-        statement = dialect_insert(deliveries).on_conflict_do_nothing()
+        statement = self._insert_ignoring_recorded()
         if conn is None:
             with self.database.engine.begin() as own:
                 own.execute(statement, rows)
