@@ -32,3 +32,13 @@ def percentile(samples: list[float], q: float) -> float:
     if len(samples) == 1:
         return samples[0]
     return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+def machine_cpu_seconds() -> dict[str, float]:
+    """CPU time of the whole machine so far (Linux /proc/stat): `busy` (every process and the
+    kernel) and `steal` (time the hypervisor gave to other guests); differences of two readings
+    say whether a run was limited by its cores or by its neighbours."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick}

@@ -328,7 +328,7 @@ def print_table(results: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"mentor search, {results['mentors']} mentors, {results['machine']['cpus']} CPUs")
+    table = Table(title=f"mentor search, {results['mentors']} mentors, {results['machine']['cores']} cores")
     table.add_column("figure")
     engines = list(results["engines"])
     for name in engines:
