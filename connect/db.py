@@ -25,6 +25,9 @@ NAMING_CONVENTION = {
 }
 
 
+SQLITE_POOL_SIZE = 40
+
+
 def service_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -93,7 +96,11 @@ class Database:
                 path = self.url.split("///", 1)[-1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+                # Enough kept connections for every request thread (anyio runs sync endpoints on
+                # up to 40): a connection beyond the pool is closed after use, and reopening one
+                # costs its pragmas again.
+                engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30},
+                                       pool_size=SQLITE_POOL_SIZE, max_overflow=10)
                 event.listen(engine, "connect", _sqlite_pragmas)
                 # Hand transaction control to SQLAlchemy so BEGIN IMMEDIATE can be used.
                 event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))

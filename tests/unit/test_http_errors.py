@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
 
 from connect.auth import Member, current_member
+from connect.problems import Problem
 from connect.web import create_app
 
 
@@ -36,6 +37,11 @@ def create_thing(thing: Thing, member: Member = Depends(current_member)) -> dict
 @probe.get("/boom")
 def boom(member: Member = Depends(current_member)) -> dict:
     raise RuntimeError("secret internal detail /etc/passwd")
+
+
+@probe.get("/things/{thing_id}")
+def get_thing(thing_id: str, member: Member = Depends(current_member)) -> dict:
+    raise Problem(404, "No such thing.")
 
 
 @pytest.fixture
@@ -127,6 +133,22 @@ def test_ops_endpoints(api):
     assert "connect_http_requests_total" in api.get("/metrics").text
     assert api.get("/openapi.json").json()["info"]["title"] == "Connect API"
     assert api.get("/docs").status_code == 200
+
+
+def test_metrics_count_requests_by_route_template_and_status(api, auth):
+    api.get("/healthz")
+    api.get("/v1/boom", headers=auth("M1"))
+    api.get("/v1/nothing-here", headers=auth("M1"))
+    api.get("/v1/things/SOMETHING-UNKNOWN", headers=auth("M1"))
+    text = api.get("/metrics").text
+    assert 'connect_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    # An exception that escapes the app is counted as the 500 the client got.
+    assert 'connect_http_requests_total{method="GET",route="/v1/boom",status="500"}' in text
+    assert 'connect_http_requests_total{method="GET",route="unmatched",status="404"}' in text
+    # Path parameters stay in the template: one series per route, not per id.
+    assert 'route="/v1/things/{thing_id}",status="404"' in text
+    assert "SOMETHING-UNKNOWN" not in text
+    assert 'connect_http_request_seconds_count{method="GET",route="/healthz"}' in text
 
 
 def test_readyz_reports_a_broken_dependency(make_container, tmp_path):
