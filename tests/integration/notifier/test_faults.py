@@ -49,8 +49,7 @@ def _wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[n
 
 
 def _received(smtp_sink, expected: set[str]) -> collections.Counter[str]:  # type: ignore[no-untyped-def]
-    return collections.Counter(m.message["Message-ID"] for m in smtp_sink.messages
-                               if m.message["Message-ID"] in expected)
+    return collections.Counter({mid: n for mid, n in smtp_sink.message_id_counts().items() if mid in expected})
 
 
 @pytest.mark.timeout(900)
@@ -63,7 +62,8 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
     transport = pipeline.kafka(own_kafka.bootstrap)
     stop = threading.Event()
     relay = src.relay(transport, batch_size=200)
-    loop = pipeline.notifier_loop(transport, service, group_id="notifier")
+    # The production worker count: parallel per-key lanes, as `connect run notifier` runs them.
+    loop = pipeline.notifier_loop(transport, service, group_id="notifier", workers=PARALLEL_WORKERS)
     workers = [threading.Thread(target=relay.run, args=(stop, 0.05)),
                threading.Thread(target=loop.run, args=(stop, 0.2))]
     for worker in workers:
