@@ -11,7 +11,8 @@ Scores follow `domain.search`: constant-score clauses summed by a boolean query,
 so they equal the DSL engines' for the same matches.  tantivy orders ties by
 document address, so the (score desc, member id asc) order and the search_after
 cursor are applied here, over enough top hits to contain every tie at the page
-boundary.
+boundary.  Queries made only of taxonomy criteria and a years minimum skip the engine:
+`search_columns` answers them from numpy columns of the same generation, exactly.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ import logging
 import os
 import shutil
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import orjson
 import tantivy
 
+from services.matching.adapters.search_columns import BitLayout, Columns, id_key
 from services.matching.domain import taxonomy
 from services.matching.domain.profiles import MentorProfile, index_document
 from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
@@ -34,12 +38,18 @@ from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, 
 
 log = logging.getLogger(__name__)
 
+# Off only in tests, to compare the columns with the engine path on the same index.
+USE_COLUMNS = True
+
 KEYWORD_FIELDS = ("expertise", "sectors", "career_stage", "qualifications", "languages", "interaction_modes",
                   "region", "country", "employer", "interests")
 TEXT_FIELDS = ("headline", "bio", "expertise_text")
 # Not stored: the profile holds headline and bio, and the taxonomy gives expertise_text.
 _DERIVED_TEXT = frozenset(TEXT_FIELDS)
 WRITER_HEAP = 64_000_000
+# One encoder for every stored document: `json.dumps` with separators builds a new one per
+# call, which cost more per document of a bulk build than the criteria bitmasks add.
+_SOURCE_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 BUILD_HEAP = 256_000_000
 
 _ANALYZER = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
@@ -49,7 +59,8 @@ _ANALYZER = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
              .build())
 
 
-def build_schema() -> tantivy.Schema:
+def build_schema(layout: BitLayout | None = None) -> tantivy.Schema:
+    """The schema of a version with this bit layout (default: a version created now)."""
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("member_id", stored=True, tokenizer_name="raw", index_option="basic")
     # First 8 bytes of the member id as a number: orders most ties without loading documents.
@@ -61,14 +72,14 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("years_experience", indexed=True, fast=True)
     builder.add_integer_field("load_level", indexed=True, fast=True)
     builder.add_bytes_field("source", stored=True)
+    # Last, so the other fields keep their numbers in versions with and without them.
+    for fields in (BitLayout.current() if layout is None else layout).fields.values():
+        for name in fields:
+            builder.add_unsigned_field(name, fast=True)
     return builder.build()
 
 
-def id_key(member_id: str) -> int:
-    return int.from_bytes(member_id.encode()[:8].ljust(8, b"\0"), "big")
-
-
-def to_document(doc: dict[str, Any]) -> tantivy.Document:
+def to_document(doc: dict[str, Any], layout: BitLayout | None = None) -> tantivy.Document:
     document = tantivy.Document()
     document.add_text("member_id", doc["member_id"])
     document.add_unsigned("id_key", id_key(doc["member_id"]))
@@ -79,9 +90,11 @@ def to_document(doc: dict[str, Any]) -> tantivy.Document:
             document.add_text(name, value)
     document.add_integer("years_experience", int(doc.get("years_experience") or 0))
     document.add_integer("load_level", int(doc.get("load_level") or 0))
+    for field, word in (BitLayout.current() if layout is None else layout).document_words(doc):
+        document.add_unsigned(field, word)
     # Stored: the document without the text that repeats the profile (see `stored_document`).
     stored = {name: value for name, value in doc.items() if name not in _DERIVED_TEXT}
-    document.add_bytes("source", json.dumps(stored, separators=(",", ":")).encode())
+    document.add_bytes("source", _SOURCE_JSON.encode(stored).encode())
     return document
 
 
@@ -90,7 +103,7 @@ def stored_document(raw: bytes) -> dict[str, Any]:
 
     Filling in three text fields costs a fraction of rebuilding the document from the
     profile (a dataclass round trip), which took a third of a search's time."""
-    stored = json.loads(raw)
+    stored = orjson.loads(raw)
     if "expertise" not in stored:  # written before the keyword fields were stored
         return index_document(stored["member_id"], stored["name"], MentorProfile.from_dict(stored["profile"]),
                               stored["load_level"])
@@ -153,20 +166,34 @@ def compile_query(query: SearchQuery, schema: tantivy.Schema, *, nudge: bool = T
 
 
 class _Opened:
-    def __init__(self, name: str, index: tantivy.Index, stamp: int, meta: Path) -> None:
+    def __init__(self, name: str, index: tantivy.Index, stamp: int, meta: Path, layout: BitLayout) -> None:
         self.name = name
         self.index = index
         self.stamp = stamp
         self.writer: tantivy.IndexWriter | None = None
         self.meta = meta
-        self.committed = _mtime(meta)
+        self.committed = _changed(meta)
+        self.layout = layout
+        self.schema = build_schema(layout)
+        # Bumped after each reload; columns of an older generation are rebuilt before use.
+        self.generation = 0
+        self.columns: Columns | None = None
+        self.building = threading.Lock()
+
+    def reload(self) -> None:
+        self.index.reload()
+        self.generation += 1
 
 
-def _mtime(path: Path) -> int:
+def _changed(path: Path) -> tuple[int, int]:
+    """When and as which inode `path` was last written: tantivy replaces meta.json by rename
+    on each commit, so the inode tells two commits within one mtime tick apart (the
+    columns keep their generation until this changes)."""
     try:
-        return path.stat().st_mtime_ns
+        stat = path.stat()
+        return stat.st_mtime_ns, stat.st_ino
     except FileNotFoundError:
-        return 0
+        return 0, 0
 
 
 class EmbeddedSearchIndex:
@@ -178,7 +205,7 @@ class EmbeddedSearchIndex:
         self.folder = folder
         self.alias = alias
         self.writes = writes
-        self.schema = build_schema()
+        self.layout = BitLayout.current()  # for the versions this process creates
         self.on_switch: Callable[[datetime], None] | None = None
         self._opened: _Opened | None = None
         self._lock = threading.RLock()
@@ -211,10 +238,10 @@ class EmbeddedSearchIndex:
                 # The common case: two stat() calls.  tantivy's own reload of another
                 # process's commit lags ~0.5 s; reloading on a changed meta.json makes a
                 # commit by the indexer process searchable here at once.
-                committed = _mtime(opened.meta)
+                committed = _changed(opened.meta)
                 if committed != opened.committed:
                     opened.committed = committed
-                    opened.index.reload()
+                    opened.reload()
                 return opened
         except FileNotFoundError:
             pass
@@ -231,8 +258,11 @@ class EmbeddedSearchIndex:
             switched = opened is not None and opened.name != data["index"]
             if opened is not None:
                 self._release(opened)
-            index = tantivy.Index(self.schema, path=str(self.folder / data["index"]), reuse=True)
-            self._opened = _Opened(data["index"], index, stamp, self.folder / data["index"] / "meta.json")
+            path = self.folder / data["index"]
+            # Its own layout: a version made before the columns (or under another taxonomy) has other fields.
+            layout = BitLayout.load(path)
+            index = tantivy.Index(build_schema(layout), path=str(path), reuse=True)
+            self._opened = _Opened(data["index"], index, stamp, path / "meta.json", layout)
         if switched and self.on_switch is not None and self.writes:
             # Changes this process indexed into the old version while the new one was
             # being built would be lost without this catch-up.
@@ -251,29 +281,30 @@ class EmbeddedSearchIndex:
             name = self._new_name()
             path = self.folder / name
             path.mkdir(parents=True, exist_ok=True)
-            tantivy.Index(self.schema, path=str(path), reuse=True)
+            self.layout.save(path)
+            tantivy.Index(build_schema(self.layout), path=str(path), reuse=True)
             self._write_alias(name, datetime.now(timezone.utc))
 
-    def _write(self, change: Callable[[tantivy.IndexWriter], None]) -> None:
+    def _write(self, change: Callable[[tantivy.IndexWriter, BitLayout], None]) -> None:
         if not self.writes:
             raise RuntimeError("this process only searches the embedded index; the indexer process writes it")
         opened = self._current()
         with self._lock:
             if opened.writer is None:
                 opened.writer = opened.index.writer(heap_size=WRITER_HEAP, num_threads=1)
-            change(opened.writer)
+            change(opened.writer, opened.layout)
             opened.writer.commit()
-            opened.index.reload()
+            opened.reload()
 
     def upsert(self, docs: Iterable[dict[str, Any]]) -> None:
         docs = list(docs)
         if not docs:
             return
 
-        def change(writer: tantivy.IndexWriter) -> None:
+        def change(writer: tantivy.IndexWriter, layout: BitLayout) -> None:
             for doc in docs:
                 writer.delete_documents_by_term("member_id", doc["member_id"])
-                writer.add_document(to_document(doc))
+                writer.add_document(to_document(doc, layout))
 
         self._write(change)
 
@@ -282,7 +313,7 @@ class EmbeddedSearchIndex:
         if not ids:
             return
 
-        def change(writer: tantivy.IndexWriter) -> None:
+        def change(writer: tantivy.IndexWriter, _layout: BitLayout) -> None:
             for member_id in ids:
                 writer.delete_documents_by_term("member_id", member_id)
 
@@ -304,12 +335,16 @@ class EmbeddedSearchIndex:
 
     def search(self, query: SearchQuery) -> SearchPage:
         opened = self._current()
+        columns = self._columns(opened) if USE_COLUMNS and opened.layout.answers(query) else None
+        if columns is not None:
+            page, total, more = columns.search(query)
+            return self._page(columns.searcher, query, page, total, more)
         searcher = opened.index.searcher()
         # The engine ranks by the criteria and text part ("base"); the nudge (0 .. `most`) is
         # added here from the load_level fast field.  The fetched hits hold the true top
         # `wanted` once the wanted-th final score beats anything unfetched could reach:
         # the last fetched base score plus the largest nudge.
-        compiled = compile_query(query, self.schema, nudge=False)
+        compiled = compile_query(query, opened.schema, nudge=False)
         nudges = [query.nudge(level) for level in range(MAX_LOAD_LEVEL + 1)]
         most = max(nudges)
         cursor = query.cursor
@@ -327,17 +362,42 @@ class EmbeddedSearchIndex:
             if exhausted or (len(ordered) >= wanted and ordered[wanted - 1][0] > hits[-1][0] + most):
                 break
             limit *= 8
-        page = ordered[:query.size]
+        page = [(score, address) for score, address, _key in ordered[:query.size]]
+        return self._page(searcher, query, page, result.count, len(ordered) > query.size)
+
+    def _columns(self, opened: _Opened) -> Columns | None:
+        """This generation's columns, built on first use; None while another thread builds
+        them (the engine answers meanwhile, instead of every waiting request building too)."""
+        columns = opened.columns
+        generation = opened.generation
+        if columns is not None and columns.generation == generation:
+            return columns
+        if not opened.building.acquire(blocking=False):
+            return None
+        try:
+            began = time.perf_counter()
+            # The generation is read before the searcher: columns newer than their number
+            # are only rebuilt once more, never older ones kept.
+            columns = Columns(opened.index.searcher(), opened.layout, generation)
+            opened.columns = columns
+        finally:
+            opened.building.release()
+        log.debug("search columns of %s built: %d mentors in %.1f ms", opened.name, len(columns),
+                  (time.perf_counter() - began) * 1000)
+        return columns
+
+    def _page(self, searcher: tantivy.Searcher, query: SearchQuery, page: list[tuple[float, Any]], total: int,
+              more: bool) -> SearchPage:
         out = []
-        for score, address, _key in page:
+        for score, address in page:
             doc = stored_document(searcher.doc(address).get_first("source"))
             out.append(SearchHit(member_id=doc["member_id"], score=score, doc=doc,
                                  sort=(score, doc["member_id"])))
         next_cursor = None
-        if len(ordered) > query.size and out:
-            returned = (cursor.returned if cursor else 0) + len(out)
+        if more and out:
+            returned = (query.cursor.returned if query.cursor else 0) + len(out)
             next_cursor = Cursor(query.fingerprint, returned, out[-1].sort).encode()
-        return SearchPage(hits=out, total=result.count, next_cursor=next_cursor)
+        return SearchPage(hits=out, total=total, next_cursor=next_cursor)
 
     def _member_id(self, searcher: tantivy.Searcher, address: Any) -> str:
         return searcher.doc(address).get_first("member_id")
@@ -385,7 +445,8 @@ class EmbeddedSearchIndex:
         name = self._new_name()
         path = self.folder / name
         path.mkdir(parents=True, exist_ok=True)
-        index = tantivy.Index(self.schema, path=str(path), reuse=False)
+        self.layout.save(path)
+        index = tantivy.Index(build_schema(self.layout), path=str(path), reuse=False)
         return EmbeddedBuild(self, name, path, index)
 
     def _versions(self) -> list[Path]:
@@ -399,6 +460,7 @@ class EmbeddedBuild:
         self.path = path
         self.index = index
         self.writer = index.writer(heap_size=BUILD_HEAP, num_threads=2)
+        self.layout = owner.layout  # the one `begin_build` saved in the folder
         self._added: set[str] = set()
 
     def add(self, docs: Iterable[dict[str, Any]]) -> int:
@@ -408,7 +470,7 @@ class EmbeddedBuild:
             if doc["member_id"] in self._added:
                 self.writer.delete_documents_by_term("member_id", doc["member_id"])
             self._added.add(doc["member_id"])
-            self.writer.add_document(to_document(doc))
+            self.writer.add_document(to_document(doc, self.layout))
             added += 1
         return added
 

@@ -1,0 +1,191 @@
+"""The criteria columns answer exactly as the engine path does: the same hits in the same order,
+the same float scores, totals and cursors, page after page, over random mentors (ids sharing
+their id key, deleted and re-indexed documents) and random criteria-only searches.  Indexes
+without the columns' fields, and values their saved layout does not know, go to the engine."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timezone
+
+import pytest
+import tantivy
+
+from services.matching.adapters import search_embedded
+from services.matching.adapters.search_columns import BitLayout, Columns
+from services.matching.adapters.search_embedded import EmbeddedSearchIndex, build_schema, to_document
+from services.matching.domain import taxonomy
+from services.matching.domain.profiles import Location, MentorProfile, index_document
+from services.matching.domain.search import CRITERIA, build_search
+
+VOCABULARY_OF = {spec.name: spec.vocabulary for spec in CRITERIA.values() if spec.vocabulary is not None}
+POOLS = {name: sorted(taxonomy.ids(vocabulary)) for name, vocabulary in VOCABULARY_OF.items()}
+OTHER_LANGUAGES = [language for language in POOLS["languages"] if language != "en"]
+
+
+def _ids(rng: random.Random) -> list[str]:
+    ids = [f"R{n:04d}" for n in range(220)]
+    ids += [f"COLLIDE-{n:02d}" for n in range(50)]  # one id key for all fifty: ties need the full id
+    ids += [f"Q{n}" for n in range(30)]  # shorter than the key: zero-padded
+    rng.shuffle(ids)
+    return ids
+
+
+def _pick(rng: random.Random, pool: list[str], most: int) -> list[str]:
+    return rng.sample(pool, rng.randint(0, most))
+
+
+def _doc(rng: random.Random, member_id: str) -> dict:
+    profile = MentorProfile(
+        headline="Mentor", bio="", expertise=_pick(rng, POOLS["expertise"], 3), sectors=_pick(rng, POOLS["sectors"], 2),
+        career_stage=rng.choice([None, *POOLS["career_stage"]]), years_experience=rng.choice([None, 0, 3, 10, 25]),
+        qualifications=_pick(rng, POOLS["qualifications"], 2),
+        languages=(["en"] if rng.random() < 0.9 else []) + _pick(rng, OTHER_LANGUAGES, 2),
+        interaction_modes=_pick(rng, POOLS["interaction_modes"], 3),
+        location=Location("GB", rng.choice([None, *POOLS["region"]])))
+    return index_document(member_id, member_id, profile, rng.randint(0, 4))
+
+
+def _spec(rng: random.Random, member_ids: list[str]) -> dict:
+    def values(name: str):
+        if name == "years_experience":
+            return rng.choice([0, 3, 10, 11, 30])
+        if name == "languages" and rng.random() < 0.5:
+            return ["en"]  # met by nine mentors in ten, as in the benchmark
+        return rng.sample(POOLS[name], rng.randint(1, 3))
+
+    names = sorted(VOCABULARY_OF) + ["years_experience"]
+    criteria = {name: values(name) for name in rng.sample(names, rng.randint(0, len(names)))}
+    weights = {name: rng.choice([1, 1, 2, 3, 0.5, round(rng.uniform(0.05, 20), 3)])
+               for name in criteria if rng.random() < 0.6}
+    filters = {name: values(name) for name in rng.sample(names, rng.choice([0, 0, 0, 1, 2]))}
+    exclude = rng.sample(member_ids, rng.choice([0, 0, 1, 3]))
+    return {"criteria": criteria, "weights": weights, "filters": filters, "exclude_ids": exclude,
+            "size": rng.choice([4, 7, 20, 40])}
+
+
+def _walk(index: EmbeddedSearchIndex, spec: dict, monkeypatch: pytest.MonkeyPatch, columns: bool) -> list:
+    """Every page of the search, following its cursors, through one path."""
+    monkeypatch.setattr(search_embedded, "USE_COLUMNS", columns)
+    pages, cursor = [], None
+    while True:
+        page = index.search(build_search(**spec, cursor=cursor))
+        pages.append(([(hit.member_id, hit.score) for hit in page.hits], page.total, page.next_cursor))
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+        assert len(pages) <= 400, "the cursors do not lead to the end"
+
+
+@pytest.fixture
+def answered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many searches the columns answered."""
+    calls = [0]
+    search = Columns.search
+
+    def counted(self, query):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return search(self, query)
+
+    monkeypatch.setattr(Columns, "search", counted)
+    return calls
+
+
+def _padded_layout() -> BitLayout:
+    # Languages pushed past one 64-bit word: "en" stays in the first, the others move to the second.
+    current = BitLayout.current().values
+    return BitLayout({**current, "languages": [f"pad{i}" for i in range(60)] + current["languages"]})
+
+
+@pytest.mark.parametrize("layout", [BitLayout.current(), _padded_layout()], ids=["taxonomy", "two-words"])
+def test_the_columns_walk_the_same_pages_as_the_engine(tmp_path, monkeypatch, answered, layout):
+    rng = random.Random(20261128)
+    member_ids = _ids(rng)
+    docs = {member_id: _doc(rng, member_id) for member_id in member_ids}
+    index = EmbeddedSearchIndex(tmp_path, "columns")
+    index.layout = layout
+    build = index.begin_build()
+    build.add(docs[m] for m in member_ids[:260])
+    build.swap(datetime.now(timezone.utc))
+    index.upsert(docs[m] for m in member_ids[260:])  # a second segment
+    index.delete(member_ids[:12])  # deleted documents left in the segments
+
+    walked = 0
+    for n in range(60):
+        if n % 10 == 9:
+            # A change between searches: the next one must use a new generation's columns.
+            changed = rng.sample(member_ids, 5)
+            index.upsert(_doc(rng, member_id) for member_id in changed[:4])
+            index.delete(changed[4:])
+        spec = _spec(rng, member_ids)
+        query = build_search(**spec)
+        assert index._current().layout.answers(query), spec
+        before = answered[0]
+        expected = _walk(index, spec, monkeypatch, columns=False)
+        assert answered[0] == before
+        got = _walk(index, spec, monkeypatch, columns=True)
+        assert answered[0] == before + len(got)
+        assert got == expected, spec
+        walked += len(got)
+    assert walked > 400  # many pages, so many cursors were followed
+    index.close()
+
+
+def test_an_index_from_before_the_columns_answers_through_the_engine_until_reindexed(tmp_path, monkeypatch,
+                                                                                      answered):
+    rng = random.Random(7)
+    docs = [_doc(rng, member_id) for member_id in _ids(rng)[:80]]
+    # A version as it was written before the columns: no layout file, no bitmask fields.
+    old = BitLayout({})
+    folder = tmp_path / "mentors-v1"
+    folder.mkdir()
+    written = tantivy.Index(build_schema(old), path=str(folder), reuse=True)
+    writer = written.writer(heap_size=15_000_000, num_threads=1)
+    for doc in docs[:70]:
+        writer.add_document(to_document(doc, old))
+    writer.commit()
+    writer.wait_merging_threads()
+    (tmp_path / "mentors.json").write_text(json.dumps({"index": folder.name, "build_started": "2026-01-01T00:00:00"}))
+
+    index = EmbeddedSearchIndex(tmp_path, "mentors")
+    specs = [{"criteria": {"languages": ["en"], "expertise": POOLS["expertise"][:2], "years_experience": 3},
+              "size": 7},
+             {"criteria": {"years_experience": 10}, "size": 7}]
+    index.upsert(docs[70:])  # the old version still takes writes
+    before = [_walk(index, spec, monkeypatch, columns=True) for spec in specs]
+    assert answered[0] == 0
+    for pages in before:
+        assert sum(len(hits) for hits, _total, _cursor in pages) == pages[0][1] > 0
+
+    # `connect reindex` writes a new version, with the layout and the fields.
+    build = index.begin_build()
+    build.add(docs)
+    build.swap(datetime.now(timezone.utc))
+    assert [_walk(index, spec, monkeypatch, columns=True) for spec in specs] == before
+    assert answered[0] == sum(len(pages) for pages in before)
+    index.close()
+
+
+def test_a_value_the_saved_layout_does_not_know_goes_to_the_engine(tmp_path, monkeypatch, answered):
+    rng = random.Random(11)
+    docs = [_doc(rng, member_id) for member_id in _ids(rng)[:120]]
+    current = BitLayout.current().values
+    # As if the index had been built before "cy" joined the taxonomy.
+    builder = EmbeddedSearchIndex(tmp_path, "mentors")
+    builder.layout = BitLayout({**current, "languages": [v for v in current["languages"] if v != "cy"]})
+    build = builder.begin_build()
+    build.add(docs)
+    build.swap(datetime.now(timezone.utc))
+    builder.close()
+
+    # Another process, whose taxonomy knows "cy": the version's saved layout decides.
+    index = EmbeddedSearchIndex(tmp_path, "mentors")
+    welsh = _walk(index, {"criteria": {"languages": ["cy"]}, "size": 10}, monkeypatch, columns=True)
+    assert answered[0] == 0
+    assert {member_id for hits, _total, _cursor in welsh for member_id, _score in hits} == {
+        doc["member_id"] for doc in docs if "cy" in doc["languages"]} != set()
+    english = {"criteria": {"languages": ["en"], "sectors": POOLS["sectors"][:1]}, "size": 10}
+    assert _walk(index, english, monkeypatch, columns=True) == _walk(index, english, monkeypatch, columns=False)
+    assert answered[0] > 0
+    index.close()
