@@ -152,7 +152,7 @@ def _wait_http(url: str, timeout: float = 120.0) -> None:
 
 
 def measure_http(docs: list[dict[str, Any]], seven: list[dict[str, Any]], seconds: int,
-                 connections: int, workers: int = 1) -> dict[str, Any]:
+                 connections: int, workers: int = 1, threads: int = 2) -> dict[str, Any]:
     """`connect serve --workers N` on loopback over an embedded index of `docs`, loaded by wrk."""
     from connect.auth import DevIssuer
     from connect.settings import Settings
@@ -162,7 +162,8 @@ def measure_http(docs: list[dict[str, Any]], seven: list[dict[str, Any]], second
     if not wrk:
         return {"skipped": "wrk not found (apt-get install -y wrk)"}
     var_dir = Path(tempfile.mkdtemp(prefix="bench-matching-"))
-    env = {**os.environ, "CONNECT_VAR_DIR": str(var_dir), "CONNECT_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "CONNECT_VAR_DIR": str(var_dir), "CONNECT_LOG_LEVEL": "WARNING",
+           "CONNECT_REQUEST_THREADS": str(threads)}
     for name in ("CONNECT_SEARCH_URL", "CONNECT_DATABASE_URL", "CONNECT_KAFKA_BOOTSTRAP", "CONNECT_CELERY_BROKER"):
         env.pop(name, None)
     index = EmbeddedSearchIndex(var_dir / "search", Settings().search.search_index_alias)
@@ -192,8 +193,8 @@ def measure_http(docs: list[dict[str, Any]], seven: list[dict[str, Any]], second
             assert response.status == 200 and json.loads(response.read())["total"] > 0
         out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
                               f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
-        figures: dict[str, Any] = {"tool": "wrk", "workers": workers, "connections": connections,
-                                   "seconds": seconds}
+        figures: dict[str, Any] = {"tool": "wrk", "workers": workers, "request_threads": threads,
+                                   "connections": connections, "seconds": seconds}
         for line in out.splitlines():
             parts = line.split()
             if line.startswith("Requests/sec:"):
@@ -262,6 +263,8 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--http-seconds", type=int, default=15)
     parser.add_argument("--http-connections", type=int, default=16)
+    parser.add_argument("--http-threads", type=int, default=2,
+                        help="CONNECT_REQUEST_THREADS of each API process (CPU-bound searches: one per core)")
     parser.add_argument("--http-workers", default="1,2",
                         help="comma-separated `connect serve --workers` counts to measure, one run each")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -314,7 +317,8 @@ def main() -> None:
     results["embedded_freshness"] = measure_freshness()
     if not args.skip_http:
         print("http: connect serve + wrk ...", flush=True)
-        results["http_search"] = [measure_http(docs, seven, args.http_seconds, args.http_connections, int(n))
+        results["http_search"] = [measure_http(docs, seven, args.http_seconds, args.http_connections, int(n),
+                                               args.http_threads)
                                   for n in args.http_workers.split(",")]
 
     results["machine"]["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]

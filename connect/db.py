@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # pysqlite's deferred BEGIN lets two writers both read then collide on
     # write; taking the write lock at BEGIN serialises them like row locks would.
-    # A read-only session (Database.read_session) needs no write lock: in WAL mode
+    # A read-only connection (Database.read_connection) needs no write lock: in WAL mode
     # a deferred BEGIN reads a snapshot without waiting for writers.
     if conn.get_execution_options().get("connect_read_only"):
         conn.exec_driver_sql("BEGIN")
@@ -79,7 +79,7 @@ class Database:
         self.pool_size = pool_size
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
-        self._read_sessions: sessionmaker[Session] | None = None
+        self._read_engine: Engine | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,13 +116,15 @@ class Database:
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         return self._sessions()
 
-    def read_session(self) -> Session:
-        """A session for reads only: on SQLite it does not take the write lock, so
-        request-path reads neither wait for nor block relays and consumers."""
-        if self._read_sessions is None:
-            self._read_sessions = sessionmaker(self.engine.execution_options(connect_read_only=True),
-                                               expire_on_commit=False)
-        return self._read_sessions()
+    def read_connection(self) -> Connection:
+        """A connection for reads only, used as `with database.read_connection() as conn:`.
+
+        On SQLite it does not take the write lock, so request-path reads neither wait for nor
+        block relays and consumers.  A Core connection, not an ORM session: the few reads on a
+        request's path cost less than the session's bookkeeping around them."""
+        if self._read_engine is None:
+            self._read_engine = self.engine.execution_options(connect_read_only=True)
+        return self._read_engine.connect()
 
     def expunge_erased(self) -> None:
         """Make erased rows' old images unreadable where the engine keeps them: SQLite's
@@ -153,7 +155,7 @@ class Database:
             self._engine.dispose()
             self._engine = None
             self._sessions = None
-            self._read_sessions = None
+            self._read_engine = None
 
 
 def run_alembic_env(target_metadata: MetaData) -> None:

@@ -101,6 +101,10 @@ class ApiSettings(_ConnectSettings):
     # Bearer token the relationships service presents to matching's API (a service credential).
     matching_token: str | None = None
     max_body_bytes: int = 256 * 1024
+    # Threads that run the (synchronous) endpoints of one API process.  On a 2-core machine a
+    # few threads keep both cores busy; anyio's default of 40 made CPU-bound requests take
+    # turns at the GIL so often that throughput fell and the tail grew.
+    request_threads: int = Field(default=4, ge=1, le=256)
     log_level: str = "INFO"
     log_json: bool = True
 

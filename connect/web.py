@@ -9,6 +9,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Iterable
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -126,6 +127,7 @@ def create_app(container: Container, *, background: bool = False, migrate: bool 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = container.settings.api.request_threads
         if migrate:
             container.upgrade_databases()
         if background:

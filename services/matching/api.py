@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
@@ -201,8 +201,9 @@ def search_mentors(body: SearchIn, member: Member = Depends(current_member),
         result = matching.search(member.id, text=body.text, criteria=body.criteria, weights=body.weights,
                                  filters=body.filters, size=body.page.size, cursor=body.page.cursor)
         # The result is plain JSON data already; re-validating it through SearchOut cost
-        # more than the search itself (SearchOut still documents the shape).
-        return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
+        # more than the search itself (SearchOut still documents the shape), and orjson
+        # writes it in a tenth of the time the standard library takes.
+        return Response(orjson.dumps(result), media_type="application/json")
 
 
 @router.get("/mentors/suggestions", response_model=list[SuggestionOut], tags=["matching"],

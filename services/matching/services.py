@@ -8,7 +8,7 @@ import threading
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from connect.auth import Member
 from connect.clock import Clock, utc
@@ -26,6 +26,16 @@ from services.matching.domain.search import SearchQuery, build_search, connectio
 from services.matching.interfaces import SearchIndex
 
 log = logging.getLogger(__name__)
+
+# The reads on every search request's path, built once: building a statement and its cache key
+# per request cost about as much as running it on SQLite.
+_ACTIVE_OF = select(orm.members.c.active).where(orm.members.c.member_id == bindparam("member_id"))
+_PROFILES_OF = [select(table.c.profile).where(table.c.member_id == bindparam("member_id"))
+                for table in (orm.mentee_profiles, orm.mentor_profiles)]
+_OPEN_WITH = (select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id, orm.relationships.c.status)
+              .where(orm.relationships.c.mentee_id == bindparam("mentee_id"),
+                     orm.relationships.c.mentor_id.in_(bindparam("mentor_ids", expanding=True)),
+                     orm.relationships.c.status.in_(bindparam("statuses", expanding=True))))
 
 OPEN_STATUSES = ("pending", "accepted")
 # Profile fields another service may learn to show two members what they have in common.
@@ -59,9 +69,8 @@ class MatchingService:
         """Authenticator hook, before `member_seen`: the token of a member whose account was deleted
         (AccountDeleted or MemberErased consumed) is refused, and never records them again."""
         if member.id not in self._inactive:
-            with self.database.read_session() as session:
-                active = session.execute(select(orm.members.c.active)
-                                         .where(orm.members.c.member_id == member.id)).scalar()
+            with self.database.read_connection() as conn:
+                active = conn.execute(_ACTIVE_OF, {"member_id": member.id}).scalar()
             if active is not False:
                 return
             self._inactive.add(member.id)
@@ -317,15 +326,11 @@ class MatchingService:
         searcher_doc: dict[str, Any] = {}
         open_with: dict[str, dict[str, str]] = {}
         if searcher_id is not None and mentor_ids:
-            # Reads only: a read session does not queue behind the relays for SQLite's write lock.
-            with self.database.read_session() as session:
-                searcher_doc = self._searcher_doc(session, searcher_id)
-                for rel in session.execute(
-                        select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id,
-                               orm.relationships.c.status)
-                        .where(orm.relationships.c.mentee_id == searcher_id,
-                               orm.relationships.c.mentor_id.in_(mentor_ids),
-                               orm.relationships.c.status.in_(OPEN_STATUSES))):
+            # Reads only: a read connection does not queue behind the relays for SQLite's write lock.
+            with self.database.read_connection() as conn:
+                searcher_doc = self._searcher_doc(conn, searcher_id)
+                for rel in conn.execute(_OPEN_WITH, {"mentee_id": searcher_id, "mentor_ids": mentor_ids,
+                                                     "statuses": list(OPEN_STATUSES)}):
                     open_with[rel.mentor_id] = {"relationship_id": rel.relationship_id, "status": rel.status}
         results = []
         for hit in page.hits:
@@ -340,7 +345,7 @@ class MatchingService:
             })
         return {"results": results, "total": page.total, "next_cursor": page.next_cursor}
 
-    def _searcher_doc(self, session: Any, searcher_id: str) -> dict[str, Any]:
+    def _searcher_doc(self, conn: Any, searcher_id: str) -> dict[str, Any]:
         """The searcher's mentee and mentor profiles merged, shaped like an index document."""
         merged: dict[str, list[str]] = {name: [] for name in
                                         ("sectors", "employer", "region", "interests", "qualifications", "languages")}
@@ -350,8 +355,8 @@ class MatchingService:
                 if value and value not in merged[name]:
                     merged[name].append(value)
 
-        for table in (orm.mentee_profiles, orm.mentor_profiles):
-            row = session.execute(select(table.c.profile).where(table.c.member_id == searcher_id)).first()
+        for statement in _PROFILES_OF:
+            row = conn.execute(statement, {"member_id": searcher_id}).first()
             if row is None:
                 continue
             profile = row.profile

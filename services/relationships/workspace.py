@@ -24,7 +24,7 @@ from typing import Any, Callable, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from connect.auth import Member
@@ -45,6 +45,9 @@ from services.relationships.domain.workspace import (CPD_COLUMNS, MESSAGE_EMAIL_
 from services.relationships.services import RelationshipsService, Responder, iso
 
 log = logging.getLogger(__name__)
+
+# Read on every request (the deleted-account hook), so built once, not per request.
+_DELETED_ACCOUNT = select(t.deleted_accounts.c.member_id).where(t.deleted_accounts.c.member_id == bindparam("member_id"))
 
 TOOL_KINDS = (ToolKind.SWOT, ToolKind.GSTAR, ToolKind.GOALS)
 ACCOUNT_DELETED_REASON = "Account deleted"
@@ -469,8 +472,8 @@ class WorkspaceService:
         with self._deleted_lock:
             known = member.id in self._deleted
         if not known:
-            with self.database.read_session() as session:
-                known = WorkspaceRepository(session).deleted_account(member.id) is not None
+            with self.database.read_connection() as conn:
+                known = conn.execute(_DELETED_ACCOUNT, {"member_id": member.id}).first() is not None
             if known:
                 with self._deleted_lock:
                     self._deleted.add(member.id)

@@ -1,4 +1,4 @@
-"""On SQLite, write sessions take the write lock at BEGIN; read sessions must not, so
+"""On SQLite, write sessions take the write lock at BEGIN; read connections must not, so
 request-path reads neither wait for nor block a relay or consumer that is writing."""
 
 from pathlib import Path
@@ -8,7 +8,7 @@ from sqlalchemy import text
 from connect.db import Database
 
 
-def test_a_read_session_reads_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
+def test_a_read_connection_reads_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'x.db'}", "x")
     with database.session() as session, session.begin():
         session.execute(text("create table notes (body text)"))
@@ -17,11 +17,11 @@ def test_a_read_session_reads_while_a_writer_holds_the_lock(tmp_path: Path) -> N
     writer.begin()
     writer.execute(text("insert into notes values ('pending')"))
     try:
-        with database.read_session() as reader:
+        with database.read_connection() as reader:
             # Answers at once from the last committed snapshot (a BEGIN IMMEDIATE would wait 10 s).
             assert reader.execute(text("select body from notes")).scalars().all() == ["committed"]
     finally:
         writer.commit()
-    with database.read_session() as reader:
+    with database.read_connection() as reader:
         assert sorted(reader.execute(text("select body from notes")).scalars()) == ["committed", "pending"]
     database.dispose()
