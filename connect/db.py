@@ -96,9 +96,9 @@ class Database:
                 path = self.url.split("///", 1)[-1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-                # Enough kept connections for every request thread (anyio runs sync endpoints on
-                # up to 40): a connection beyond the pool is closed after use, and reopening one
-                # costs its pragmas again.
+                # Enough kept connections for a process's request threads and background workers
+                # together: a connection beyond the pool is closed after use, and reopening one
+                # costs its pragmas again (the default kept 5).
                 engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30},
                                        pool_size=SQLITE_POOL_SIZE, max_overflow=10)
                 event.listen(engine, "connect", _sqlite_pragmas)
