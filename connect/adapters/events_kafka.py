@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Iterable, Sequence
 
 from connect.events import OutgoingMessage, Record
@@ -159,6 +160,9 @@ class KafkaConsumerAdapter:
         self.group_id = group_id
         self.topics = topics
         self._consumer: Any = None
+        self._coordinator_lost_at: float | None = None
+        # How long the group coordinator may stay unknown before the consumer is replaced.
+        self.stuck_after_seconds = max(20.0, 2 * transport.settings.kafka_session_timeout_ms / 1000)
 
     def _connect(self) -> Any:
         from kafka import KafkaConsumer
@@ -180,8 +184,13 @@ class KafkaConsumerAdapter:
         return consumer
 
     def poll(self, timeout_seconds: float, max_records: int = 500) -> list[Record]:
+        if self._consumer is not None and self._stuck():
+            log.warning("kafka consumer of %s found no group coordinator for %.0f s: reconnecting",
+                        self.group_id, self.stuck_after_seconds)
+            self.close()  # uncommitted records come again; consumers are idempotent
         if self._consumer is None:
             self._consumer = self._connect()
+            self._coordinator_lost_at = None
         batches = self._consumer.poll(timeout_ms=int(timeout_seconds * 1000), max_records=max_records)
         records: list[Record] = []
         for partition_records in batches.values():
@@ -189,6 +198,23 @@ class KafkaConsumerAdapter:
                 key = r.key.decode() if isinstance(r.key, bytes) else r.key
                 records.append(Record(topic=r.topic, partition=r.partition, offset=r.offset, key=key, value=r.value))
         return records
+
+    def _stuck(self) -> bool:
+        """Whether the group coordinator has been unknown for too long.
+
+        After a broker restart kafka-python can go on looking for the coordinator for ever
+        (seen in the broker-kill fault test: minutes of polls, while a new consumer in the same
+        group got its partitions in half a second), which would stall every partition of the
+        group.  kafka-python has no public call for this, so its coordinator is read directly."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        unknown = getattr(coordinator, "coordinator_unknown", None)
+        if unknown is None or not unknown():
+            self._coordinator_lost_at = None
+            return False
+        now = time.monotonic()
+        if self._coordinator_lost_at is None:
+            self._coordinator_lost_at = now
+        return now - self._coordinator_lost_at > self.stuck_after_seconds
 
     def commit(self, records: Sequence[Record]) -> None:
         if not records or self._consumer is None:
