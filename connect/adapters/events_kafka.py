@@ -202,7 +202,7 @@ class KafkaConsumerAdapter:
     def _stuck(self) -> bool:
         """Whether the group coordinator has been unknown for too long.
 
-        After a broker restart kafka-python can go on looking for the coordinator for ever
+        After a broker restart kafka-python can go on looking for the coordinator for minutes
         (seen in the broker-kill fault test: minutes of polls, while a new consumer in the same
         group got its partitions in half a second), which would stall every partition of the
         group.  kafka-python has no public call for this, so its coordinator is read directly."""
