@@ -52,6 +52,32 @@ def client(container: Container) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def served_api(container: Container) -> Iterator[str]:
+    """The same app on a real socket (uvicorn in a thread): its base URL, for the distributed
+    adapters that call another service over HTTP."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from connect.engines.base import free_port
+    from connect.web import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
 def token_for(container: Container) -> Callable[..., str]:
     def mint(member_id: str, name: str | None = None, email: str | None = None, roles: list[str] | None = None,
              **kwargs: Any) -> str:

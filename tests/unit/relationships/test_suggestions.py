@@ -3,12 +3,9 @@ our own member projection when matching cannot answer."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 
 import httpx
-import uvicorn
 
 from connect.engines.base import free_port
 from services.relationships.adapters.suggestions import (HttpSuggestions, InProcessSuggestions,
@@ -27,7 +24,7 @@ def _mentor_profile(client, auth, member_id, expertise):
 
 
 def test_expiry_offers_matching_mentors_in_process_over_http_and_from_the_projection(
-        client, auth, container, deliver, clock):
+        client, auth, container, deliver, clock, served_api):
     start = clock.now()
     for member_id, expertise in [("A", ["underwriting"]), ("B", ["underwriting"]), ("C", ["underwriting", "claims"]),
                                  ("D", ["claims"])]:
@@ -51,23 +48,9 @@ def test_expiry_offers_matching_mentors_in_process_over_http_and_from_the_projec
     assert [a.member_id for a in fallback] == ["B", "C"]
 
     # The distributed adapter against matching's real HTTP API, then against nothing at all.
-    from connect.web import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        token = container.dev_issuer.mint("svc-relationships", "Relationships service", "")
-        over_http = HttpSuggestions(f"http://127.0.0.1:{port}", lambda: token, None).suggest(
-            ["underwriting"], ["A", "M1"], 3)
-        assert {a.member_id for a in over_http} == {"B", "C"}
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    token = container.dev_issuer.mint("svc-relationships", "Relationships service", "")
+    over_http = HttpSuggestions(served_api, lambda: token, None).suggest(["underwriting"], ["A", "M1"], 3)
+    assert {a.member_id for a in over_http} == {"B", "C"}
+    assert httpx.get(f"{served_api}/healthz").status_code == 200
     nobody = HttpSuggestions(f"http://127.0.0.1:{free_port()}", lambda: None, projection, timeout_seconds=0.5)
     assert [a.member_id for a in nobody.suggest(["claims"], [], 3)] == ["C", "D"]

@@ -4,40 +4,20 @@ facts with a service credential only."""
 
 from __future__ import annotations
 
-import threading
-import time
-
-import uvicorn
-
-from connect.engines.base import free_port
 from services.relationships.workspace import HttpConnections, InProcessConnections
 from tests.unit.workspace.test_tools_api import test_first_conversation_starts_from_what_the_two_share as plant
 
 
-def test_connections_over_http_equal_the_in_process_ones(client, pair, container, make_container):
+def test_connections_over_http_equal_the_in_process_ones(client, pair, container, make_container, served_api):
     plant(client, pair)  # both profiles, and the in-process answer checked through the API
     in_process = InProcessConnections(lambda: container.service("matching")).between("M1", "M2")
     assert in_process
 
-    from connect.web import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
-        service_token = container.dev_issuer.mint("svc-relationships", "Relationships service", "", roles=["service"])
-        assert HttpConnections(url, lambda: service_token).between("M1", "M2") == in_process
-        # Another member's token learns nothing about M1 and M2 (403): no connections, no error.
-        stranger = container.dev_issuer.mint("M9", "Someone", "m9@example.org")
-        assert HttpConnections(url, lambda: stranger).between("M1", "M2") == []
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    service_token = container.dev_issuer.mint("svc-relationships", "Relationships service", "", roles=["service"])
+    assert HttpConnections(served_api, lambda: service_token).between("M1", "M2") == in_process
+    # Another member's token learns nothing about M1 and M2 (403): no connections, no error.
+    stranger = container.dev_issuer.mint("M9", "Someone", "m9@example.org")
+    assert HttpConnections(served_api, lambda: stranger).between("M1", "M2") == []
 
     distributed = make_container(matching_url="http://127.0.0.1:9", matching_token="t", var_dir=container.settings.var_dir.parent / "other")
     assert isinstance(distributed.service("relationships").workspace.connections, HttpConnections)
