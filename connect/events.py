@@ -191,11 +191,7 @@ class ConsumerLoop:
         records = consumer.poll(timeout_seconds)
         if self.workers > 1 and len(records) > 1:
             self._run_parallel(consumer, records, stop)
-            try:
-                consumer.commit(records)
-            except BaseException:
-                self.close()
-                raise
+            self._commit_or_drop(consumer, records)
             return len(records)
         done: list[Record] = []
         try:
@@ -214,13 +210,16 @@ class ConsumerLoop:
             self.close()
             raise
         if records:
-            try:
-                consumer.commit(records)
-            except BaseException:
-                # Uncommitted work is redone by whoever reads these partitions next (handlers are idempotent).
-                self.close()
-                raise
+            self._commit_or_drop(consumer, records)
         return len(records)
+
+    def _commit_or_drop(self, consumer: Consumer, records: list[Record]) -> None:
+        try:
+            consumer.commit(records)
+        except BaseException:
+            # Uncommitted work is redone by whoever reads these partitions next (handlers are idempotent).
+            self.close()
+            raise
 
     def run(self, stop: threading.Event, timeout_seconds: float = 0.5) -> None:
         try:
