@@ -174,7 +174,7 @@ class _Opened:
         self.meta = meta
         self.committed = _changed(meta)
         self.layout = layout
-        self.schema = build_schema(layout)
+        self.schema = index.schema  # the one the index was opened with (its own layout)
         # Bumped after each reload; columns of an older generation are rebuilt before use.
         self.generation = 0
         self.columns: Columns | None = None
