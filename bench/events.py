@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -151,7 +150,6 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
 
     from connect.engines.kafka import KafkaEngine
     from connect.engines.postgres import PostgresEngine, create_database
-    from connect.engines.smtp import SmtpSinkEngine
     from services.notifier.domain.rules import message_id_for
     from tests.integration.notifier import pipeline
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Response

@@ -32,12 +32,11 @@ log = logging.getLogger(__name__)
 _ACTIVE_OF = select(orm.members.c.active).where(orm.members.c.member_id == bindparam("member_id"))
 _PROFILES_OF = [select(table.c.profile).where(table.c.member_id == bindparam("member_id"))
                 for table in (orm.mentee_profiles, orm.mentor_profiles)]
+OPEN_STATUSES = ("pending", "accepted")
 _OPEN_WITH = (select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id, orm.relationships.c.status)
               .where(orm.relationships.c.mentee_id == bindparam("mentee_id"),
                      orm.relationships.c.mentor_id.in_(bindparam("mentor_ids", expanding=True)),
-                     orm.relationships.c.status.in_(bindparam("statuses", expanding=True))))
-
-OPEN_STATUSES = ("pending", "accepted")
+                     orm.relationships.c.status.in_(OPEN_STATUSES)))
 # Profile fields another service may learn to show two members what they have in common.
 CONNECTION_FACTS = ("sectors", "employer", "location", "interests", "qualifications", "languages")
 
@@ -329,8 +328,7 @@ class MatchingService:
             # Reads only: a read connection does not queue behind the relays for SQLite's write lock.
             with self.database.read_connection() as conn:
                 searcher_doc = self._searcher_doc(conn, searcher_id)
-                for rel in conn.execute(_OPEN_WITH, {"mentee_id": searcher_id, "mentor_ids": mentor_ids,
-                                                     "statuses": list(OPEN_STATUSES)}):
+                for rel in conn.execute(_OPEN_WITH, {"mentee_id": searcher_id, "mentor_ids": mentor_ids}):
                     open_with[rel.mentor_id] = {"relationship_id": rel.relationship_id, "status": rel.status}
         results = []
         for hit in page.hits:
