@@ -161,7 +161,7 @@ class KafkaConsumerAdapter:
         self.topics = topics
         self._consumer: Any = None
         self._coordinator_lost_at: float | None = None
-        # How long the group coordinator may stay unknown before the consumer is replaced.
+        # How long the consumer may go without a stable group membership before it is replaced.
         self.stuck_after_seconds = max(20.0, 2 * transport.settings.kafka_session_timeout_ms / 1000)
 
     def _connect(self) -> Any:
@@ -185,7 +185,7 @@ class KafkaConsumerAdapter:
 
     def poll(self, timeout_seconds: float, max_records: int = 500) -> list[Record]:
         if self._consumer is not None and self._stuck():
-            log.warning("kafka consumer of %s found no group coordinator for %.0f s: reconnecting",
+            log.warning("kafka consumer of %s has had no stable group membership for %.0f s: reconnecting",
                         self.group_id, self.stuck_after_seconds)
             self.close()  # uncommitted records come again; consumers are idempotent
         if self._consumer is None:
@@ -200,15 +200,18 @@ class KafkaConsumerAdapter:
         return records
 
     def _stuck(self) -> bool:
-        """Whether the group coordinator has been unknown for too long.
+        """Whether the consumer has been without a stable group membership for too long.
 
         After a broker restart kafka-python can go on looking for the coordinator for minutes
-        (seen in the broker-kill fault test: minutes of polls, while a new consumer in the same
-        group got its partitions in half a second), which would stall every partition of the
-        group.  kafka-python has no public call for this, so its coordinator is read directly."""
+        (seen in the broker-kill fault test, while a new consumer in the same group got its
+        partitions in half a second), which would stall every partition of the group.  The
+        coordinator may flicker between found and lost meanwhile, so only a stable membership
+        resets the clock.  kafka-python has no public call for this, so its coordinator is read
+        directly."""
         coordinator = getattr(self._consumer, "_coordinator", None)
         unknown = getattr(coordinator, "coordinator_unknown", None)
-        if unknown is None or not unknown():
+        stable = getattr(coordinator, "stable", None)
+        if unknown is None or stable is None or (not unknown() and stable()):
             self._coordinator_lost_at = None
             return False
         now = time.monotonic()

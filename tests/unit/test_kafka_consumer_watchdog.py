@@ -13,9 +13,13 @@ from connect.settings import EventSettings
 class _Coordinator:
     def __init__(self, unknown: bool) -> None:
         self.unknown = unknown
+        self.joined = True
 
     def coordinator_unknown(self) -> bool:
         return self.unknown
+
+    def stable(self) -> bool:
+        return self.joined and not self.unknown
 
 
 class _Consumer:
@@ -66,3 +70,15 @@ def test_a_coordinator_that_comes_back_in_time_keeps_the_consumer() -> None:
     made[0]._coordinator.unknown = False
     adapter.poll(0.01)
     assert len(made) == 1 and not made[0].closed and made[0].polls == 6
+
+
+def test_a_coordinator_found_and_lost_again_without_a_stable_membership_still_counts() -> None:
+    made: list[_Consumer] = []
+    adapter = _adapter(made, unknown_first=False)
+    adapter.stuck_after_seconds = 0.0
+    adapter.poll(0.01)
+    made[0]._coordinator.joined = False  # found, but never a stable member of the group
+    adapter.poll(0.01)  # the clock starts
+    made[0]._coordinator.unknown = True
+    adapter.poll(0.01)  # lost again, past the limit: replaced
+    assert len(made) == 2 and made[0].closed
