@@ -23,6 +23,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from connect.problems import Problem
 from connect.settings import AuthSettings
@@ -173,6 +174,15 @@ class TokenVerifier:
         self._verified: OrderedDict[str, tuple[Member, float]] = OrderedDict()
         self._verified_lock = threading.Lock()
 
+    def recall(self, token: str) -> Member | None:
+        """The member of a token verified before and not expired yet; None otherwise."""
+        with self._verified_lock:
+            known = self._verified.get(token)
+            if known is None or time.time() >= known[1]:
+                return None
+            self._verified.move_to_end(token)
+            return known[0]
+
     def verify(self, token: str) -> Member:
         with self._verified_lock:
             known = self._verified.get(token)
@@ -224,7 +234,41 @@ class TokenVerifier:
         return member, float(claims["exp"])
 
 
-MemberSeenHook = Callable[[Member], None]
+@dataclass(frozen=True)
+class MemberHook:
+    """A service's say on every authenticated caller.
+
+    `check` may read or write the service's database and raises a Problem to refuse the caller;
+    `settled` answers from memory alone whether `check` has nothing to do for them right now."""
+
+    check: Callable[[Member], None]
+    settled: Callable[[Member], bool]
+
+
+class RecentlyConfirmed:
+    """Members a service found in good standing in its database a moment ago.
+
+    Within `seconds` of a confirmation the next requests need not ask the database again, so a
+    change made by another process (an account deleted there) shows here within that time; this
+    process forgets a member at once when it learns of the change itself. Bounded: past `limit`
+    entries the memory starts again empty rather than growing with the membership."""
+
+    def __init__(self, seconds: float = 1.0, limit: int = 50_000) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self._at: dict[str, float] = {}
+
+    def add(self, member_id: str) -> None:
+        if len(self._at) >= self.limit:
+            self._at = {}
+        self._at[member_id] = time.monotonic()
+
+    def discard(self, member_id: str) -> None:
+        self._at.pop(member_id, None)
+
+    def __contains__(self, member_id: object) -> bool:
+        at = self._at.get(member_id)  # type: ignore[call-overload]
+        return at is not None and time.monotonic() - at < self.seconds
 
 
 class Authenticator:
@@ -233,7 +277,7 @@ class Authenticator:
 
     def __init__(self, verifier: TokenVerifier) -> None:
         self.verifier = verifier
-        self.on_seen: list[MemberSeenHook] = []
+        self.on_seen: list[MemberHook] = []
 
     def authenticate(self, authorization: str | None) -> Member:
         challenge = {"WWW-Authenticate": 'Bearer realm="connect"'}
@@ -250,14 +294,32 @@ class Authenticator:
             raise Problem(401, f"The token was refused: {exc}.", type_="invalid-token",
                           headers={"WWW-Authenticate": 'Bearer realm="connect", error="invalid_token"'}) from exc
         for hook in self.on_seen:
-            hook(member)
+            hook.check(member)
+        return member
+
+    def recall(self, authorization: str | None) -> Member | None:
+        """The caller, when memory alone vouches for them: a token verified before and every hook
+        settled. None means `authenticate` must decide, which may read databases or fetch keys."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        member = self.verifier.recall(token.strip())
+        if member is None or not all(hook.settled(member) for hook in self.on_seen):
+            return None
         return member
 
 
-def current_member(request: Request) -> Member:
-    """FastAPI dependency for every /v1 route."""
+async def current_member(request: Request) -> Member:
+    """FastAPI dependency for every /v1 route.
+
+    Async on purpose: a caller memory vouches for (nearly every request) costs no hop through the
+    thread pool; any other is checked there, since that may wait on a database or the key server."""
     member = getattr(request.state, "member", None)
     if member is None:
-        member = request.app.state.container.authenticator.authenticate(request.headers.get("authorization"))
+        authenticator: Authenticator = request.app.state.container.authenticator
+        authorization = request.headers.get("authorization")
+        member = authenticator.recall(authorization)
+        if member is None:
+            member = await run_in_threadpool(authenticator.authenticate, authorization)
         request.state.member = member
     return member

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from connect.auth import MemberHook
 from connect.bootstrap import ConsumerSpec, Container, ServiceModule
 from connect.outbox import OutboxRelay
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC, RELATIONSHIPS_TOPIC
@@ -18,9 +19,9 @@ def wire(container: Container) -> ServiceModule:
     index = build_search_index(container.settings.search, container.settings.var_dir)
     facade = MatchingService(database, container.clock, index, after_commit=container.wake_relays)
     index.on_switch = facade.catch_up_index  # type: ignore[attr-defined]
-    container.authenticator.on_seen.append(facade.member_seen)
+    container.authenticator.on_seen.append(MemberHook(facade.member_seen, facade.knows_details))
     # First of all hooks: a deleted member's token is refused before anything records them.
-    container.authenticator.on_seen.insert(0, facade.refuse_inactive)
+    container.authenticator.on_seen.insert(0, MemberHook(facade.refuse_inactive, facade.confirmed_active))
     return ServiceModule(
         name="matching",
         database=database,

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import bindparam, func, select, text
 
-from connect.auth import Member
+from connect.auth import Member, RecentlyConfirmed
 from connect.clock import Clock, utc
 from connect.db import Database
 from connect.outbox import Outbox
@@ -33,10 +33,11 @@ _ACTIVE_OF = select(orm.members.c.active).where(orm.members.c.member_id == bindp
 _PROFILES_OF = [select(table.c.profile).where(table.c.member_id == bindparam("member_id"))
                 for table in (orm.mentee_profiles, orm.mentor_profiles)]
 OPEN_STATUSES = ("pending", "accepted")
-_OPEN_WITH = (select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id, orm.relationships.c.status)
-              .where(orm.relationships.c.mentee_id == bindparam("mentee_id"),
-                     orm.relationships.c.mentor_id.in_(bindparam("mentor_ids", expanding=True)),
-                     orm.relationships.c.status.in_(OPEN_STATUSES)))
+# All of the searcher's open relationships (a mentee has a handful), matched to the page in
+# Python: an IN list of the page's mentors made SQLAlchemy rewrite the statement on every search.
+_OPEN_OF = (select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id, orm.relationships.c.status)
+            .where(orm.relationships.c.mentee_id == bindparam("mentee_id"),
+                   orm.relationships.c.status.in_(OPEN_STATUSES)))
 # Profile fields another service may learn to show two members what they have in common.
 CONNECTION_FACTS = ("sectors", "employer", "location", "interests", "qualifications", "languages")
 
@@ -58,6 +59,7 @@ class MatchingService:
         self._known_lock = threading.Lock()
         # Account deletion is final: an id found inactive is never looked up again.
         self._inactive: set[str] = set()
+        self._active = RecentlyConfirmed()
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.database, self.outbox, self.clock, self.after_commit)
@@ -71,9 +73,14 @@ class MatchingService:
             with self.database.read_connection() as conn:
                 active = conn.execute(_ACTIVE_OF, {"member_id": member.id}).scalar()
             if active is not False:
+                self._active.add(member.id)
                 return
             self._inactive.add(member.id)
         raise Problem(403, "This account was deleted; it can no longer use Connect.", type_="account-deleted")
+
+    def confirmed_active(self, member: Member) -> bool:
+        """Settles `refuse_inactive` from memory: a read found them active a moment ago."""
+        return member.id in self._active
 
     def member_seen(self, member: Member) -> None:
         """Refresh the member directory from token claims; publish a change once."""
@@ -106,6 +113,10 @@ class MatchingService:
             row = session.execute(select(orm.members).where(orm.members.c.member_id == member_id)).first()
             return dict(row._mapping) if row else None
 
+    def knows_details(self, member: Member) -> bool:
+        """Settles `member_seen` from memory: the directory already holds this name and email."""
+        return self._known.get(member.id) == (member.name, member.email)
+
     def mark_inactive(self, member_id: str) -> None:
         """The member deleted their account: out of search, 404 on their profile page."""
         with self.uow() as uow:
@@ -115,6 +126,7 @@ class MatchingService:
             uow.session.execute(orm.mentor_profiles.update()
                                 .where(orm.mentor_profiles.c.member_id == member_id).values(changed_at=now))
             uow.commit()
+        self._active.discard(member_id)
         with self._known_lock:
             self._known.pop(member_id, None)
 
@@ -135,6 +147,7 @@ class MatchingService:
             uow.session.execute(orm.outbox.delete().where(orm.outbox.c.key == member_id,
                                                           orm.outbox.c.published_at.is_not(None)))
             uow.commit()
+        self._active.discard(member_id)
         with self._known_lock:
             self._known.pop(member_id, None)
         self.database.expunge_erased()
@@ -328,8 +341,10 @@ class MatchingService:
             # Reads only: a read connection does not queue behind the relays for SQLite's write lock.
             with self.database.read_connection() as conn:
                 searcher_doc = self._searcher_doc(conn, searcher_id)
-                for rel in conn.execute(_OPEN_WITH, {"mentee_id": searcher_id, "mentor_ids": mentor_ids}):
-                    open_with[rel.mentor_id] = {"relationship_id": rel.relationship_id, "status": rel.status}
+                on_page = set(mentor_ids)
+                for rel in conn.execute(_OPEN_OF, {"mentee_id": searcher_id}):
+                    if rel.mentor_id in on_page:
+                        open_with[rel.mentor_id] = {"relationship_id": rel.relationship_id, "status": rel.status}
         results = []
         for hit in page.hits:
             matched = query.matched(hit.doc)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from connect.auth import MemberHook
 from connect.bootstrap import ConsumerSpec, Container, ServiceModule
 from connect.outbox import OutboxRelay
 from connect.scheduling import PeriodicJob
@@ -30,7 +31,7 @@ def wire(container: Container) -> ServiceModule:
         suggestions = InProcessSuggestions(lambda: container.service("matching"), projection)
     facade = RelationshipsService(database, container.clock, after_commit=container.wake_relays,
                                   suggestions=suggestions)
-    container.authenticator.on_seen.append(facade.member_seen)
+    container.authenticator.on_seen.append(MemberHook(facade.member_seen, facade.knows_details))
     # The workspace (meetings, tools, messages, account) rides on the same facade and database.
     connections: SharedConnections
     if api_settings.matching_url:
@@ -39,7 +40,8 @@ def wire(container: Container) -> ServiceModule:
         connections = InProcessConnections(lambda: container.service("matching"))
     facade.workspace = WorkspaceService(facade, connections)
     # First of all hooks: a deleted member's token is refused before anything records them.
-    container.authenticator.on_seen.insert(0, facade.workspace.refuse_deleted)
+    container.authenticator.on_seen.insert(0, MemberHook(facade.workspace.refuse_deleted,
+                                                         facade.workspace.confirmed_not_deleted))
     router = APIRouter()
     router.include_router(api.router)
     router.include_router(api_workspace.router)

@@ -120,6 +120,10 @@ class RelationshipsService:
         with self._seen_lock:
             self._seen[member.id] = details
 
+    def knows_details(self, member: Member) -> bool:
+        """Settles `member_seen` from memory: the directory already holds this name and email."""
+        return self._seen.get(member.id) == (member.name, member.email)
+
     def project_member_event(self, record: Record) -> None:
         """Consumer of connect.members.v1 and connect.profiles.v1 (role "projector").
 

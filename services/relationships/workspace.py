@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from connect.auth import Member
+from connect.auth import Member, RecentlyConfirmed
 from connect.clock import utc
 from connect.problems import Problem, field_error, validation_problem
 from schemas.events import AccountDeleted, MemberErased, SupportRequestCreated, SupportRequestResolved
@@ -115,6 +115,7 @@ class WorkspaceService:
         self.connections = connections
         self._deleted: set[str] = set()  # deletion is final: once seen, never asked again
         self._deleted_lock = threading.Lock()
+        self._not_deleted = RecentlyConfirmed()
 
     def uow(self) -> RelationshipsUnitOfWork:
         return self.relationships.uow()
@@ -477,10 +478,16 @@ class WorkspaceService:
             if known:
                 with self._deleted_lock:
                     self._deleted.add(member.id)
+            else:
+                self._not_deleted.add(member.id)
         if known:
             raise Problem(403, "This account was deleted; it can no longer use Connect. Contact the customer "
                                "service team to restore it or to have your personal data erased.",
                           type_="account-deleted")
+
+    def confirmed_not_deleted(self, member: Member) -> bool:
+        """Settles `refuse_deleted` from memory: a read found no deletion a moment ago."""
+        return member.id in self._not_deleted and member.id not in self._deleted
 
     def delete_account(self, member: Member) -> dict[str, Any]:
         already = Problem(409, "This account is already deleted.", type_="account-deleted")
@@ -498,6 +505,7 @@ class WorkspaceService:
             raise already from exc
         with self._deleted_lock:
             self._deleted.add(member.id)
+        self._not_deleted.discard(member.id)
         return {"member_id": member.id, "deleted_at": iso(now), "withdrawn_relationships": withdrawn}
 
     def _withdraw_everywhere(self, uow: RelationshipsUnitOfWork, repo: WorkspaceRepository, member_id: str,
@@ -669,6 +677,7 @@ class WorkspaceService:
         if outcome is SupportOutcome.APPROVED:
             with self._deleted_lock:
                 self._deleted.add(owner)
+            self._not_deleted.discard(owner)
             self.database.expunge_erased()
         return view
 

@@ -13,7 +13,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from connect.auth import DevIssuer, InvalidToken, RemoteJwks, TokenVerifier
+from connect.auth import (Authenticator, DevIssuer, InvalidToken, Member, MemberHook, RecentlyConfirmed, RemoteJwks,
+                          TokenVerifier)
 from connect.settings import AuthSettings
 
 SETTINGS = AuthSettings(jwt_issuer="https://id.example.org", jwt_audience="connect")
@@ -204,3 +205,41 @@ def test_remembered_tokens_are_bounded(jwks, ec_key, monkeypatch):
     tokens = [jwt.encode(claims(sub=f"M{n}"), ec_key, algorithm="ES256", headers={"kid": "ec-1"}) for n in range(5)]
     assert [verifier.verify(t).id for t in tokens] == ["M0", "M1", "M2", "M3", "M4"]
     assert list(verifier._verified) == tokens[2:]  # the least recently used went first
+
+
+def test_memory_vouches_only_for_a_verified_token_with_every_hook_settled(jwks, ec_key):
+    jwks.add(ec_key.public_key(), "ec-1", "ES256")
+    authenticator = Authenticator(verifier_for(jwks))
+    checked: list[str] = []
+    settled = {"directory": True, "standing": True}
+    authenticator.on_seen = [MemberHook(lambda m: checked.append("standing"), lambda m: settled["standing"]),
+                             MemberHook(lambda m: checked.append("directory"), lambda m: settled["directory"])]
+    header = "Bearer " + jwt.encode(claims(), ec_key, algorithm="ES256", headers={"kid": "ec-1"})
+
+    assert authenticator.recall(header) is None  # never verified: only `authenticate` may decide
+    assert authenticator.authenticate(header).id == "12345"
+    assert checked == ["standing", "directory"]
+    assert authenticator.recall(header) == Member("12345", "Ada Lovelace", "ada@example.org")
+    settled["directory"] = False
+    assert authenticator.recall(header) is None
+    assert authenticator.recall(header.replace("Bearer", "Basic")) is None
+    assert authenticator.recall(None) is None
+    assert checked == ["standing", "directory"]  # recall never runs a hook's check
+
+
+def test_a_recent_confirmation_lapses_and_the_memory_is_bounded(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("connect.auth.time.monotonic", lambda: now[0])
+    confirmed = RecentlyConfirmed(seconds=1.0, limit=2)
+    confirmed.add("M1")
+    assert "M1" in confirmed and "M2" not in confirmed
+    now[0] += 0.99
+    assert "M1" in confirmed
+    now[0] += 0.02
+    assert "M1" not in confirmed  # another process's change shows within `seconds`
+    confirmed.add("M1")
+    confirmed.discard("M1")
+    assert "M1" not in confirmed  # this process's own change shows at once
+    for member_id in ("M1", "M2", "M3"):
+        confirmed.add(member_id)
+    assert "M3" in confirmed and "M1" not in confirmed  # past the limit it started again
