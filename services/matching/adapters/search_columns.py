@@ -186,11 +186,23 @@ class Columns:
                 met |= (plane & np.uint8(byte)) != 0
         return met
 
+    @functools.cached_property
+    def _by_key(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows in id-key order and their keys: finding the excluded searcher is a binary search,
+        not a pass over every key on every search. Made on first use (a race makes it twice, harmlessly)."""
+        order = np.argsort(self.keys, kind="stable")
+        return order, self.keys[order]
+
     def _rows_of(self, member_ids: tuple[str, ...]) -> list[int]:
-        wanted = set(member_ids)
-        keys = np.array([id_key(member_id) for member_id in member_ids], dtype=np.uint64)
-        # The key may be shared by longer ids: confirm each candidate by its stored id.
-        return [int(row) for row in np.flatnonzero(np.isin(self.keys, keys)) if self.member_id(row) in wanted]
+        order, sorted_keys = self._by_key
+        rows = []
+        for member_id in set(member_ids):
+            key = np.uint64(id_key(member_id))
+            start = int(np.searchsorted(sorted_keys, key, side="left"))
+            end = int(np.searchsorted(sorted_keys, key, side="right"))
+            # The key may be shared by longer ids: confirm each candidate by its stored id.
+            rows += [int(row) for row in order[start:end] if self.member_id(int(row)) == member_id]
+        return rows
 
     def _drop_up_to(self, cursor: Cursor, ranks: np.ndarray, offset: int, nudges: np.ndarray, reach: int) -> None:
         """Unlist the rows up to the cursor's (score, member id) in (score desc, id key, member id) order.

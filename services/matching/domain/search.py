@@ -317,8 +317,10 @@ def connections(searcher: dict[str, Any], mentor: dict[str, Any]) -> list[dict[s
     """
     shared = []
     for name in CONNECTION_FIELDS:
-        mine = searcher.get(name) or []
-        theirs = set(mentor.get(name) or [])
+        mine = searcher.get(name)
+        if not mine:
+            continue
+        theirs = mentor.get(name) or ()
         common = [v for v in mine if v in theirs]
         if common:
             shared.append({"kind": name, "values": common})
