@@ -30,6 +30,9 @@ class SearchIndex(Protocol):
     dicts `domain.profiles.index_document` builds.
     """
 
+    # True when a search only computes over files in this process and never waits on a server.
+    in_process: bool
+
     def ensure(self) -> None:
         """Create the first versioned index and its alias when none exists."""
 

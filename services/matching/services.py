@@ -327,6 +327,11 @@ class MatchingService:
 
     # --- search --------------------------------------------------------------------------
 
+    @property
+    def searches_in_process(self) -> bool:
+        """True when a search only computes here: the embedded index and a local SQLite file."""
+        return self.index.in_process and self.database.is_sqlite
+
     def search(self, searcher_id: str, *, text: str | None = None, criteria: dict[str, Any] | None = None,
                weights: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
                size: int = 20, cursor: str | None = None) -> dict[str, Any]:

@@ -157,6 +157,8 @@ def _check_bulk(response: dict[str, Any]) -> None:
 class DslSearchIndex:
     """A versioned index behind an alias on an Elasticsearch or OpenSearch cluster."""
 
+    in_process = False
+
     def __init__(self, client: DslClient, alias: str, refresh: str | bool = "wait_for") -> None:
         self.client = client
         self.alias = alias

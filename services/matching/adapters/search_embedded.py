@@ -201,6 +201,8 @@ class EmbeddedSearchIndex:
     processes): they never open a tantivy writer and leave the post-swap catch-up to
     the one process that runs the indexer."""
 
+    in_process = True
+
     def __init__(self, folder: Path, alias: str, *, writes: bool = True) -> None:
         self.folder = folder
         self.alias = alias
