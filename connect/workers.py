@@ -7,9 +7,12 @@ in WAL mode and the tantivy index folder, both safe to read from many processes.
 Exactly one process, this one, does what must happen once: migrations, the
 development issuer's key, the first search index, and, while serving, the
 background work (relays, consumers, the sweep) -- so the embedded index keeps a
-single writer, its indexer.  The other N-1 processes only serve HTTP; they share
-the listening socket bound here (the kernel hands each connection to one of them),
-search the index read-only and reload it when the indexer commits.
+single writer, its indexer.  The other N-1 processes only serve HTTP, search the
+index read-only and reload it when the indexer commits.  Each process listens on the
+port with a socket of its own (SO_REUSEPORT), so the kernel spreads connections
+evenly: with one shared socket, whichever process was idle at accept() took them, and
+a run could find one process serving nearly every keep-alive connection while the
+other sat idle.
 
 Freshness: a change written by any process reaches the index through this
 process's relay, which polls its outbox every 0.5 s when not woken in-process, so
@@ -50,9 +53,9 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -70,7 +73,7 @@ def _stop_when_orphaned(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _api_process(sock: socket.socket, parent: int) -> None:
+def _api_process(host: str, port: int, parent: int) -> None:
     """Entry point of an extra API process (started with `spawn`: a fresh interpreter)."""
     os.environ["CONNECT_SEARCH_INDEX_WRITES"] = "false"
     from connect import logs
@@ -82,7 +85,7 @@ def _api_process(sock: socket.socket, parent: int) -> None:
     logs.configure(settings.api.log_level, settings.api.log_json)
     threading.Thread(target=_stop_when_orphaned, args=(parent,), name="orphan-watch", daemon=True).start()
     container = build_container(settings)
-    _serve_on(create_app(container, background=False, migrate=False), sock)
+    _serve_on(create_app(container, background=False, migrate=False), bind(host, port))
 
 
 def serve_workers(container: Container, host: str, port: int, workers: int) -> None:
@@ -90,8 +93,9 @@ def serve_workers(container: Container, host: str, port: int, workers: int) -> N
 
     prepare_shared_state(container)
     sock = bind(host, port)
+    port = sock.getsockname()[1]  # the one the kernel chose, when asked for port 0
     spawn = multiprocessing.get_context("spawn")
-    extra = [spawn.Process(target=_api_process, args=(sock, os.getpid()), name=f"connect-api-{n}", daemon=True)
+    extra = [spawn.Process(target=_api_process, args=(host, port, os.getpid()), name=f"connect-api-{n}", daemon=True)
              for n in range(1, workers)]
     for process in extra:
         process.start()
