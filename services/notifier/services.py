@@ -224,7 +224,7 @@ class _Batch:
         if not self._unrecorded:
             return
         if self._connection is None:
-            self._connection = self.service.database.engine.connect()
+            self._connection = self.service.deliveries.ledger_connection()
         try:
             self.service.deliveries.record_many(self._unrecorded, self._connection)
         except Exception:
