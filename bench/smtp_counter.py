@@ -32,12 +32,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    import uvloop
     from aiosmtpd.controller import Controller
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open(args.out, "ab") as out:
-        controller = Controller(CountingHandler(out), hostname=args.host, port=args.port, ready_timeout=10.0)
+        # uvloop (uvicorn's, already installed): the sink shares the benchmark's two cores, and
+        # with it the sink took 0.57-0.70 ms of CPU per message instead of 0.74-0.85.
+        controller = Controller(CountingHandler(out), hostname=args.host, port=args.port, ready_timeout=10.0,
+                                loop=uvloop.new_event_loop())
         controller.start()
         try:
             stop.wait()
