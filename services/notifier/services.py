@@ -4,9 +4,10 @@ event, and send each (event, recipient) email once."""
 from __future__ import annotations
 
 import logging
-from email.utils import parseaddr
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from email.utils import parseaddr
+from typing import Any, Iterator
 
 from sqlalchemy import Connection
 
@@ -20,7 +21,7 @@ from schemas.events import (AccountDeleted, Envelope, EventData, MemberDetailsCh
                             UnknownEvent)
 from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
-from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory
+from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, kept_connection
 from services.notifier.domain.recipients import Recipient
 from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for
 
@@ -189,21 +190,23 @@ class _Batch:
         self._people: dict[str, Recipient] = {}
         self._looked_up: set[str] = set()
         self._unrecorded: list[dict[str, object]] = []
-        self._connection: Connection | None = None  # kept for the batch's ledger inserts
+        self._connection: Connection | None = None  # see `_kept`
 
     def prefetch(self, items: list[tuple[Envelope, EventData]]) -> None:
         wanted = [(str(envelope.event_id), notifications_for(event)) for envelope, event in items]
         wanted = [(event_id, notes) for event_id, notes in wanted if notes]
         if not wanted:
             return
-        self.sent.update(self.service.deliveries.already_sent_many(event_id for event_id, _ in wanted))
+        with self._kept() as conn:
+            self.sent.update(self.service.deliveries.already_sent_many((event_id for event_id, _ in wanted), conn))
         self.people({note.recipient_id for _, notes in wanted for note in notes}
                     | {m for _, notes in wanted for note in notes for m in note.about.values()})
 
     def people(self, member_ids: set[str]) -> dict[str, Recipient]:
         missing = member_ids - self._looked_up
         if missing:
-            self._people.update(self.service.directory.get_many(missing))
+            with self._kept() as conn:
+                self._people.update(self.service.directory.get_many(missing, conn))
             self._looked_up |= missing
         return {m: self._people[m] for m in member_ids if m in self._people}
 
@@ -223,14 +226,20 @@ class _Batch:
         # Rows stay pending until written, so a failed insert is retried by the final flush.
         if not self._unrecorded:
             return
+        with self._kept() as conn:
+            self.service.deliveries.record_many(self._unrecorded, conn)
+        self._unrecorded = []
+
+    @contextmanager
+    def _kept(self) -> Iterator[Connection]:
+        """The batch's one connection for its reads and ledger inserts, made on first use."""
         if self._connection is None:
-            self._connection = self.service.deliveries.ledger_connection()
+            self._connection = kept_connection(self.service.database)
         try:
-            self.service.deliveries.record_many(self._unrecorded, self._connection)
+            yield self._connection
         except Exception:
             self.close()  # never reuse a connection that just failed
             raise
-        self._unrecorded = []
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -13,6 +14,28 @@ from sqlalchemy.exc import IntegrityError
 from connect.db import Database
 from services.notifier.adapters.orm import deliveries, members
 from services.notifier.domain.recipients import Recipient
+
+
+def kept_connection(database: Database) -> Connection:
+    """A connection a caller keeps for a batch of short reads and inserts (a pool checkout per
+    statement cost more than the statement). On PostgreSQL it autocommits: each statement used
+    with it is atomic on its own, so it costs one round trip instead of three (BEGIN, statement,
+    COMMIT or ROLLBACK) -- and a delivery's record follows the server's 250 that much sooner."""
+    conn = database.engine.connect()
+    if database.is_postgres:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
+@contextmanager
+def _transaction(database: Database, conn: Connection | None) -> Iterator[Connection]:
+    """One short transaction on the caller's kept connection, or on a pooled one."""
+    if conn is None:
+        with database.engine.begin() as own:
+            yield own
+    else:
+        with conn.begin():
+            yield conn
 
 
 class SqlDirectory:
@@ -26,11 +49,12 @@ class SqlDirectory:
             return None
         return Recipient(row.member_id, row.name, row.email, active=row.active, erased=row.erased)
 
-    def get_many(self, member_ids: set[str]) -> dict[str, Recipient]:
+    def get_many(self, member_ids: set[str], conn: Connection | None = None) -> dict[str, Recipient]:
+        """`conn`: one from `kept_connection`, or None for a pooled one."""
         if not member_ids:
             return {}
-        with self.database.engine.connect() as conn:
-            rows = conn.execute(select(members).where(members.c.member_id.in_(sorted(member_ids)))).all()
+        with _transaction(self.database, conn) as tx:
+            rows = tx.execute(select(members).where(members.c.member_id.in_(sorted(member_ids)))).all()
         return {row.member_id: Recipient(row.member_id, row.name, row.email, active=row.active, erased=row.erased)
                 for row in rows}
 
@@ -97,41 +121,27 @@ class SqlDeliveries:
             return set(conn.execute(
                 select(deliveries.c.recipient_id).where(deliveries.c.event_id == event_id)).scalars())
 
-    def already_sent_many(self, event_ids: Iterable[str]) -> dict[str, set[str]]:
-        """Recipients already emailed, per event, for a whole polled batch in one round trip."""
+    def already_sent_many(self, event_ids: Iterable[str], conn: Connection | None = None) -> dict[str, set[str]]:
+        """Recipients already emailed, per event, for a whole polled batch in one round trip.
+        `conn`: one from `kept_connection`, or None for a pooled one."""
         wanted = sorted(set(event_ids))
         sent: dict[str, set[str]] = {event_id: set() for event_id in wanted}
         if not wanted:
             return sent
-        with self.database.engine.connect() as conn:
-            for event_id, recipient_id in conn.execute(
+        with _transaction(self.database, conn) as tx:
+            for event_id, recipient_id in tx.execute(
                     select(deliveries.c.event_id, deliveries.c.recipient_id).where(deliveries.c.event_id.in_(wanted))):
                 sent[event_id].add(recipient_id)
         return sent
 
-    def ledger_connection(self) -> Connection:
-        """A connection to keep for a batch's `record_many` calls (a pool checkout costs more than
-        an insert). On PostgreSQL it autocommits: each insert is one statement, atomic on its own,
-        so one round trip records a delivery instead of three (BEGIN, INSERT, COMMIT) -- the
-        window in which a crash makes a duplicate email is that much shorter, too."""
-        conn = self.database.engine.connect()
-        if self.database.is_postgres:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        return conn
-
     def record_many(self, rows: list[dict[str, object]], conn: Connection | None = None) -> None:
         """Insert ledger rows (event_id, recipient_id, message_id, sent_at) in one statement and
         commit; rows another consumer instance already recorded are left as they are.  `conn`: one
-        from `ledger_connection`, kept by the caller across inserts."""
+        from `kept_connection`, or None for a pooled one."""
         if not rows:
             return
-        statement = self._insert_ignoring_recorded()
-        if conn is None:
-            with self.database.engine.begin() as own:
-                own.execute(statement, rows)
-            return
-        with conn.begin():
-            conn.execute(statement, rows)
+        with _transaction(self.database, conn) as tx:
+            tx.execute(self._insert_ignoring_recorded(), rows)
 
     def record_sent(self, event_id: str, recipient_id: str, message_id: str, now: datetime) -> None:
         try:
