@@ -16,8 +16,9 @@ import zlib
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import (BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, bindparam,
-                        select, text, update)
+from sqlalchemy import (BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, any_,
+                        bindparam, select, text, update)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from connect.clock import Clock
@@ -99,8 +100,11 @@ class OutboxRelay:
         self._take_lock = text("select pg_try_advisory_xact_lock(:id)")
         self._unsent = (select(table.c.id, table.c.topic, table.c.key, table.c.payload)
                         .where(table.c.published_at.is_(None)).order_by(table.c.id).limit(batch_size))
-        self._mark_sent = (update(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
-                           .values(published_at=bindparam("now")))
+        # PostgreSQL takes the ids as one array: the same statement text for every batch size, so
+        # neither SQLAlchemy nor psycopg rewrites it per call as they do an IN list.
+        sent_ids = (table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))) if database.is_postgres
+                    else table.c.id.in_(bindparam("ids", expanding=True)))
+        self._mark_sent = update(table).where(sent_ids).values(published_at=bindparam("now"))
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many rows were sent (0 when idle or another relay is active)."""
