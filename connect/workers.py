@@ -49,14 +49,25 @@ def prepare_shared_state(container: Container) -> None:
             log.warning("%s is not ready before serving: %s", name, exc)
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """A listening socket; `shared` ones (SO_REUSEPORT) split the port's connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     return sock
+
+
+def claim_port(host: str, port: int) -> int:
+    """Fail, as a plain server would, when something already listens on the port.
+
+    SO_REUSEPORT would let a second `connect serve --workers` join the first one's port and
+    quietly take half its connections; a socket that cannot share finds that out first."""
+    with bind(host, port, shared=False) as probe:
+        return probe.getsockname()[1]  # the one the kernel chose, when asked for port 0
 
 
 def _serve_on(app: object, sock: socket.socket) -> None:
@@ -92,8 +103,8 @@ def serve_workers(container: Container, host: str, port: int, workers: int) -> N
     from connect.web import create_app
 
     prepare_shared_state(container)
+    port = claim_port(host, port)
     sock = bind(host, port)
-    port = sock.getsockname()[1]  # the one the kernel chose, when asked for port 0
     spawn = multiprocessing.get_context("spawn")
     extra = [spawn.Process(target=_api_process, args=(host, port, os.getpid()), name=f"connect-api-{n}", daemon=True)
              for n in range(1, workers)]

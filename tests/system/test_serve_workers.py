@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from connect.workers import bind, claim_port
 from tests.system.test_serve_cli import CONNECT, free_port
 
 
@@ -95,3 +96,19 @@ def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_
         os.kill(worker, signal.SIGKILL)
     assert not alive, "the extra API process outlived connect serve"
     assert proc.returncode in (0, -signal.SIGTERM), proc.stdout.read().decode(errors="replace")
+
+
+def test_a_second_server_cannot_join_a_port_already_served():
+    # The workers share their port through SO_REUSEPORT; without the claim, a second
+    # `connect serve --workers` on the same port would quietly take half the connections.
+    first = bind("127.0.0.1", 0)
+    try:
+        with pytest.raises(OSError):
+            claim_port("127.0.0.1", first.getsockname()[1])
+    finally:
+        first.close()
+    port = claim_port("127.0.0.1", 0)
+    one, two = bind("127.0.0.1", port), bind("127.0.0.1", port)  # the workers of one server share it
+    assert one.getsockname()[1] == two.getsockname()[1] == port
+    one.close()
+    two.close()
