@@ -142,7 +142,14 @@ class KafkaPublisher:
             try:
                 producer.close(timeout=0)
             except Exception as exc:  # closing a broken producer must not hide the real error
-                log.warning("closing kafka producer failed: %s", exc)
+                # kafka-python's close() flushes first and gives up when that flush cannot finish
+                # (batches still in flight to a dead broker), before it stops its network thread:
+                # each broker outage during a publish left one such thread running for good.
+                # Stopping it aborts the stranded batches; the caller re-sends the whole batch.
+                sender = getattr(producer, "_sender", None)
+                if sender is not None:
+                    sender.force_close()
+                log.warning("closing kafka producer failed (%s); its network thread was stopped", exc)
 
     def close(self) -> None:
         with self._lock:

@@ -58,6 +58,7 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
     smtp_sink.clear()
     src = pipeline.source(pg_database, create=True)
     service = pipeline.notifier(pg_database, smtp_sink.url, migrate=True)
+    threads_before = set(threading.enumerate())
     transport = pipeline.kafka(own_kafka.bootstrap)
     stop = threading.Event()
     relay = src.relay(transport, batch_size=200)
@@ -105,6 +106,42 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
         relay.wakeup.set()
         for worker in workers:
             worker.join(60)
+        transport.close()
+    # A producer discarded after a kill left its network thread running for good (kafka-python's
+    # close() gave up at its flush); the transport must leave none behind.
+    _wait_until(lambda: not _producer_threads(threads_before), 10, "producer network threads to stop")
+
+
+def _producer_threads(before: set[threading.Thread]) -> list[str]:
+    return [t.name for t in threading.enumerate() if t not in before and t.name.endswith("-network-thread")]
+
+
+@pytest.mark.timeout(300)
+def test_a_publish_cut_off_by_a_broker_kill_leaves_no_producer_thread(own_kafka):
+    threads_before = set(threading.enumerate())
+    transport = pipeline.kafka(own_kafka.bootstrap)
+    publisher = transport.publisher()
+    topic = f"fault-producer-{uuid.uuid4().hex[:8]}"
+    publisher.publish([OutgoingMessage(topic, "warm", b"up")])
+    failed: list[BaseException] = []
+
+    def publish_a_lot() -> None:
+        try:
+            publisher.publish([OutgoingMessage(topic, f"k{n}", b"x" * 500) for n in range(30000)])
+        except Exception as exc:
+            failed.append(exc)
+
+    sending = threading.Thread(target=publish_a_lot)
+    sending.start()
+    time.sleep(0.3)  # batches in flight when the broker dies
+    own_kafka.kill()
+    try:
+        sending.join(120)
+        assert failed, "the publish should have failed with the broker gone"
+        # The producer was discarded; its network thread must have stopped with it.
+        _wait_until(lambda: not _producer_threads(threads_before), 10, "the discarded producer's thread to stop")
+    finally:
+        own_kafka.restart()
         transport.close()
 
 
