@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Sequence
 
 import orjson
+
 from connect.events import OutgoingMessage
 from schemas.events import MemberDetailsChanged, ProposalSent
 from bench._common import machine, machine_cpu_seconds, percentile
