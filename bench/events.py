@@ -6,7 +6,8 @@ Measures
   relay_events_per_second   a backlog of N outbox rows drained to Kafka (acks=all, idempotent)
   emails_per_second         N events committed at --rate/s, until the SMTP sink accepted N emails
   relay_lag_ms p50/p99      outbox commit -> broker acknowledgement, during the end-to-end run
-  cpu_ms_per_email          CPU of the notifier process(es) and of the sink process per email
+  cpu_ms_per_email          CPU per email of the notifier process(es), the sink process and this
+                            process (load generator + relay)
 The producer and the relay run in this process; the notifier (--notifiers processes of --workers
 threads, like `connect run notifier`) and the SMTP sink (--sink counter: bench/smtp_counter.py,
 --sink eml: the project's .eml sink) in their own.  Results go to bench/results/events.json.
@@ -210,7 +211,8 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
                 time.sleep(0.1)  # the notifiers have joined their group and read the directory
             sink.reset()
             recorder.lags_ms.clear()
-            cpu_before = {"notifier": sum(cpu_seconds(p.pid) for p in notifier_processes), "sink": cpu_seconds(sink.pid)}
+            cpu_before = {"notifier": sum(cpu_seconds(p.pid) for p in notifier_processes), "sink": cpu_seconds(sink.pid),
+                          "load_and_relay": cpu_seconds(os.getpid())}
             machine_before = machine_cpu_seconds()
             expected: set[str] = set()
             chunk = 10
@@ -229,7 +231,8 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
                 time.sleep(0.05)
             e2e_seconds = time.perf_counter() - began
             cpu_used = {"notifier": sum(cpu_seconds(p.pid) for p in notifier_processes) - cpu_before["notifier"],
-                        "sink": cpu_seconds(sink.pid) - cpu_before["sink"]}
+                        "sink": cpu_seconds(sink.pid) - cpu_before["sink"],
+                        "load_and_relay": cpu_seconds(os.getpid()) - cpu_before["load_and_relay"]}
             machine_after = machine_cpu_seconds()
         finally:
             stop.set()
@@ -255,7 +258,8 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             "emails_per_second": round(len(expected) / e2e_seconds, 1),
             "emails_delivered": len(received & expected),
             "duplicate_emails": len(message_ids) - len(received),
-            # CPU per email of the notifier process and of the sink process: robust to other load.
+            # CPU per email of the notifier process(es), of the sink process and of this one (load
+            # generator + relay): robust to other load.
             "cpu_ms_per_email": {role: round(seconds * 1000 / len(expected), 2) for role, seconds in cpu_used.items()},
             # Every process on the machine (engines, relay, load generator included) over the run:
             # near `cores` busy means the cores were the limit; steal is time taken by other guests.
