@@ -19,10 +19,11 @@ Results equal the engine path's bit for bit: every part of a score is a dyadic f
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import tantivy
@@ -36,10 +37,22 @@ WORD_BITS = 64
 _WORD = (1 << WORD_BITS) - 1
 YEARS_FIELD = "years_experience"
 _MAX_UNITS = np.iinfo(np.uint16).max  # base scores in weight steps, plus one for "listed"
+T = TypeVar("T")
 
 
 def id_key(member_id: str) -> int:
     return int.from_bytes(member_id.encode()[:8].ljust(8, b"\0"), "big")
+
+
+def by_full_id_where_keys_tie(ranked: list[T], score_and_key: Callable[[T], tuple[float, int]],
+                              member_id: Callable[[T], str]) -> list[T]:
+    """`ranked` (by score desc, id key) with each run of equal score and key ordered by the full
+    member id: ids longer than 8 bytes may share a key, and only those few are read."""
+    out: list[T] = []
+    for _tie, run in itertools.groupby(ranked, key=score_and_key):
+        hits = list(run)
+        out += sorted(hits, key=member_id) if len(hits) > 1 else hits
+    return out
 
 
 class BitLayout:
@@ -238,16 +251,11 @@ class Columns:
         keys = self.keys[rows]
         order = np.lexsort((keys, -scores))
         rows, scores, keys = rows[order], scores[order], keys[order]
-        ranked = [(int(row), float(score)) for row, score in zip(rows, scores)]
+        ranked = [(int(row), float(score), int(key)) for row, score, key in zip(rows, scores, keys)]
         if np.any((scores[1:] == scores[:-1]) & (keys[1:] == keys[:-1])):
-            # Ids longer than 8 bytes may share a key: order each such run by the full id.
-            start = 0
-            for i in range(1, len(ranked) + 1):
-                if i == len(ranked) or scores[i] != scores[start] or keys[i] != keys[start]:
-                    if i - start > 1:
-                        ranked[start:i] = sorted(ranked[start:i], key=lambda hit: self.member_id(hit[0]))
-                    start = i
-        return ranked[:wanted]
+            ranked = by_full_id_where_keys_tie(ranked, lambda hit: (hit[1], hit[2]),
+                                               lambda hit: self.member_id(hit[0]))
+        return [(row, score) for row, score, _key in ranked[:wanted]]
 
 
 def _sums(steps: list[int], offset: int) -> list[int]:

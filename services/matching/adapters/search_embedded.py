@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 import orjson
 import tantivy
 
-from services.matching.adapters.search_columns import BitLayout, Columns, id_key
+from services.matching.adapters.search_columns import BitLayout, Columns, by_full_id_where_keys_tie, id_key
 from services.matching.domain import taxonomy
 from services.matching.domain.profiles import MentorProfile, index_document
 from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
@@ -420,16 +420,8 @@ class EmbeddedSearchIndex:
         ordered = [(finals[i], addresses[i], key) for _neg, key, i in positions]
         if len(set(keys)) == len(keys):
             return ordered
-        # Ids longer than 8 bytes may share a key: order those few by the full id.
-        i = 0
-        while i < len(ordered):
-            j = i + 1
-            while j < len(ordered) and ordered[j][0] == ordered[i][0] and ordered[j][2] == ordered[i][2]:
-                j += 1
-            if j - i > 1:
-                ordered[i:j] = sorted(ordered[i:j], key=lambda h: self._member_id(searcher, h[1]))
-            i = j
-        return ordered
+        return by_full_id_where_keys_tie(ordered, lambda hit: (hit[0], hit[2]),
+                                         lambda hit: self._member_id(searcher, hit[1]))
 
     def _after(self, searcher: tantivy.Searcher, hit: tuple[float, Any, int], cursor: Cursor) -> bool:
         score, address, key = hit
