@@ -167,7 +167,7 @@ class KafkaConsumerAdapter:
         self.group_id = group_id
         self.topics = topics
         self._consumer: Any = None
-        self._coordinator_lost_at: float | None = None
+        self._unstable_since: float | None = None
         # How long the consumer may go without a stable group membership before it is replaced.
         self.stuck_after_seconds = max(20.0, 2 * transport.settings.kafka_session_timeout_ms / 1000)
 
@@ -197,7 +197,7 @@ class KafkaConsumerAdapter:
             self.close()  # uncommitted records come again; consumers are idempotent
         if self._consumer is None:
             self._consumer = self._connect()
-            self._coordinator_lost_at = None
+            self._unstable_since = None
         batches = self._consumer.poll(timeout_ms=int(timeout_seconds * 1000), max_records=max_records)
         records: list[Record] = []
         for partition_records in batches.values():
@@ -219,12 +219,12 @@ class KafkaConsumerAdapter:
         unknown = getattr(coordinator, "coordinator_unknown", None)
         stable = getattr(coordinator, "stable", None)
         if unknown is None or stable is None or (not unknown() and stable()):
-            self._coordinator_lost_at = None
+            self._unstable_since = None
             return False
         now = time.monotonic()
-        if self._coordinator_lost_at is None:
-            self._coordinator_lost_at = now
-        return now - self._coordinator_lost_at > self.stuck_after_seconds
+        if self._unstable_since is None:
+            self._unstable_since = now
+        return now - self._unstable_since > self.stuck_after_seconds
 
     def commit(self, records: Sequence[Record]) -> None:
         if not records or self._consumer is None:
