@@ -264,7 +264,8 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=int, default=15)
     parser.add_argument("--http-connections", type=int, default=16)
     parser.add_argument("--http-threads", type=int, default=2,
-                        help="CONNECT_REQUEST_THREADS of each API process (CPU-bound searches: one per core)")
+                        help="CONNECT_REQUEST_THREADS of each API process (an embedded search runs on the "
+                             "event loop; a first sight of a token and other endpoints use the threads)")
     parser.add_argument("--http-workers", default="1,2",
                         help="comma-separated `connect serve --workers` counts to measure, one run each")
     parser.add_argument("--output", type=Path, default=RESULTS)
