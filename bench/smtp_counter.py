@@ -19,6 +19,13 @@ class CountingHandler:
     def __init__(self, out: Any) -> None:
         self.out = out
 
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        # Offer PIPELINING, as production relays do: aiosmtpd reads commands line by line, so it
+        # already answers pipelined ones in order.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         found = MESSAGE_ID.search(envelope.content)
         self.out.write((found.group(1) if found else b"<none>") + b"\n")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import threading
@@ -16,6 +17,33 @@ def _addresses(header: str) -> tuple[str, ...]:
     # Remembered: the sender is always the same and recipients recur, and parsing a header that
     # carries an encoded display name costs more than the SMTP commands around it.
     return tuple(address for _name, address in getaddresses([header]) if address)
+
+
+# SMTP's dot-stuffing (RFC 5321 4.5.2), which `SMTP.data` does for the unpipelined path; the
+# message bytes already end their lines with CRLF.
+_LINE_STARTING_WITH_A_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+def _send_pipelined(client: smtplib.SMTP, envelope_from: str, recipients: list[str], data: bytes) -> None:
+    """MAIL, RCPT and DATA in one write, then the message (RFC 2920 PIPELINING): two round trips
+    where `sendmail` makes four, which costs both ends of the connection a wake-up each.  Raises
+    the exceptions `sendmail` raises for the same replies."""
+    size = " SIZE=%d" % len(data) if client.has_extn("size") else ""
+    commands = ["MAIL FROM:<%s>%s" % (envelope_from, size), *("RCPT TO:<%s>" % r for r in recipients), "DATA"]
+    client.send("".join(command + "\r\n" for command in commands))
+    mail_reply, *rcpt_replies, data_reply = [client.getreply() for _ in commands]
+    if mail_reply[0] != 250:
+        raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], envelope_from)
+    refused = {rcpt: reply for rcpt, reply in zip(recipients, rcpt_replies) if reply[0] not in (250, 251)}
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if data_reply[0] != 354:
+        raise smtplib.SMTPDataError(*data_reply)
+    ending = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+    client.send(_LINE_STARTING_WITH_A_DOT.sub(b"..", data) + ending)
+    code, reply = client.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 class SmtpEmailSender:
@@ -67,17 +95,18 @@ class SmtpEmailSender:
         data = wire_bytes(message)
         try:
             try:
-                self._client().sendmail(envelope_from, recipients, data)
+                self._transmit(envelope_from, recipients, data)
             except smtplib.SMTPServerDisconnected:
                 # The server closed an idle session: one fresh connection, then give up as below.
                 self._drop_client()
-                self._client().sendmail(envelope_from, recipients, data)
+                self._transmit(envelope_from, recipients, data)
         except smtplib.SMTPResponseException as exc:
             self._drop_client()  # a session that saw an error is not worth trusting
             if 400 <= exc.smtp_code < 500:
                 raise TransientEmailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise PermanentEmailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
+            self._drop_client()
             codes = {code for code, _ in exc.recipients.values()}
             if all(400 <= c < 500 for c in codes):
                 raise TransientEmailError(str(exc.recipients)) from exc
@@ -86,6 +115,14 @@ class SmtpEmailSender:
                 OSError) as exc:
             self._drop_client()
             raise TransientEmailError(repr(exc)) from exc
+
+    def _transmit(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
+        client = self._client()
+        client.ehlo_or_helo_if_needed()
+        if client.has_extn("pipelining"):
+            _send_pipelined(client, envelope_from, recipients, data)
+        else:
+            client.sendmail(envelope_from, recipients, data)
 
     def check(self) -> None:
         with socket.create_connection((self.host, self.port), timeout=self.timeout):

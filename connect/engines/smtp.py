@@ -96,6 +96,22 @@ class _Handler:
     def __init__(self, sink: "SmtpSink") -> None:
         self.sink = sink
 
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname  # this hook's duty, once it exists (aiosmtpd)
+        if not self.sink.pipelining:
+            return responses
+        # aiosmtpd reads commands line by line, so it answers pipelined ones in order already.
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        refusal = self.sink._refusal_for(address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         return self.sink._on_data(envelope.mail_from, envelope.rcpt_tos, envelope.content, session.peer)
 
@@ -113,6 +129,9 @@ class SmtpSink:
         self.host = host
         self.port = port
         self.mail_dir = Path(mail_dir) if mail_dir is not None else None
+        # Offer PIPELINING (RFC 2920) in EHLO, as production relays do; a test can turn it off
+        # to hold a client to the one-command-at-a-time dialogue.  Read at each EHLO.
+        self.pipelining = True
         self._controller: Any = None
         self._cond = threading.Condition()
         self._messages: list[ReceivedMessage] = []
@@ -121,6 +140,7 @@ class SmtpSink:
         self._message_ids: collections.Counter[str] = collections.Counter()
         self._attempts: list[Attempt] = []
         self._program: collections.deque[str] = collections.deque()
+        self._refused_recipients: dict[str, str] = {}
         self._counter = itertools.count(1)
 
     # ------------------------------------------------------------------ lifecycle
@@ -185,13 +205,21 @@ class SmtpSink:
         with self._cond:
             self._program.extend(parsed)
 
+    def refuse_recipient(self, address: str, reply: int | str) -> None:
+        """Answer RCPT TO for ``address`` with ``reply`` (e.g. 550) until `clear`."""
+        with self._cond:
+            self._refused_recipients[address.lower()] = _reply(reply)
+
     def clear(self) -> None:
-        """Forget messages, attempts and any programmed replies still pending."""
+        """Forget messages, attempts, programmed replies and refused recipients; offer
+        PIPELINING again."""
         with self._cond:
             self._messages.clear()
             self._message_ids.clear()
             self._attempts.clear()
             self._program.clear()
+            self._refused_recipients.clear()
+            self.pipelining = True
 
     def message_id_counts(self) -> collections.Counter[str]:
         """How many times each Message-ID was accepted (a duplicate shows as 2 or more)."""
@@ -215,6 +243,10 @@ class SmtpSink:
         return [m for m in self.messages if wanted in (r.lower() for r in m.rcpt_tos)]
 
     # ------------------------------------------------------------------ server side
+
+    def _refusal_for(self, address: str) -> str | None:
+        with self._cond:
+            return self._refused_recipients.get(address.lower())
 
     def _on_data(self, mail_from: str, rcpt_tos: Iterable[str], data: bytes, peer: Any) -> str:
         rcpts = tuple(rcpt_tos)

@@ -1,6 +1,8 @@
 """One contract for every email sender: the embedded one (.eml files) and SMTP (a real aiosmtpd
 server started by the harness) deliver the same message, byte for byte where a reader looks:
-headers, both bodies, attachments.  SMTP's own failure modes are held to the port's two errors."""
+headers, both bodies, attachments.  SMTP's own failure modes are held to the port's two errors.
+The SMTP sender pipelines its commands when the server offers PIPELINING and speaks one command
+at a time otherwise: every SMTP case runs both ways."""
 
 from __future__ import annotations
 
@@ -28,7 +30,19 @@ def _message(message_id: str = "<contract-1@connect.example.org>", to_email: str
         attachments=(Attachment("meeting.ics", "text/calendar; method=REQUEST", ICS),))
 
 
-@pytest.fixture(params=["files", pytest.param("smtp", marks=pytest.mark.integration)])
+def _smtp_sender(sink: Any, pipelining: bool) -> Any:
+    from connect.adapters.email_smtp import SmtpEmailSender
+
+    sink.clear()
+    sink.pipelining = pipelining
+    return SmtpEmailSender(sink.url, timeout=10)
+
+
+SMTP_DIALOGUES = [pytest.param(True, id="pipelined"), pytest.param(False, id="one-command-at-a-time")]
+
+
+@pytest.fixture(params=["files", pytest.param("smtp", marks=pytest.mark.integration),
+                        pytest.param("smtp-unpipelined", marks=pytest.mark.integration)])
 def delivery(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[EmailSender, Callable[[Any], bytes]]]:
     """(sender, read back the bytes a reader would get for a sent message)."""
     if request.param == "files":
@@ -37,11 +51,8 @@ def delivery(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[E
         files = FileEmailSender(tmp_path / "mail")
         yield files, lambda message: files.path_for(message).read_bytes()
     else:
-        from connect.adapters.email_smtp import SmtpEmailSender
-
         sink = request.getfixturevalue("smtp_sink")
-        sink.clear()
-        smtp = SmtpEmailSender(sink.url, timeout=10)
+        smtp = _smtp_sender(sink, pipelining=request.param == "smtp")
 
         def received(message: Any) -> bytes:
             wanted = message["Message-ID"]
@@ -90,19 +101,42 @@ def test_each_message_is_kept_apart(delivery: tuple[EmailSender, Callable[[Any],
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("pipelining", SMTP_DIALOGUES)
+def test_the_smtp_sender_pipelines_only_when_the_server_offers_it(smtp_sink: Any, pipelining: bool) -> None:
+    sender = _smtp_sender(smtp_sink, pipelining)
+    sender.send(_message())
+    assert sender._client().has_extn("pipelining") is pipelining
+    assert [m.message["Message-ID"] for m in smtp_sink.messages] == ["<contract-1@connect.example.org>"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("pipelining", SMTP_DIALOGUES)
 @pytest.mark.parametrize("reply, error", [(451, TransientEmailError), (421, TransientEmailError),
                                           (550, PermanentEmailError), (554, PermanentEmailError)])
-def test_smtp_refusals_map_to_the_port_errors(smtp_sink: Any, reply: int, error: type[Exception]) -> None:
-    from connect.adapters.email_smtp import SmtpEmailSender
-
-    smtp_sink.clear()
-    sender = SmtpEmailSender(smtp_sink.url, timeout=10)
+def test_smtp_refusals_map_to_the_port_errors(smtp_sink: Any, reply: int, error: type[Exception],
+                                              pipelining: bool) -> None:
+    sender = _smtp_sender(smtp_sink, pipelining)
     smtp_sink.program(reply)
     with pytest.raises(error):
         sender.send(_message())
     # The next message goes through on a fresh session.
     sender.send(_message("<after@connect.example.org>"))
     assert [m.message["Message-ID"] for m in smtp_sink.messages] == ["<after@connect.example.org>"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("pipelining", SMTP_DIALOGUES)
+@pytest.mark.parametrize("reply, error", [(450, TransientEmailError), (550, PermanentEmailError)])
+def test_a_refused_recipient_maps_to_the_port_errors(smtp_sink: Any, reply: int, error: type[Exception],
+                                                     pipelining: bool) -> None:
+    sender = _smtp_sender(smtp_sink, pipelining)
+    smtp_sink.refuse_recipient("zoe@example.org", reply)
+    with pytest.raises(error):
+        sender.send(_message())
+    # Nothing was accepted for the refused address, and the session goes on for the next one.
+    sender.send(_message("<amir@connect.example.org>", "amir@example.org"))
+    assert [m.message["Message-ID"] for m in smtp_sink.messages] == ["<amir@connect.example.org>"]
+    assert [a.rcpt_tos for a in smtp_sink.attempts] == [("amir@example.org",)]
 
 
 @pytest.mark.integration
