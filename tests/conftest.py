@@ -3,6 +3,7 @@ an HTTP client on it, and tokens from its development issuer."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -13,6 +14,18 @@ from fastapi.testclient import TestClient
 from connect.bootstrap import Container, build_container, deliver_until_quiet
 from connect.clock import MovableClock
 from connect.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A command run in-process (Typer's CliRunner) sets up logging as `connect` does: a root
+    handler on the stderr of that invocation, closed once it returns.  Put the root logger back,
+    or every later record (an SMTP server thread's, say) fails with "I/O operation on closed file"."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
