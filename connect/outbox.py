@@ -16,8 +16,8 @@ import zlib
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import (BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, any_,
-                        bindparam, select, text, update)
+from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table,
+                        any_, bindparam, select, text, update)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,12 @@ from connect.events import OutgoingMessage, Publisher
 from schemas.events import Envelope, EventData
 
 log = logging.getLogger(__name__)
+
+# What the relay still has to send.  Its index is partial, on id: the relay's "oldest unsent rows"
+# reads only those entries, in order.  (An index on published_at listed every row version that
+# was ever unsent, until vacuum, and each poll visited all of them: 2 ms of PostgreSQL per poll
+# at 20,000 rows, growing with the table.)
+UNSENT = "published_at IS NULL"
 
 
 def outbox_table(metadata: MetaData, service: str) -> Table:
@@ -40,8 +46,8 @@ def outbox_table(metadata: MetaData, service: str) -> Table:
         Column("type", String(100), nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("occurred_at", DateTime(timezone=True), nullable=False),
-        # Partial index keeps "what is still to send" cheap however long the history grows.
-        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index(f"ix_{service}_outbox_unsent", "id", postgresql_where=text(UNSENT), sqlite_where=text(UNSENT)),
     )
 
 
@@ -64,6 +70,24 @@ def create_outbox_table(op, service: str) -> None:  # type: ignore[no-untyped-de
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_index(f"ix_{name}_published_at", name, ["published_at"])
+
+
+def index_unsent_rows(op, service: str) -> None:  # type: ignore[no-untyped-def]
+    """For the migration that follows `create_outbox_table`: the partial index on id of the rows
+    still to send (see UNSENT) in place of the first one on published_at."""
+    import sqlalchemy as sa
+
+    name = f"{service}_outbox"
+    op.drop_index(f"ix_{name}_published_at", table_name=name)
+    op.create_index(f"ix_{name}_unsent", name, ["id"], postgresql_where=sa.text(UNSENT),
+                    sqlite_where=sa.text(UNSENT))
+
+
+def index_published_at(op, service: str) -> None:  # type: ignore[no-untyped-def]
+    """`index_unsent_rows` undone."""
+    name = f"{service}_outbox"
+    op.drop_index(f"ix_{name}_unsent", table_name=name)
     op.create_index(f"ix_{name}_published_at", name, ["published_at"])
 
 
