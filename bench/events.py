@@ -134,23 +134,42 @@ def emit_rows(src, events: list) -> list[str]:  # type: ignore[no-untyped-def,ty
 
 
 def start_group_at_end(bootstrap: str, group_id: str, topics: Sequence[str]) -> None:
-    """Commit the group's offsets at the current end of its topics: its consumers then read only
-    what comes next.  A new group starts from the earliest offset, so on a long-lived broker each
-    run's notifiers would first read (and filter out) every earlier run's events and this run's
-    relay warm-up, inside the measured window: successive runs on one broker got slower."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.structs import OffsetAndMetadata
+    """Set the (new, empty) group's offsets to the current end of its topics: its consumers then
+    read only what comes next.  A new group starts from the earliest offset, so on a long-lived
+    broker each run's notifiers would first read (and filter out) every earlier run's events and
+    this run's relay warm-up, inside the measured window: successive runs on one broker got slower."""
+    from kafka import KafkaAdminClient, TopicPartition
+    from kafka.admin import OffsetSpec
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        partitions = [TopicPartition(topic, n) for topic in topics for n in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return
-        consumer.assign(partitions)
-        consumer.seek_to_end(*partitions)
-        consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in partitions})
+        partitions = [TopicPartition(topic["name"], partition["partition_index"])
+                      for topic in admin.describe_topics(list(topics)) if topic["error_code"] == 0
+                      for partition in topic["partitions"]]
+        if partitions:
+            admin.reset_group_offsets(group_id, {tp: OffsetSpec.LATEST for tp in partitions})
     finally:
-        consumer.close()
+        admin.close()
+
+
+def wait_for_stable_group(bootstrap: str, group_id: str, members: int, timeout: float = 120.0) -> None:
+    """Until all `members` consumers have joined the group and hold their partitions: a member
+    joining during the measured window would pause the group for a rebalance."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            group = admin.describe_groups([group_id])[group_id]
+            if group["group_state"] == "Stable" and len(group["members"]) == members:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("consumer group %s: %s with %d of %d members after %.0f s"
+                                   % (group_id, group["group_state"], len(group["members"]), members, timeout))
+            time.sleep(0.2)
+    finally:
+        admin.close()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -230,6 +249,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
             everyone = {f"{prefix}-{i}" for i in range(mentors)}
             while len(service.directory.get_many(everyone)) < mentors and time.monotonic() < deadline:
                 time.sleep(0.1)  # the notifiers have joined their group and read the directory
+            wait_for_stable_group(bootstrap, f"bench-{prefix}", args.notifiers)
             sink.reset()
             recorder.lags_ms.clear()
             cpu_before = {"notifier": sum(cpu_seconds(p.pid) for p in notifier_processes), "sink": cpu_seconds(sink.pid),
