@@ -133,6 +133,21 @@ def emit_rows(src, events: list) -> list[str]:  # type: ignore[no-untyped-def,ty
     return [row["event_id"] for row in rows]
 
 
+def _retried(call, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    """`call()`, again while the broker answers with a retriable error (on a new broker the group
+    coordinator is not available until the offsets topic exists)."""
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def start_group_at_end(bootstrap: str, group_id: str, topics: Sequence[str]) -> None:
     """Set the (new, empty) group's offsets to the current end of its topics: its consumers then
     read only what comes next.  A new group starts from the earliest offset, so on a long-lived
@@ -147,7 +162,7 @@ def start_group_at_end(bootstrap: str, group_id: str, topics: Sequence[str]) -> 
                       for topic in admin.describe_topics(list(topics)) if topic["error_code"] == 0
                       for partition in topic["partitions"]]
         if partitions:
-            admin.reset_group_offsets(group_id, {tp: OffsetSpec.LATEST for tp in partitions})
+            _retried(lambda: admin.reset_group_offsets(group_id, {tp: OffsetSpec.LATEST for tp in partitions}))
     finally:
         admin.close()
 
@@ -161,7 +176,7 @@ def wait_for_stable_group(bootstrap: str, group_id: str, members: int, timeout: 
     try:
         deadline = time.monotonic() + timeout
         while True:
-            group = admin.describe_groups([group_id])[group_id]
+            group = _retried(lambda: admin.describe_groups([group_id]))[group_id]
             if group["group_state"] == "Stable" and len(group["members"]) == members:
                 return
             if time.monotonic() > deadline:
