@@ -75,13 +75,23 @@ def create_outbox_table(op, service: str) -> None:  # type: ignore[no-untyped-de
 
 def index_unsent_rows(op, service: str) -> None:  # type: ignore[no-untyped-def]
     """For the migration that follows `create_outbox_table`: the partial index on id of the rows
-    still to send (see UNSENT) in place of the first one on published_at."""
+    still to send (see UNSENT) in place of the first one on published_at.
+
+    The new index comes first, so the relay is never without one.  On PostgreSQL both steps run
+    CONCURRENTLY, outside the migration's transaction: a plain CREATE INDEX would hold back every
+    write to the outbox -- every state change of the service -- while it reads the whole table.
+    A build that was interrupted leaves an invalid index of the same name; drop it, then rerun."""
     import sqlalchemy as sa
 
     name = f"{service}_outbox"
-    op.drop_index(f"ix_{name}_published_at", table_name=name)
-    op.create_index(f"ix_{name}_unsent", name, ["id"], postgresql_where=sa.text(UNSENT),
-                    sqlite_where=sa.text(UNSENT))
+    unsent = dict(postgresql_where=sa.text(UNSENT), sqlite_where=sa.text(UNSENT))
+    if op.get_bind().dialect.name == "postgresql":
+        with op.get_context().autocommit_block():
+            op.create_index(f"ix_{name}_unsent", name, ["id"], postgresql_concurrently=True, **unsent)
+            op.drop_index(f"ix_{name}_published_at", table_name=name, postgresql_concurrently=True)
+    else:
+        op.create_index(f"ix_{name}_unsent", name, ["id"], **unsent)
+        op.drop_index(f"ix_{name}_published_at", table_name=name)
 
 
 def index_published_at(op, service: str) -> None:  # type: ignore[no-untyped-def]
