@@ -200,6 +200,8 @@ def _stop_process(entry: dict[str, Any], grace: float = 15.0) -> str:
 
 
 def _group_alive(pgid: int) -> bool:
+    from connect.engines.base import process_stat
+
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
@@ -209,8 +211,7 @@ def _group_alive(pgid: int) -> bool:
         if not proc.name.isdigit():
             continue
         with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = (proc / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = process_stat(proc.name)
             if int(fields[2]) == pgid and fields[0] != "Z":
                 return True
     return False

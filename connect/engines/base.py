@@ -269,15 +269,21 @@ def _death_signal_arm(sig: int) -> Callable[[], None] | None:
     return arm
 
 
+def process_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name: ``[0]`` state, ``[1]`` parent,
+    ``[2]`` process group, ``[11]``/``[12]`` user/system CPU ticks, ``[19]`` start time in ticks.
+    The name may contain spaces and parentheses, so the fields resume after the last ')'.
+    Raises OSError once the process is gone."""
+    raw = Path("/proc/%s/stat" % pid).read_text()
+    return raw[raw.rindex(")") + 2:].split()
+
+
 def _process_start_ticks(pid: int) -> int | None:
     """Start time of ``pid`` in clock ticks; tells a live engine from a recycled pid."""
     try:
-        raw = Path("/proc/%d/stat" % pid).read_text()
+        return int(process_stat(pid)[19])
     except OSError:
         return None
-    # The command name may contain spaces and parentheses; fields resume after the last ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[19])
 
 
 def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
@@ -288,8 +294,7 @@ def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
     except PermissionError:
         pass
     try:
-        state = Path("/proc/%d/stat" % pid).read_text()
-        if state[state.rindex(")") + 2] == "Z":
+        if process_stat(pid)[0] == "Z":
             return False
     except OSError:
         return False

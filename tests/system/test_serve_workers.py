@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from connect.engines.base import process_stat
 from connect.workers import bind, claim_port
 from tests.system.test_serve_cli import CONNECT, free_port
 
@@ -23,18 +24,18 @@ def _children(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                parent = int(process_stat(entry.name)[1])
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+            if parent == pid and b"spawn_main" in cmdline:
                 found.append(int(entry.name))
     return found
 
 
 def _alive(pid: int) -> bool:
     try:
-        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return process_stat(pid)[0] != "Z"
     except OSError:
         return False
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from connect.engines.base import process_stat
 from connect.settings import all_setting_names
 
 CONNECT = [str(Path(sys.executable).parent / "connect")]
@@ -65,10 +66,10 @@ def _processes_in(folder: Path) -> list[str]:
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             cwd = os.readlink(proc / "cwd")
-            stat = (proc / "stat").read_text()
+            state = process_stat(proc.name)[0]
         except OSError:
             continue
-        if stat[stat.rindex(")") + 2] == "Z":
+        if state == "Z":
             continue
         if str(folder) in cmdline or cwd.startswith(str(folder)):
             found.append(f"{proc.name}: {cmdline[:200]}")
