@@ -128,6 +128,11 @@ class MatchingService:
             uow.session.execute(orm.mentor_profiles.update()
                                 .where(orm.mentor_profiles.c.member_id == member_id).values(changed_at=now))
             uow.commit()
+        self._forget(member_id)
+
+    def _forget(self, member_id: str) -> None:
+        """Drop what memory vouched for (standing, directory details): the member's next request
+        is checked against the database again."""
         self._active.discard(member_id)
         with self._known_lock:
             self._known.pop(member_id, None)
@@ -149,9 +154,7 @@ class MatchingService:
             uow.session.execute(orm.outbox.delete().where(orm.outbox.c.key == member_id,
                                                           orm.outbox.c.published_at.is_not(None)))
             uow.commit()
-        self._active.discard(member_id)
-        with self._known_lock:
-            self._known.pop(member_id, None)
+        self._forget(member_id)
         self.database.expunge_erased()
         return bool(mentored)
 

@@ -476,14 +476,19 @@ class WorkspaceService:
             with self.database.read_connection() as conn:
                 known = conn.execute(_DELETED_ACCOUNT, {"member_id": member.id}).first() is not None
             if known:
-                with self._deleted_lock:
-                    self._deleted.add(member.id)
+                self._remember_deleted(member.id)
             else:
                 self._not_deleted.add(member.id)
         if known:
             raise Problem(403, "This account was deleted; it can no longer use Connect. Contact the customer "
                                "service team to restore it or to have your personal data erased.",
                           type_="account-deleted")
+
+    def _remember_deleted(self, member_id: str) -> None:
+        """Deletion is final: refused from memory from now on, never confirmed in good standing."""
+        with self._deleted_lock:
+            self._deleted.add(member_id)
+        self._not_deleted.discard(member_id)
 
     def confirmed_not_deleted(self, member: Member) -> bool:
         """Settles `refuse_deleted` from memory: a read found no deletion a moment ago."""
@@ -503,9 +508,7 @@ class WorkspaceService:
                 uow.commit()
         except IntegrityError as exc:  # a concurrent deletion of the same account committed first
             raise already from exc
-        with self._deleted_lock:
-            self._deleted.add(member.id)
-        self._not_deleted.discard(member.id)
+        self._remember_deleted(member.id)
         return {"member_id": member.id, "deleted_at": iso(now), "withdrawn_relationships": withdrawn}
 
     def _withdraw_everywhere(self, uow: RelationshipsUnitOfWork, repo: WorkspaceRepository, member_id: str,
@@ -675,9 +678,7 @@ class WorkspaceService:
             view = self._support_view(row)
             uow.commit()
         if outcome is SupportOutcome.APPROVED:
-            with self._deleted_lock:
-                self._deleted.add(owner)
-            self._not_deleted.discard(owner)
+            self._remember_deleted(owner)
             self.database.expunge_erased()
         return view
 
