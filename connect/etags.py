@@ -1,0 +1,30 @@
+"""Entity tags: one spelling of a versioned resource's tag, and the If-Match rules.
+
+A change to a resource that others may change too (a proposal, a tool) names the
+version it was based on; the use case compares it with the current one inside its
+transaction, so two editors racing cannot both win.
+"""
+
+from __future__ import annotations
+
+from connect.errors import PreconditionFailed, PreconditionRequired
+
+
+def entity_tag(resource_id: str, version: int) -> str:
+    """The strong tag of one version of a resource: it changes with every saved version and only then."""
+    return f'"{resource_id}.{version}"'
+
+
+def matches(if_match: str, current: str) -> bool:
+    """Whether an If-Match value (a list of tags, or `*`) names the current tag; weak tags compare too."""
+    candidates = [tag.strip() for tag in if_match.split(",")]
+    return any(tag == "*" or tag.removeprefix("W/") == current for tag in candidates)
+
+
+def require_current(if_match: str | None, current: str, *, missing: str, stale: str) -> None:
+    """Refuse a change that does not name the current version: `missing` when no If-Match was
+    sent, `stale` (with the current tag, to reload from) when it names another version."""
+    if not if_match:
+        raise PreconditionRequired(missing)
+    if not matches(if_match, current):
+        raise PreconditionFailed(stale, etag=current)
