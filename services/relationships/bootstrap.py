@@ -9,12 +9,13 @@ from connect.bootstrap import ConsumerSpec, Container, ServiceModule
 from connect.outbox import OutboxRelay
 from connect.scheduling import PeriodicJob
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC
-from services.relationships import api, api_workspace
+from services.relationships.proposals import api
+from services.relationships.workspace import api as api_workspace
 from services.relationships.adapters import orm
 from services.relationships.adapters.suggestions import HttpSuggestions, InProcessSuggestions, ProjectionSuggestions
 from services.relationships.interfaces import MentorSuggestions
-from services.relationships.services import RelationshipsService
-from services.relationships.workspace import (HttpConnections, InProcessConnections, SharedConnections,
+from services.relationships.proposals.services import RelationshipsService
+from services.relationships.workspace.services import (HttpConnections, InProcessConnections, SharedConnections,
                                               WorkspaceService)
 
 

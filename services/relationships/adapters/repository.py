@@ -23,7 +23,7 @@ from connect.clock import utc
 from connect.uow import SqlUnitOfWork
 from schemas.events import Envelope, EventData
 from services.relationships.adapters import orm
-from services.relationships.domain.model import (OPEN_STATUSES, ProposalContent, ProposalVersion, Relationship,
+from services.relationships.proposals.domain import (OPEN_STATUSES, ProposalContent, ProposalVersion, Relationship,
                                                  Status)
 
 _rel = orm.relationships

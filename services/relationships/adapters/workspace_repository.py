@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from connect.clock import utc
 from services.relationships.adapters import orm
 from services.relationships.adapters import orm_workspace as t
-from services.relationships.domain.workspace import (Meeting, MeetingDetails, MeetingStatus, Tool, ToolKind,
+from services.relationships.workspace.domain import (Meeting, MeetingDetails, MeetingStatus, Tool, ToolKind,
                                                      ToolVersion)
 
 

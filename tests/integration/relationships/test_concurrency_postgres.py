@@ -71,7 +71,7 @@ def test_concurrent_sweeps_share_the_work_and_remind_once(client, auth, containe
     mentor("M2")
     # Many proposals quickly, through the service (the API path is covered elsewhere).
     from connect.auth import Member
-    from services.relationships.domain.model import ProposalContent
+    from services.relationships.proposals.domain import ProposalContent
 
     content = ProposalContent("hello", ("career_planning",), "", ("video",), 6)
     for n in range(120):

@@ -60,7 +60,7 @@ def test_in_flight_key_is_409(client, auth, container, mentor):
     from services.relationships.adapters.idempotency import request_hash
 
     body = proposal_body("M2")
-    from services.relationships.api import ProposalIn
+    from services.relationships.proposals.api import ProposalIn
 
     fingerprint = request_hash("POST", "/v1/proposals", ProposalIn(**body).model_dump(mode="json"))
     assert store.reserve("M1", "slow", fingerprint) is None  # as if a first request were still running

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from schemas.events import (ProposalAccepted, ProposalExpired, ProposalRejected, ProposalReminderDue,
                             ProposalReopened, ProposalWithdrawn, RelationshipCompleted, RelationshipWithdrawn)
-from services.relationships.domain.model import (OPEN_STATUSES, REMINDER_DAYS, Action, DomainError,
+from services.relationships.proposals.domain import (OPEN_STATUSES, REMINDER_DAYS, Action, DomainError,
                                                  InvalidProposal, MoveRefused, ProposalContent, Relationship,
                                                  Role, Status, available_actions)
 

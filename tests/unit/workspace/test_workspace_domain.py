@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schemas.events import MeetingCancelled, MeetingChanged, MeetingScheduled
-from services.relationships.domain.workspace import (MAX_TOOL_BYTES, Meeting, MeetingDetails, Parties,
+from services.relationships.workspace.domain import (MAX_TOOL_BYTES, Meeting, MeetingDetails, Parties,
                                                      SupportKind, SupportOutcome, Tool, ToolKind, WorkspaceInvalid,
                                                      WorkspaceRefused, check_resolution, ice_breakers,
                                                      normalise_tool_content, nudge_refusal, post_message)

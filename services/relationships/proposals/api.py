@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from connect.auth import Member, current_member
 from connect.problems import Problem, field_error, validation_problem
 from services.relationships.adapters.idempotency import request_hash
-from services.relationships.domain.model import (MAX_AREAS, MAX_DURATION_MONTHS, MAX_GOALS_CHARS,
+from services.relationships.proposals.domain import (MAX_AREAS, MAX_DURATION_MONTHS, MAX_GOALS_CHARS,
                                                  MAX_MESSAGE_CHARS, MAX_REASON_CHARS, MIN_DURATION_MONTHS, Action,
                                                  ProposalContent, Role, Status)
-from services.relationships.services import RelationshipsService, Responder
+from services.relationships.proposals.services import RelationshipsService, Responder
 
 router = APIRouter(prefix="/v1", tags=["relationships"])
 

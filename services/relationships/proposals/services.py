@@ -37,7 +37,7 @@ from schemas.events import (AccountDeleted, AlternativeMentor, Envelope, MemberD
 from services.relationships.adapters import orm
 from services.relationships.adapters.idempotency import IdempotencyStore
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
-from services.relationships.domain.model import (EXPIRY_DAYS, Action, InvalidProposal, MoveRefused,
+from services.relationships.proposals.domain import (EXPIRY_DAYS, Action, InvalidProposal, MoveRefused,
                                                  ProposalContent, Relationship, Role, Status, available_actions,
                                                  planned_end)
 from services.relationships.interfaces import MentorSuggestions

@@ -13,15 +13,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from connect.auth import Member, current_member
 from connect.problems import field_error, validation_problem
-from services.relationships.api import _idempotent
-from services.relationships.domain.model import Role, Status
-from services.relationships.domain.workspace import (MAX_AGENDA_CHARS, MAX_LOCATION_CHARS, MAX_MEETING_MINUTES,
+from services.relationships.proposals.api import _idempotent
+from services.relationships.proposals.domain import Role, Status
+from services.relationships.workspace.domain import (MAX_AGENDA_CHARS, MAX_LOCATION_CHARS, MAX_MEETING_MINUTES,
                                                      MAX_MESSAGE_BODY_CHARS, MAX_OUTCOME_CHARS,
                                                      MAX_SUPPORT_MESSAGE_CHARS, MAX_TOOL_ITEM_CHARS, MAX_TOOL_ITEMS,
                                                      MAX_TOOL_TEXT_CHARS, MIN_MEETING_MINUTES, MeetingDetails,
                                                      SupportKind, SupportOutcome, ToolKind)
-from services.relationships.services import Responder
-from services.relationships.workspace import WorkspaceService
+from services.relationships.proposals.services import Responder
+from services.relationships.workspace.services import WorkspaceService
 
 router = APIRouter(prefix="/v1", tags=["workspace"])
 

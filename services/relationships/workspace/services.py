@@ -35,14 +35,14 @@ from services.relationships.adapters import orm
 from services.relationships.adapters import orm_workspace as t
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
 from services.relationships.adapters.workspace_repository import WorkspaceRepository
-from services.relationships.domain.model import Relationship, Role, Status, planned_end
-from services.relationships.domain.workspace import (CPD_COLUMNS, MESSAGE_EMAIL_QUIET, CpdRow, Meeting,
+from services.relationships.proposals.domain import Relationship, Role, Status, planned_end
+from services.relationships.workspace.domain import (CPD_COLUMNS, MESSAGE_EMAIL_QUIET, CpdRow, Meeting,
                                                      MeetingDetails, Parties, SupportKind,
                                                      SupportOutcome, Tool, ToolKind, WorkspaceInvalid,
                                                      WorkspaceRefused, check_resolution, check_support_request,
                                                      cpd_totals, etag_matches, ice_breakers, nudge, nudge_refusal,
                                                      post_message)
-from services.relationships.services import RelationshipsService, Responder, iso
+from services.relationships.proposals.services import RelationshipsService, Responder, iso
 
 log = logging.getLogger(__name__)
 
