@@ -238,6 +238,17 @@ def get_connection_facts(member_id: str, member: Member = Depends(current_member
     return {"member_id": member_id, "profiles": matching.connection_facts(member_id)}
 
 
+@router.get("/members/{member_id}/shared-with/{other_id}", tags=["matching"],
+            summary="What two members share, for the first conversation's ice-breakers (service tokens)")
+def get_shared_connections(member_id: str, other_id: str, member: Member = Depends(current_member),
+                           matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    # Comparing with anyone would tell a member about anyone: the relationships service asks.
+    if "service" not in member.roles:
+        raise Problem(403, "Only a Connect service may compare two members.", type_="service-only")
+    return {"member_id": member_id, "other_id": other_id,
+            "connections": matching.compare_members(member_id, other_id)}
+
+
 @router.get("/mentors/{member_id}", tags=["matching"], summary="A mentor's profile page (404 when inactive)")
 def get_mentor(member_id: str, _member: Member = Depends(current_member),
                matching: MatchingService = Depends(service)) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAv
 from services.matching.adapters import orm
 from services.matching.domain import taxonomy
 from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, MenteeProfile, MentorProfile, index_document,
-                                               load_level, normalise_tag)
-from services.matching.domain.search import SearchQuery, build_search, connections
+                                               load_level)
+from services.matching.domain.connections import connections, member_facts
+from services.matching.domain.search import SearchQuery, build_search
 from services.matching.interfaces import SearchIndex
 
 log = logging.getLogger(__name__)
@@ -368,24 +369,17 @@ class MatchingService:
             })
         return {"results": results, "total": page.total, "next_cursor": page.next_cursor}
 
-    def _searcher_doc(self, conn: Any, searcher_id: str) -> dict[str, Any]:
-        """The searcher's mentee and mentor profiles merged, shaped like an index document."""
-        merged: dict[str, list[str]] = {name: [] for name in
-                                        ("sectors", "employer", "region", "interests", "qualifications", "languages")}
+    @staticmethod
+    def _searcher_doc(conn: Any, member_id: str) -> dict[str, Any]:
+        """The member's mentee and mentor profiles merged, shaped like an index document."""
+        return member_facts(profile for _rank, profile in sorted(conn.execute(_PROFILES_OF,
+                                                                              {"member_id": member_id}).all()))
 
-        def add(name: str, values: Iterable[str]) -> None:
-            for value in values:
-                if value and value not in merged[name]:
-                    merged[name].append(value)
-
-        for _rank, profile in sorted(conn.execute(_PROFILES_OF, {"member_id": searcher_id}).all()):
-            add("sectors", profile.get("sectors") or [])
-            add("region", [(profile.get("location") or {}).get("region") or ""])
-            add("interests", [normalise_tag(i) for i in profile.get("interests") or []])
-            add("languages", profile.get("languages") or [])
-            add("qualifications", profile.get("qualifications") or [])
-            add("employer", [normalise_tag(profile.get("employer") or "")])
-        return merged
+    def compare_members(self, member_id: str, other_id: str) -> list[dict[str, Any]]:
+        """What two members share (their profiles, each side's mentee and mentor merged): the
+        same comparison as a search result's `connections`."""
+        with self.database.read_connection() as conn:
+            return connections(self._searcher_doc(conn, member_id), self._searcher_doc(conn, other_id))
 
     def suggest_mentors(self, areas: list[str], exclude: list[str], limit: int = 3) -> list[dict[str, str]]:
         """Available, active mentors matching the same areas (for an expired proposal's email)."""

@@ -305,28 +305,6 @@ def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = N
                        size=size, cursor=decoded, fingerprint=fingerprint)
 
 
-# --- ice-breakers ---------------------------------------------------------------------
-
-CONNECTION_FIELDS = ("sectors", "employer", "region", "interests", "qualifications", "languages")
-
-
-def connections(searcher: dict[str, Any], mentor: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the searcher (their mentee and mentor profiles merged) and a mentor share.
-
-    Both sides are index-document shaped (see `profiles.index_document`).
-    """
-    shared = []
-    for name in CONNECTION_FIELDS:
-        mine = searcher.get(name)
-        if not mine:
-            continue
-        theirs = mentor.get(name) or ()
-        common = [v for v in mine if v in theirs]
-        if common:
-            shared.append({"kind": name, "values": common})
-    return shared
-
-
 @dataclass
 class SearchHit:
     member_id: str
