@@ -21,10 +21,14 @@ def matches(if_match: str, current: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == current for tag in candidates)
 
 
-def require_current(if_match: str | None, current: str, *, missing: str, stale: str) -> None:
-    """Refuse a change that does not name the current version: `missing` when no If-Match was
-    sent, `stale` (with the current tag, to reload from) when it names another version."""
+def require_if_match(if_match: str | None, detail: str) -> str:
+    """A change that must name the version it is based on and did not (no If-Match) is refused with `detail`."""
     if not if_match:
-        raise PreconditionRequired(missing)
+        raise PreconditionRequired(detail)
+    return if_match
+
+
+def require_current(if_match: str, current: str, detail: str) -> None:
+    """Refuse, with `detail` and the current tag to reload from, a change based on another version."""
     if not matches(if_match, current):
-        raise PreconditionFailed(stale, etag=current)
+        raise PreconditionFailed(detail, etag=current)

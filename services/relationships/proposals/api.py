@@ -1,25 +1,26 @@
-"""Thin HTTP layer of the relationships service: parse, call the service, answer.
+"""Routes of the proposals room: parse, call the use case, answer.
 
-Every POST honours `Idempotency-Key` through `_idempotent`: the first request's
-response (success or client error) is stored with the change it made and
-replayed for the same key and body.
+Each route owns its status code and headers; each POST's presenter is used for
+the first answer and for the one stored with its `Idempotency-Key` (see `http.py`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from connect.auth import Member, current_member
-from connect.problems import Problem, field_error, validation_problem
-from services.relationships.adapters.idempotency import request_hash
+from connect.errors import Invalid
+from connect.uow import Receipt
+from services.relationships.adapters.idempotency import Answer
+from services.relationships.http import idempotent, relationships, respond
 from services.relationships.proposals.domain import (MAX_AREAS, MAX_DURATION_MONTHS, MAX_GOALS_CHARS,
-                                                 MAX_MESSAGE_CHARS, MAX_REASON_CHARS, MIN_DURATION_MONTHS, Action,
-                                                 ProposalContent, Role, Status)
-from services.relationships.proposals.services import RelationshipsService, Responder
+                                                     MAX_MESSAGE_CHARS, MAX_REASON_CHARS, MIN_DURATION_MONTHS, Action,
+                                                     ProposalContent, Role, Status)
+from services.relationships.proposals.services import TRANSITIONS, ProposalsService
 
 router = APIRouter(prefix="/v1", tags=["relationships"])
 
@@ -58,44 +59,17 @@ class TransitionIn(BaseModel):
         None, description="Only move if the relationship is still in this status (else 409 with the current one).")
 
 
-def service(request: Request) -> RelationshipsService:
-    return request.app.state.container.service("relationships")
+def proposals(request: Request) -> ProposalsService:
+    return relationships(request).proposals
 
 
-def _replay(stored: Any) -> JSONResponse:
-    headers = {k: v for k, v in stored.headers.items() if k != "x-stored-problem"}
-    if stored.is_problem:
-        body = stored.body
-        raise Problem(stored.status, body["detail"], type_=body.get("type"), title=body.get("title"),
-                      headers={**headers, "Idempotent-Replayed": "true"}, **body.get("extensions", {}))
-    return JSONResponse(stored.body, status_code=stored.status, headers={**headers, "Idempotent-Replayed": "true"})
+def with_etag(view: dict[str, Any]) -> Answer:
+    """A relationship's details as they stand: 200 with the proposal's ETag."""
+    return Answer(200, view, {"ETag": view["etag"]})
 
 
-def _idempotent(request: Request, member: Member, key: str | None, body: Any,
-                run: Callable[[Responder | None], tuple[int, dict[str, Any], dict[str, str]]]) -> JSONResponse:
-    if key is None:
-        status, view, headers = run(None)
-        return JSONResponse(view, status_code=status, headers=headers)
-    store = service(request).idempotency
-    stored = store.reserve(member.id, key, request_hash(request.method, request.url.path, body))
-    if stored is not None:
-        return _replay(stored)
-
-    def respond(session: Any, status: int, view: dict[str, Any], headers: dict[str, str]) -> None:
-        store.complete(session, member.id, key, status, view, headers)
-
-    try:
-        status, view, headers = run(respond)
-    except Problem as problem:
-        if problem.status < 500:
-            store.complete_with_problem(member.id, key, problem)
-        else:
-            store.release(member.id, key)
-        raise
-    except BaseException:
-        store.release(member.id, key)
-        raise
-    return JSONResponse(view, status_code=status, headers=headers)
+def proposal_sent(view: dict[str, Any]) -> Answer:
+    return Answer(201, view, {"ETag": view["etag"], "Location": f"/v1/relationships/{view['id']}"})
 
 
 @router.post("/proposals", status_code=201, summary="Send a proposal to a mentor (honours Idempotency-Key)")
@@ -104,11 +78,10 @@ def create_proposal(body: ProposalIn, request: Request, member: Member = Depends
     content = ProposalContent(message=body.message, areas=tuple(body.areas), goals=body.goals,
                               interaction_modes=tuple(body.interaction_modes), duration_months=body.duration_months)
 
-    def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-        view = service(request).propose(member, body.mentor_id, content, respond)
-        return 201, view, {"ETag": view["etag"], "Location": f"/v1/relationships/{view['id']}"}
+    def run(receipt: Receipt | None) -> dict[str, Any]:
+        return proposals(request).propose(member, body.mentor_id, content, receipt)
 
-    return _idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run)
+    return idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run, proposal_sent)
 
 
 @router.get("/relationships", summary="My relationships, as mentor and as mentee, newest change first")
@@ -123,16 +96,15 @@ def list_relationships(request: Request, member: Member = Depends(current_member
         try:
             statuses.append(Status(value))
         except ValueError:
-            raise validation_problem([field_error("query.status", f"unknown status {value!r}; one of "
-                                                  + ", ".join(s.value for s in Status))]) from None
-    return service(request).list_relationships(member.id, Role(role) if role else None, statuses, cursor, limit)
+            raise Invalid({"query.status": f"unknown status {value!r}; one of "
+                                           + ", ".join(s.value for s in Status)}) from None
+    return proposals(request).list_relationships(member.id, Role(role) if role else None, statuses, cursor, limit)
 
 
 @router.get("/relationships/{relationship_id}", summary="Details: proposal with edit history, status history")
 def relationship_details(relationship_id: str, request: Request,
                          member: Member = Depends(current_member)) -> JSONResponse:
-    view = service(request).details(member.id, relationship_id)
-    return JSONResponse(view, headers={"ETag": view["etag"]})
+    return respond(with_etag(proposals(request).details(member.id, relationship_id)))
 
 
 @router.patch("/relationships/{relationship_id}/proposal",
@@ -142,9 +114,8 @@ def edit_proposal(relationship_id: str, body: ProposalPatch, request: Request,
     changes = body.model_dump(exclude_unset=True)
     nulls = [name for name, value in changes.items() if value is None]
     if nulls:
-        raise validation_problem([field_error(name, "must not be null") for name in nulls])
-    view = service(request).edit_proposal(member.id, relationship_id, if_match, changes)
-    return JSONResponse(view, headers={"ETag": view["etag"]})
+        raise Invalid({name: "must not be null" for name in nulls})
+    return respond(with_etag(proposals(request).edit_proposal(member.id, relationship_id, if_match, changes)))
 
 
 def _transition_route(action: Action) -> None:
@@ -152,12 +123,11 @@ def _transition_route(action: Action) -> None:
              member: Member = Depends(current_member), idempotency_key: str | None = Header(None)) -> JSONResponse:
         given = body or TransitionIn()
 
-        def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-            view = service(request).transition(member.id, relationship_id, action, given.reason,
-                                               given.expected_status, respond)
-            return 200, view, {"ETag": view["etag"]}
+        def run(receipt: Receipt | None) -> dict[str, Any]:
+            return proposals(request).transition(member.id, relationship_id, action, given.reason,
+                                                 given.expected_status, receipt)
 
-        return _idempotent(request, member, idempotency_key, given.model_dump(mode="json"), run)
+        return idempotent(request, member, idempotency_key, given.model_dump(mode="json"), run, with_etag)
 
     move.__name__ = f"{action.value}_relationship"
     router.add_api_route(f"/relationships/{{relationship_id}}/{action.value}", move, methods=["POST"],
@@ -165,5 +135,5 @@ def _transition_route(action: Action) -> None:
                                  "when not allowed now; honours Idempotency-Key)")
 
 
-for _action in (Action.ACCEPT, Action.REJECT, Action.WITHDRAW, Action.REOPEN, Action.COMPLETE):
+for _action in TRANSITIONS:
     _transition_route(_action)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import inspect, select, text
 
-from services.relationships.adapters import orm_workspace
+from services.relationships.adapters import orm
 from tests.unit.workspace.conftest import published
 
 CANARY = "CANARY-pg-91c2"
@@ -47,7 +47,7 @@ def test_a_concurrent_burst_of_messages_asks_for_one_email(client, pair, contain
     assert len(posted) == senders and sum(e["data"]["notify"] for e in posted) == 1
     database = container.services["relationships"].database
     with database.session() as session:
-        emailed = session.execute(select(orm_workspace.messages.c.emailed)).scalars().all()
+        emailed = session.execute(select(orm.messages.c.emailed)).scalars().all()
     assert sorted(emailed) == [False] * (senders - 1) + [True]
 
 
