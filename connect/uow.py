@@ -8,8 +8,9 @@ transaction as the change, so either both are stored or neither is.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from connect.clock import Clock
@@ -59,6 +60,16 @@ class SqlUnitOfWork:
         """Let the caller's receipt store what it makes of `result` in this transaction (call before commit)."""
         if receipt is not None:
             receipt.write(self.session, result)
+
+    def zero_freed_space(self) -> None:
+        """Before an erasure on SQLite: freed and overwritten cells are zeroed, not left readable
+        in the file's free space (PostgreSQL's dead tuples go with vacuum)."""
+        if self.database.is_sqlite:
+            self.session.execute(text("PRAGMA secure_delete=ON"))
+
+    def forget_sent(self, keys: Sequence[str]) -> None:
+        """Delete this service's already relayed events of these keys (an erasure), in this transaction."""
+        self.outbox.forget_sent(self.session, keys)
 
     def collect_new_events(self) -> Iterable[EventData]:
         """Services override this to gather events their aggregates recorded."""

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from connect.errors import Invalid
 from services.matching.domain import taxonomy
 from services.matching.domain.profiles import normalise_tag
 
@@ -84,10 +85,9 @@ CRITERIA: dict[str, CriterionSpec] = {spec.name: spec for spec in (
 ALIASES = {"location.region": "region", "location.country": "country"}
 
 
-class InvalidSearch(Exception):
+class InvalidSearch(Invalid):
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
-        self.errors = errors
+        super().__init__(errors)
 
 
 @dataclass(frozen=True)

@@ -130,14 +130,16 @@ class AccountService:
         about them are deleted.  Only `deleted_accounts` keeps the number, to go on refusing
         their tokens.  The partner's own messages stay: they are the partner's data.
         """
-        uow.accounts.zero_freed_space()
+        uow.zero_freed_space()
         if uow.accounts.deleted_account(member_id) is None:
             self._withdraw_everywhere(uow, member_id, now, redact=True)
             uow.accounts.add_deleted_account(member_id, now)
             uow.record(AccountDeleted(member_id=member_id))
         uow.flush()
         pseudonym = f"erased-{uuid.uuid4().hex[:12]}"
-        uow.accounts.anonymise(member_id, pseudonym, uow.relationships.ids_of(member_id), now)
+        relationship_ids = uow.relationships.ids_of(member_id)
+        uow.accounts.anonymise(member_id, pseudonym, relationship_ids, now)
+        uow.forget_sent([*relationship_ids, member_id])
         uow.record(MemberErased(member_id=member_id))
 
     # --- support requests ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from services.relationships.adapters import orm
@@ -63,14 +63,10 @@ class AccountRepository:
             status="resolved", outcome=outcome, resolution_note=note, resolved_by=resolved_by, resolved_at=at))
 
     # --- erasure ------------------------------------------------------------------------------
-    def zero_freed_space(self) -> None:
-        """SQLite: freed and overwritten cells are zeroed, not left readable in the file's free space."""
-        if self.session.get_bind().dialect.name == "sqlite":
-            self.session.execute(text("PRAGMA secure_delete=ON"))
-
     def anonymise(self, member_id: str, pseudonym: str, relationship_ids: list[str], at: datetime) -> None:
         """Blank what the member wrote in their relationships and replace their membership
-        number by `pseudonym` everywhere; only `deleted_accounts` keeps the number (marked erased)."""
+        number by `pseudonym` everywhere; only `deleted_accounts` keeps the number (marked erased).
+        (The events already sent about them go through the unit of work: `uow.forget_sent`.)"""
         session = self.session
         if relationship_ids:
             in_theirs = orm.messages.c.relationship_id.in_(relationship_ids)
@@ -88,8 +84,6 @@ class AccountRepository:
                             .where(orm.status_history.c.relationship_id.in_(relationship_ids),
                                    orm.status_history.c.actor_id == member_id)
                             .values(reason=None))
-            session.execute(delete(orm.outbox).where(orm.outbox.c.key.in_(relationship_ids),
-                                                     orm.outbox.c.published_at.isnot(None)))
         renames = [
             (orm.relationships, orm.relationships.c.mentor_id), (orm.relationships, orm.relationships.c.mentee_id),
             (orm.relationships, orm.relationships.c.withdrawn_by),
@@ -107,7 +101,5 @@ class AccountRepository:
         session.execute(delete(orm.learning_notes).where(orm.learning_notes.c.member_id == member_id))
         session.execute(delete(orm.members).where(orm.members.c.member_id == member_id))
         session.execute(delete(orm.idempotency_keys).where(orm.idempotency_keys.c.member_id == member_id))
-        session.execute(delete(orm.outbox).where(orm.outbox.c.key == member_id,
-                                                 orm.outbox.c.published_at.isnot(None)))
         session.execute(update(orm.deleted_accounts).where(orm.deleted_accounts.c.member_id == member_id)
                         .values(erased_at=at))
