@@ -204,7 +204,7 @@ def _register_service_commands() -> None:
                 raise
             continue
         module.register(app)
-    for platform_module in ("connect.stack", "connect.ops"):  # distributed-shape commands: stack, ops
+    for platform_module in ("connect.stack", "services.ops.services"):  # distributed-shape commands: stack, ops
         import_module(platform_module).register(app)
 
 

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from connect.ops import mapping, saved_objects_path
+from services.ops.services import mapping, saved_objects_path
 from connect.settings import SearchSettings
 from schemas.events import EVENT_TYPES
 

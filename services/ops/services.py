@@ -286,11 +286,11 @@ def open_index(search_url: str) -> OpsIndex | None:
     """The adapter for `CONNECT_SEARCH_URL`, or None for the embedded engine (no ops mirror)."""
     scheme, _, rest = search_url.partition("+")
     if scheme == "opensearch" and rest:
-        from connect.adapters.ops_opensearch import OpenSearchOpsIndex
+        from services.ops.adapters.opensearch import OpenSearchOpsIndex
 
         return OpenSearchOpsIndex(rest)
     if scheme == "elasticsearch" and rest:
-        from connect.adapters.ops_elasticsearch import ElasticsearchOpsIndex
+        from services.ops.adapters.elasticsearch import ElasticsearchOpsIndex
 
         return ElasticsearchOpsIndex(rest)
     return None
