@@ -53,7 +53,7 @@ def idempotent(request: Request, member: Member, key: str | None, body: Any,
         return _replay(stored)
     receipt = store.receipt(member.id, key, present)
     try:
-        result = run(receipt)
+        run(receipt)
     except DomainError as error:
         store.complete_with_problem(member.id, key, problem_for(error))
         raise
