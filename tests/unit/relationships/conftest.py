@@ -8,7 +8,14 @@ import pytest
 
 from connect.bootstrap import Container
 from connect.events import OutgoingMessage
-from schemas.events import EventData, MemberDetailsChanged, MentorAvailabilityChanged, MentorProfileChanged
+from schemas.events import (RELATIONSHIPS_TOPIC, EventData, MemberDetailsChanged, MentorAvailabilityChanged,
+                            MentorProfileChanged)
+from tests.relationships_suite import container, published, relationships_database  # noqa: F401 - fixtures
+
+
+def relationship_events(container: Container, relationship_id: str | None = None) -> list[dict[str, Any]]:
+    """What the relationships service published on its own topic (after its relay ran), oldest first."""
+    return published(container, topics=(RELATIONSHIPS_TOPIC,), key=relationship_id)
 
 
 def publish(container: Container, *events: EventData) -> None:

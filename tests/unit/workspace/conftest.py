@@ -3,7 +3,6 @@ through the public API, for the workspace tests."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -11,7 +10,8 @@ import pytest
 
 from connect.bootstrap import Container
 from connect.events import OutgoingMessage
-from schemas.events import MEMBERS_TOPIC, RELATIONSHIPS_TOPIC, EventData, MemberDetailsChanged, MentorProfileChanged
+from schemas.events import EventData, MemberDetailsChanged, MentorProfileChanged
+from tests.relationships_suite import container, relationships_database  # noqa: F401 - fixtures
 
 
 def announce_mentor(container: Container, member_id: str, name: str) -> None:
@@ -22,17 +22,6 @@ def announce_mentor(container: Container, member_id: str, name: str) -> None:
     container.transport.publisher().publish([
         OutgoingMessage(e.TOPIC, e.key(), e.envelope(producer="matching", occurred_at=container.clock.now()).to_bytes())
         for e in events])
-
-
-def published(container: Container, *, types: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Every event the relationships service published so far (relay drained), oldest first."""
-    container.services["relationships"].relay.drain()
-    consumer = container.transport.consumer("workspace-test-reader", [RELATIONSHIPS_TOPIC, MEMBERS_TOPIC])
-    try:
-        found = [json.loads(r.value) for r in consumer.poll(0)]
-    finally:
-        consumer.close()
-    return [e for e in found if not types or e["type"] in types]
 
 
 @dataclass

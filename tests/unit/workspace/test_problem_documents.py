@@ -27,7 +27,7 @@ def problem(response: Any, status: int, type_: str, title: str, detail: str | No
 
 
 def test_proposal_refusals(client, auth, propose, pair):
-    ada, grace = pair.mentee, pair.mentor
+    ada = pair.mentee
     self_proposal = client.post("/v1/proposals", headers=ada, json={
         "mentor_id": "M1", "message": "Hi", "duration_months": 6})
     problem(self_proposal, 422, "validation", "Validation failed", "mentor_id: you cannot send a proposal to yourself",
