@@ -1,4 +1,7 @@
-"""`connect ops import-dashboards` and `connect run ops`."""
+"""`connect ops import-dashboards` and `connect run ops`.
+
+Imported by every `connect` command: the service's modules are imported when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,6 @@ import threading
 from pathlib import Path
 
 import typer
-
-from services.ops.bootstrap import ops_consumer
-from services.ops.tasks import MirrorLoop
 
 ops_app = typer.Typer(help="Operations: the Kibana side of the distributed shape.", no_args_is_help=True)
 
@@ -57,6 +57,8 @@ def run_ops() -> None:
     """Mirror every event into the connect-events-* indices for Kibana."""
     from connect.bootstrap import build_container
     from connect.cli import load_settings, wait_for_signal
+    from services.ops.bootstrap import ops_consumer
+    from services.ops.tasks import MirrorLoop
 
     settings = load_settings()
     spec = ops_consumer(settings)
