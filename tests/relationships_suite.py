@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import Table, func, inspect, select, text
 
 from connect.bootstrap import Container
-from schemas.events import MEMBERS_TOPIC, RELATIONSHIPS_TOPIC
+from connect.events import OutgoingMessage
+from schemas.events import MEMBERS_TOPIC, RELATIONSHIPS_TOPIC, EventData, MemberDetailsChanged, MentorProfileChanged
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
 
@@ -35,6 +36,19 @@ def container(make_container: Callable[..., Container], relationships_database: 
     if relationships_database is None:
         return make_container()
     return make_container(relationships_database_url=relationships_database)
+
+
+def publish(container: Container, *events: EventData) -> None:
+    """Put events on the transport the way matching's relay would."""
+    container.transport.publisher().publish([
+        OutgoingMessage(e.TOPIC, e.key(), e.envelope(producer="matching", occurred_at=container.clock.now()).to_bytes())
+        for e in events])
+
+
+def announce_mentor(container: Container, member_id: str, name: str, available: bool = True) -> None:
+    """A mentor as the matching service announces one (what the relationships projection reads)."""
+    publish(container, MemberDetailsChanged(member_id=member_id, name=name, email=f"{member_id.lower()}@example.org"),
+            MentorProfileChanged(member_id=member_id, available=available, expertise=["career_planning"]))
 
 
 def published(container: Container, *, topics: Sequence[str] = (RELATIONSHIPS_TOPIC, MEMBERS_TOPIC),

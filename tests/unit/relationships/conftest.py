@@ -7,10 +7,9 @@ from typing import Any, Callable
 import pytest
 
 from connect.bootstrap import Container
-from connect.events import OutgoingMessage
-from schemas.events import (RELATIONSHIPS_TOPIC, EventData, MemberDetailsChanged, MentorAvailabilityChanged,
-                            MentorProfileChanged)
-from tests.relationships_suite import container, published, relationships_database  # noqa: F401 - fixtures
+from schemas.events import RELATIONSHIPS_TOPIC, MentorAvailabilityChanged
+from tests.relationships_suite import (announce_mentor, container, publish, published,  # noqa: F401 - fixtures
+                                       relationships_database)
 
 
 def relationship_events(container: Container, relationship_id: str | None = None) -> list[dict[str, Any]]:
@@ -18,22 +17,12 @@ def relationship_events(container: Container, relationship_id: str | None = None
     return published(container, topics=(RELATIONSHIPS_TOPIC,), key=relationship_id)
 
 
-def publish(container: Container, *events: EventData) -> None:
-    """Put events on the transport the way matching's relay would."""
-    container.transport.publisher().publish([
-        OutgoingMessage(e.TOPIC, e.key(), e.envelope(producer="matching", occurred_at=container.clock.now()).to_bytes())
-        for e in events])
-
-
 @pytest.fixture
 def mentor(container: Container, deliver: Callable[..., int]) -> Callable[..., str]:
     """`mentor("M2", name="Grace Hopper", available=True)`: a mentor as matching announces one."""
 
     def make(member_id: str, name: str | None = None, available: bool = True, **_: Any) -> str:
-        publish(container,
-                MemberDetailsChanged(member_id=member_id, name=name or f"Mentor {member_id}",
-                                     email=f"{member_id.lower()}@example.org"),
-                MentorProfileChanged(member_id=member_id, available=available, expertise=["career_planning"]))
+        announce_mentor(container, member_id, name or f"Mentor {member_id}", available)
         deliver({"projector"})
         return member_id
 

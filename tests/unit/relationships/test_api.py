@@ -149,7 +149,7 @@ def test_listing_filters_and_cursor(client, auth, container, mentor, clock):
 def test_member_projection_is_idempotent_and_follows_account_deletion(client, auth, container, mentor, deliver):
     from connect.events import OutgoingMessage
     from schemas.events import AccountDeleted, MEMBERS_TOPIC
-    from tests.unit.relationships.conftest import publish
+    from tests.relationships_suite import publish
 
     mentor("M2")
     mentor("M2")  # the same events again (at-least-once delivery): still one mentor row, same facts

@@ -9,19 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from connect.bootstrap import Container
-from connect.events import OutgoingMessage
-from schemas.events import EventData, MemberDetailsChanged, MentorProfileChanged
-from tests.relationships_suite import container, relationships_database  # noqa: F401 - fixtures
-
-
-def announce_mentor(container: Container, member_id: str, name: str) -> None:
-    """A mentor as the matching service announces one (what the relationships projection reads)."""
-    events: list[EventData] = [
-        MemberDetailsChanged(member_id=member_id, name=name, email=f"{member_id.lower()}@example.org"),
-        MentorProfileChanged(member_id=member_id, available=True, expertise=["career_planning"])]
-    container.transport.publisher().publish([
-        OutgoingMessage(e.TOPIC, e.key(), e.envelope(producer="matching", occurred_at=container.clock.now()).to_bytes())
-        for e in events])
+from tests.relationships_suite import announce_mentor, container, relationships_database  # noqa: F401 - fixtures
 
 
 @dataclass
