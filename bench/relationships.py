@@ -30,7 +30,7 @@ from connect.clock import MovableClock
 from connect.db import Database
 from services.relationships.adapters.suggestions import ProjectionSuggestions
 from services.relationships.proposals.domain import ProposalContent
-from services.relationships.proposals.services import RelationshipsService
+from services.relationships.services import RelationshipsService
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "relationships" / "migrations"
 RESULTS = Path(__file__).resolve().parent / "results" / "relationships.json"
