@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from connect.cursors import InvalidCursor
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -129,6 +131,11 @@ def install(app: FastAPI) -> None:
             422, "; ".join(f"{e['path']}: {e['message']}" for e in errors),
             type_="validation", instance=request.url.path, errors=errors,
         )
+
+    @app.exception_handler(InvalidCursor)
+    async def _bad_cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
+        return problem_response(400, str(exc), type_="invalid-cursor", instance=request.url.path,
+                                errors=[field_error(exc.path, exc.reason, "invalid_cursor")])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -40,6 +40,7 @@ def prepare_shared_state(container: Container) -> None:
     container.upgrade_databases()
     if container.dev_issuer is not None:
         container.dev_issuer.private_key  # noqa: B018 - creates the key file once; workers only read it
+    container.cursors  # noqa: B018 - the same for the cursor key (connect/cursors.py)
     # Opening every store once creates what is created on first use (the search index and
     # its alias file), so that API processes never race to create them.
     for name, check in container.ready_checks().items():
