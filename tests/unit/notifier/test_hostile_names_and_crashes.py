@@ -53,10 +53,17 @@ def sender(request, tmp_path, clock) -> Iterator[tuple[Any, SmtpSink | None]]:  
         sink.stop()
 
 
-def delivered(container: Any, sink: SmtpSink | None) -> list[email.message.EmailMessage]:
+@pytest.fixture
+def container(sender):  # type: ignore[no-untyped-def] # what `deliver` drives: the notifier with this sender
+    return sender[0]
+
+
+def delivered(container: Any, sink: SmtpSink | None, count: int = 1) -> list[email.message.EmailMessage]:
+    """What reached the recipient: the .eml files, or what the SMTP server accepted (once `count` arrived)."""
     if sink is None:
         return mails(container)
-    return [email.message_from_bytes(m.data, policy=default_policy) for m in sink.messages]
+    received = sink.wait_for(count, timeout=5) if count else sink.messages
+    return [email.message_from_bytes(m.data, policy=default_policy) for m in received]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -75,7 +82,7 @@ def test_a_hostile_name_never_stops_the_email_nor_adds_a_header(sender, deliver,
     for header in ("To", "Subject"):
         assert not any(ch in str(mail[header]) for ch in "\r\n\x00\x1b\u2028"), (header, str(mail[header]))
     if name.strip():
-        assert "Hopper" in str(mail["To"]) and "Ada" in mail["Subject"]
+        assert "Grace" in str(mail["To"]) and "Ada" in mail["Subject"]
     if sink is not None:
         assert sink.messages[0].rcpt_tos == ("grace@example.org",)
     dead = container.transport.consumer("inspect", [dead_letter_topic(GROUP_ID)])
@@ -158,7 +165,7 @@ def test_a_crash_before_the_send_sends_once_after_the_restart(sender, known, mon
     with pytest.raises(Crash):
         container.service("notifier").handle(envelope, envelope.payload())
     monkeypatch.undo()
-    assert delivered(container, sink) == []
+    assert delivered(container, sink, count=0) == []
     _fresh_service(container).handle(envelope, envelope.payload())
     assert [m["Message-ID"] for m in delivered(container, sink)] == [message_id_for(str(envelope.event_id), MENTOR)]
 
