@@ -31,13 +31,19 @@ _TITLES = {
     409: "Conflict",
     412: "Precondition failed",
     413: "Payload too large",
+    414: "URI too long",
     415: "Unsupported media type",
     422: "Validation failed",
     428: "Precondition required",
     429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+def status_title(status: int) -> str:
+    return _TITLES.get(status, "Error")
 
 
 class Problem(Exception):

@@ -52,7 +52,7 @@ def test_country_codes_are_iso_3166_1(client, auth, country, ok):
     ("/v1/members/me/mentor-profile", {"GET", "PUT"}),
     ("/v1/relationships/R1/tools/swot/T1", {"GET", "PUT"}),
     ("/v1/relationships/R1/meetings/X", {"GET", "PATCH", "DELETE"}),
-    ("/v1/mentors/search", {"POST"}),
+    ("/v1/mentors/search", {"POST", "GET"}),  # GET: /v1/mentors/{member_id} with the id "search"
 ])
 def test_options_and_405_name_every_allowed_method(client, auth, path, methods):
     options = client.options(path, headers=auth("M1"))

@@ -51,7 +51,8 @@ def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200 and len(_children(proc.pid)) == 1:
+                # Ready: /readyz counts the extra process as serving (api.workers).
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200 and len(_children(proc.pid)) == 1:
                     break
             except httpx.TransportError:
                 pass
