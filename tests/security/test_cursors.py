@@ -72,16 +72,16 @@ def first_page(client, auth, member_id: str = "SEEKER", **body: Any) -> dict[str
     return page
 
 
-@pytest.mark.parametrize("number", [2 ** 70, 2 ** 40, -1])
-def test_a_tampered_search_cursor_is_refused_before_the_engine_runs(client, auth, mentors, engine_calls, number):
+def test_a_tampered_search_cursor_is_refused_before_the_engine_runs(client, auth, mentors, engine_calls):
     cursor = first_page(client, auth)["next_cursor"]
-    engine_calls.clear()
-    response = client.post("/v1/mentors/search", json={**SEARCH, "page": {"size": 2, "cursor": tampered(cursor, number)}},
-                           headers=auth("SEEKER"))
-    body = assert_problem(response, 400)
-    assert body["type"].endswith("/invalid-cursor")
-    assert error_paths(response) == ["page.cursor"]
-    assert engine_calls == []
+    for number in (2 ** 70, 2 ** 40, -1):
+        engine_calls.clear()
+        response = client.post("/v1/mentors/search", headers=auth("SEEKER"),
+                               json={**SEARCH, "page": {"size": 2, "cursor": tampered(cursor, number)}})
+        body = assert_problem(response, 400)
+        assert body["type"].endswith("/invalid-cursor")
+        assert error_paths(response) == ["page.cursor"]
+        assert engine_calls == []
 
 
 def test_even_a_validly_signed_cursor_cannot_page_past_the_documented_depth(client, auth, mentors, container,
@@ -128,15 +128,15 @@ def test_a_search_cursor_belongs_to_its_member_and_its_query(client, auth, mento
     assert own.status_code == 200 and len(own.json()["results"]) == 2
 
 
-@pytest.mark.parametrize("garbage", ["zzz", "not-a-cursor", "x" * 5000, "a.b", "..", "eyJuIjoxfQ"])
-def test_garbage_cursors_are_400_everywhere(client, auth, pair, garbage):
-    search = client.post("/v1/mentors/search", json={"page": {"cursor": garbage}}, headers=pair.mentee)
-    assert_problem(search, 400)
-    assert error_paths(search) == ["page.cursor"]
-    for url in ("/v1/relationships", "/v1/dashboard", f"{pair.url}/messages"):
-        listed = client.get(url, params={"cursor": garbage}, headers=pair.mentee)
-        assert_problem(listed, 400)
-        assert error_paths(listed) == ["query.cursor"]
+def test_garbage_cursors_are_400_everywhere(client, auth, pair):
+    for garbage in ("zzz", "not-a-cursor", "x" * 5000, "a.b", "..", "eyJuIjoxfQ"):
+        search = client.post("/v1/mentors/search", json={"page": {"cursor": garbage}}, headers=pair.mentee)
+        assert_problem(search, 400)
+        assert error_paths(search) == ["page.cursor"]
+        for url in ("/v1/relationships", "/v1/dashboard", f"{pair.url}/messages"):
+            listed = client.get(url, params={"cursor": garbage}, headers=pair.mentee)
+            assert_problem(listed, 400)
+            assert error_paths(listed) == ["query.cursor"], garbage
 
 
 def _relationships(client, propose, count: int = 3) -> Any:  # type: ignore[no-untyped-def]

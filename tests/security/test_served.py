@@ -16,7 +16,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.system.test_serve_cli import CONNECT, served  # noqa: F401 - the fixture
+from tests.system.test_serve_cli import CONNECT, serving
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -53,12 +53,17 @@ def _problem(status: int, headers: dict[str, str], body: bytes, expected: int) -
     return document
 
 
-@pytest.fixture
-def server(served) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: F811
-    base, folder, env = served
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """One server for the module: each test ends by checking that it still answers."""
+    with serving(tmp_path_factory.mktemp("served")) as (base, folder, env):
+        yield base, _token(folder, env)
+
+
+def _token(folder, env) -> dict[str, str]:  # type: ignore[no-untyped-def]
     token = subprocess.run([CONNECT, "token", "S1", "--name", "Seeker", "--email", "s@example.org"], cwd=folder,
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
-    yield base, {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _answers(base: str, headers: dict[str, str]) -> None:
