@@ -40,12 +40,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_path):
+def _serve_two(folder: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """`connect serve --workers 2` in `folder`: the process, its base URL, its environment."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_")}
-    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port), "--workers", "2"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port), "--workers", "2"], cwd=folder, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}", env
+
+
+def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_path):
+    proc, base, env = _serve_two(tmp_path)
     worker = None
     try:
         deadline = time.monotonic() + 60
@@ -117,11 +122,7 @@ def test_a_second_server_cannot_join_a_port_already_served():
 
 
 def test_a_worker_killed_with_sigkill_is_replaced_and_the_api_keeps_answering(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_")}
-    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port), "--workers", "2"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    proc, base, _env = _serve_two(tmp_path)
 
     def ready() -> httpx.Response | None:
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import logging
-import os
 from email.policy import default as default_policy
 from typing import Any, Iterator
 
