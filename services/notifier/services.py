@@ -138,7 +138,7 @@ class NotifierService:
             message_id = message_id_for(event_id, note.recipient_id)
             subject, text, html = self.renderer.render(note.template, self._context(envelope, event, note,
                                                                                      recipient, people))
-            message = build_message(sender=self.sender, to_name=recipient.name, to_email=recipient.email,
+            message = build_message(sender=self.sender, to_name=recipient.name, to_email=recipient.email or "",
                                     subject=subject, text=text, html=html, message_id=message_id,
                                     date=self.clock.now(), attachments=self._attachments(envelope, note))
             if (event_id, note.recipient_id) in batch.in_doubt:
