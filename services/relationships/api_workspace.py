@@ -5,15 +5,18 @@ the relationships API."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from connect.auth import Member, current_member
+from connect.cursors import fingerprint
 from connect.problems import field_error, validation_problem
-from services.relationships.api import _idempotent
+from connect.text import Id, JsonText, Line, Text
+from services.relationships.api import (IdempotencyKey, IfMatch, PageCursor, _idempotent, listing_query, open_after,
+                                        seal_after)
 from services.relationships.domain.model import Role, Status
 from services.relationships.domain.workspace import (MAX_AGENDA_CHARS, MAX_LOCATION_CHARS, MAX_MEETING_MINUTES,
                                                      MAX_MESSAGE_BODY_CHARS, MAX_OUTCOME_CHARS,
@@ -27,8 +30,10 @@ router = APIRouter(prefix="/v1", tags=["workspace"])
 
 Mode = Literal["in_person", "video", "email"]
 ToolKindPath = Literal["swot", "gstar", "goals"]
-Item = Field(max_length=MAX_TOOL_ITEM_CHARS)
-Text = Field("", max_length=MAX_TOOL_TEXT_CHARS)
+#: One item of a SWOT list or of a goal's tasks.
+Item = Annotated[Text, Field(max_length=MAX_TOOL_ITEM_CHARS)]
+Items = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
+ToolText = Field("", max_length=MAX_TOOL_TEXT_CHARS)
 
 
 def workspace(request: Request) -> WorkspaceService:
@@ -39,70 +44,70 @@ class MeetingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     starts_at: AwareDatetime = Field(description="When it starts, with an offset (stored and shown in UTC).")
-    duration_minutes: int = Field(ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
+    duration_minutes: StrictInt = Field(ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
     mode: Mode
-    location_or_link: str = Field("", max_length=MAX_LOCATION_CHARS)
-    agenda: str = Field("", max_length=MAX_AGENDA_CHARS)
-    time_zone: str = Field("Europe/London", max_length=64,
-                           description="IANA zone the emails show the local time in.")
+    location_or_link: Line = Field("", max_length=MAX_LOCATION_CHARS)
+    agenda: Text = Field("", max_length=MAX_AGENDA_CHARS)
+    time_zone: Line = Field("Europe/London", max_length=64,
+                            description="IANA zone the emails show the local time in.")
 
 
 class MeetingPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     starts_at: AwareDatetime | None = None
-    duration_minutes: int | None = Field(None, ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
+    duration_minutes: StrictInt | None = Field(None, ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
     mode: Mode | None = None
-    location_or_link: str | None = Field(None, max_length=MAX_LOCATION_CHARS)
-    agenda: str | None = Field(None, max_length=MAX_AGENDA_CHARS)
-    time_zone: str | None = Field(None, max_length=64)
+    location_or_link: Line | None = Field(None, max_length=MAX_LOCATION_CHARS)
+    agenda: Text | None = Field(None, max_length=MAX_AGENDA_CHARS)
+    time_zone: Line | None = Field(None, max_length=64)
 
 
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=2000)
+    reason: Text | None = Field(None, max_length=2000)
 
 
 class SwotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    strengths: list[str] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
-    weaknesses: list[str] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
-    opportunities: list[str] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
-    threats: list[str] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
+    strengths: list[Item] = Items
+    weaknesses: list[Item] = Items
+    opportunities: list[Item] = Items
+    threats: list[Item] = Items
 
 
 class GstarIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goals: str = Text
-    situation: str = Text
-    thinking: str = Text
-    actions: str = Text
-    results: str = Text
+    goals: Text = ToolText
+    situation: Text = ToolText
+    thinking: Text = ToolText
+    actions: Text = ToolText
+    results: Text = ToolText
 
 
 class GoalsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goal: str = Field(min_length=1, max_length=MAX_TOOL_TEXT_CHARS)
-    tasks: list[str] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
-    success_criteria: str = Text
-    target_date: str | None = Field(None, description="ISO date, e.g. 2027-03-31")
+    goal: Text = Field(min_length=1, max_length=MAX_TOOL_TEXT_CHARS)
+    tasks: list[Item] = Items
+    success_criteria: Text = ToolText
+    target_date: Line | None = Field(None, max_length=32, description="ISO date, e.g. 2027-03-31")
     status: Literal["not_started", "in_progress", "achieved", "dropped"] = "not_started"
-    learning_outcomes: str = Field("", max_length=MAX_TOOL_TEXT_CHARS,
-                                   description="What you learned; shown in your CPD record.")
+    learning_outcomes: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS,
+                                    description="What you learned; shown in your CPD record.")
 
 
 class AgreementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contact_methods: str = Text
-    meeting_frequency: str = Text
-    meeting_place: str = Text
+    contact_methods: Text = ToolText
+    meeting_frequency: Text = ToolText
+    meeting_place: Text = ToolText
     arranges_meetings: Literal["mentor", "mentee", "both"] | None = None
-    other_practicalities: str = Text
+    other_practicalities: Text = ToolText
 
 
 TOOL_MODELS: dict[str, type[BaseModel]] = {"swot": SwotIn, "gstar": GstarIn, "goals": GoalsIn}
@@ -122,24 +127,23 @@ def _tool_content(kind: str, body: dict[str, Any]) -> dict[str, Any]:
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS)
+    body: Text = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS)
 
 
 class SupportRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SupportKind
-    relationship_id: str | None = Field(None, max_length=36)
-    message: str = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
-    on_behalf_of: str | None = Field(None, max_length=64,
-                                     description="Support role only: the member who asked by phone, email or mail.")
+    relationship_id: Id | None = Field(None, max_length=36)
+    message: Text = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
+    on_behalf_of: Id | None = Field(None, description="Support role only: the member who asked by phone, email or mail.")
 
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: SupportOutcome
-    note: str | None = Field(None, max_length=MAX_OUTCOME_CHARS)
+    note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS)
 
 
 def _created(view: dict[str, Any], location: str, etag: str | None = None) -> JSONResponse:
@@ -155,14 +159,18 @@ def _created(view: dict[str, Any], location: str, etag: str | None = None) -> JS
 @router.get("/dashboard", summary="My relationships with dates, unread messages, next meeting and nudge")
 def my_dashboard(request: Request, member: Member = Depends(current_member),
                  role: Literal["mentor", "mentee"] | None = None,
-                 status: list[Status] = Query(default=[]), cursor: str | None = None,
+                 status: list[Status] = Query(default=[]), cursor: PageCursor = None,
                  limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
-    return workspace(request).my_dashboard(member.id, role=Role(role) if role else None, statuses=status,
-                                           cursor=cursor, limit=limit)
+    # The same listing as GET /v1/relationships: a cursor of either continues both.
+    query = listing_query(role, status)
+    after = open_after(request, member.id, cursor, kind="relationships", query=query)
+    view = workspace(request).my_dashboard(member.id, role=Role(role) if role else None, statuses=status,
+                                           after=after, limit=limit)
+    return seal_after(request, member.id, view, kind="relationships", query=query)
 
 
 @router.get("/relationships/{relationship_id}/dashboard", summary="One relationship's dashboard entry")
-def relationship_dashboard(relationship_id: str, request: Request,
+def relationship_dashboard(relationship_id: Id, request: Request,
                            member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).relationship_dashboard(member.id, relationship_id)
 
@@ -171,15 +179,15 @@ def relationship_dashboard(relationship_id: str, request: Request,
 
 
 @router.get("/relationships/{relationship_id}/meetings", summary="The relationship's meetings, in time order")
-def list_meetings(relationship_id: str, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
+def list_meetings(relationship_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).list_meetings(member.id, relationship_id)
 
 
 @router.post("/relationships/{relationship_id}/meetings", status_code=201,
              summary="Arrange a meeting; the partner gets an .ics invitation")
-def schedule_meeting(relationship_id: str, body: MeetingIn, request: Request,
+def schedule_meeting(relationship_id: Id, body: MeetingIn, request: Request,
                      member: Member = Depends(current_member),
-                     idempotency_key: str | None = Header(None)) -> JSONResponse:
+                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
     details = MeetingDetails(**body.model_dump())
 
     def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -190,14 +198,14 @@ def schedule_meeting(relationship_id: str, body: MeetingIn, request: Request,
 
 
 @router.get("/relationships/{relationship_id}/meetings/{meeting_id}", summary="One meeting")
-def get_meeting(relationship_id: str, meeting_id: str, request: Request,
+def get_meeting(relationship_id: Id, meeting_id: Id, request: Request,
                 member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).get_meeting(member.id, relationship_id, meeting_id)
 
 
 @router.patch("/relationships/{relationship_id}/meetings/{meeting_id}",
               summary="Change a future meeting (same calendar UID, SEQUENCE + 1)")
-def change_meeting(relationship_id: str, meeting_id: str, body: MeetingPatch, request: Request,
+def change_meeting(relationship_id: Id, meeting_id: Id, body: MeetingPatch, request: Request,
                    member: Member = Depends(current_member)) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     nulls = [name for name, value in changes.items() if value is None]
@@ -208,7 +216,7 @@ def change_meeting(relationship_id: str, meeting_id: str, body: MeetingPatch, re
 
 @router.delete("/relationships/{relationship_id}/meetings/{meeting_id}",
                summary="Cancel a future meeting; the partner gets an .ics cancellation")
-def cancel_meeting(relationship_id: str, meeting_id: str, request: Request, body: CancelIn | None = None,
+def cancel_meeting(relationship_id: Id, meeting_id: Id, request: Request, body: CancelIn | None = None,
                    member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).cancel_meeting(member.id, relationship_id, meeting_id, (body or CancelIn()).reason)
 
@@ -218,13 +226,13 @@ def cancel_meeting(relationship_id: str, meeting_id: str, request: Request, body
 
 @router.get("/relationships/{relationship_id}/first-conversation",
             summary="Ice-breakers, what you share, the agreement record and the tools so far")
-def first_conversation(relationship_id: str, request: Request,
+def first_conversation(relationship_id: Id, request: Request,
                        member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).first_conversation(member.id, relationship_id)
 
 
 @router.get("/relationships/{relationship_id}/agreement", summary="The agreement record (404 until saved)")
-def get_agreement(relationship_id: str, request: Request, member: Member = Depends(current_member)) -> JSONResponse:
+def get_agreement(relationship_id: Id, request: Request, member: Member = Depends(current_member)) -> JSONResponse:
     from connect.problems import Problem
 
     view = workspace(request).get_agreement(member.id, relationship_id)
@@ -235,22 +243,22 @@ def get_agreement(relationship_id: str, request: Request, member: Member = Depen
 
 @router.put("/relationships/{relationship_id}/agreement",
             summary="Record or amend how you contact each other, how often you meet, who arranges meetings")
-def put_agreement(relationship_id: str, body: AgreementIn, request: Request,
-                  member: Member = Depends(current_member), if_match: str | None = Header(None)) -> JSONResponse:
+def put_agreement(relationship_id: Id, body: AgreementIn, request: Request,
+                  member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
     status, view = workspace(request).put_agreement(member.id, relationship_id, if_match, body.model_dump())
     return JSONResponse(view, status_code=status, headers={"ETag": view["etag"]})
 
 
 @router.get("/relationships/{relationship_id}/tools/{kind}", summary="The SWOT, G-STAR or Goals tools saved so far")
-def list_tools(relationship_id: str, kind: ToolKindPath, request: Request,
+def list_tools(relationship_id: Id, kind: ToolKindPath, request: Request,
                member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).list_tools(member.id, relationship_id, ToolKind(kind))
 
 
 @router.post("/relationships/{relationship_id}/tools/{kind}", status_code=201,
              summary="Add a SWOT, G-STAR or Goals tool (open once accepted)")
-def create_tool(relationship_id: str, kind: ToolKindPath, body: dict[str, Any], request: Request,
-                member: Member = Depends(current_member), idempotency_key: str | None = Header(None)) -> JSONResponse:
+def create_tool(relationship_id: Id, kind: ToolKindPath, body: dict[Line, JsonText], request: Request,
+                member: Member = Depends(current_member), idempotency_key: IdempotencyKey = None) -> JSONResponse:
     content = _tool_content(kind, body)
 
     def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -263,7 +271,7 @@ def create_tool(relationship_id: str, kind: ToolKindPath, body: dict[str, Any], 
 
 @router.get("/relationships/{relationship_id}/tools/{kind}/{tool_id}",
             summary="One tool: its current content and every version with author and time")
-def get_tool(relationship_id: str, kind: ToolKindPath, tool_id: str, request: Request,
+def get_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, request: Request,
              member: Member = Depends(current_member)) -> JSONResponse:
     view = workspace(request).get_tool(member.id, relationship_id, ToolKind(kind), tool_id)
     return JSONResponse(view, headers={"ETag": view["etag"]})
@@ -271,8 +279,8 @@ def get_tool(relationship_id: str, kind: ToolKindPath, tool_id: str, request: Re
 
 @router.put("/relationships/{relationship_id}/tools/{kind}/{tool_id}",
             summary="Amend a tool (If-Match with its ETag; 412 when someone saved in between)")
-def amend_tool(relationship_id: str, kind: ToolKindPath, tool_id: str, body: dict[str, Any], request: Request,
-               member: Member = Depends(current_member), if_match: str | None = Header(None)) -> JSONResponse:
+def amend_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, body: dict[Line, JsonText], request: Request,
+               member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
     content = _tool_content(kind, body)
     view = workspace(request).amend_tool(member.id, relationship_id, ToolKind(kind), tool_id, if_match, content)
     return JSONResponse(view, headers={"ETag": view["etag"]})
@@ -281,19 +289,19 @@ def amend_tool(relationship_id: str, kind: ToolKindPath, tool_id: str, body: dic
 class LearningOutcomesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcomes: str = Field(max_length=MAX_TOOL_TEXT_CHARS)
+    outcomes: Text = Field(max_length=MAX_TOOL_TEXT_CHARS)
 
 
 @router.get("/relationships/{relationship_id}/learning-outcomes",
             summary="What I noted I learned in this relationship (private; in my CPD record)")
-def get_learning_outcomes(relationship_id: str, request: Request,
+def get_learning_outcomes(relationship_id: Id, request: Request,
                           member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).get_learning_outcomes(member.id, relationship_id)
 
 
 @router.put("/relationships/{relationship_id}/learning-outcomes",
             summary="Note what I learned (private to me; also after completion)")
-def put_learning_outcomes(relationship_id: str, body: LearningOutcomesIn, request: Request,
+def put_learning_outcomes(relationship_id: Id, body: LearningOutcomesIn, request: Request,
                           member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).put_learning_outcomes(member.id, relationship_id, body.outcomes)
 
@@ -303,15 +311,18 @@ def put_learning_outcomes(relationship_id: str, body: LearningOutcomesIn, reques
 
 @router.get("/relationships/{relationship_id}/messages",
             summary="Messages between the two of you, newest first; those to you are marked read")
-def list_messages(relationship_id: str, request: Request, member: Member = Depends(current_member),
-                  cursor: str | None = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
-    return workspace(request).list_messages(member.id, relationship_id, cursor, limit)
+def list_messages(relationship_id: Id, request: Request, member: Member = Depends(current_member),
+                  cursor: PageCursor = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+    query = fingerprint(relationship_id)
+    before = open_after(request, member.id, cursor, kind="messages", query=query)
+    view = workspace(request).list_messages(member.id, relationship_id, before, limit)
+    return seal_after(request, member.id, view, kind="messages", query=query)
 
 
 @router.post("/relationships/{relationship_id}/messages", status_code=201,
              summary="Send a message; your partner is emailed (one email per burst)")
-def post_message(relationship_id: str, body: MessageIn, request: Request, member: Member = Depends(current_member),
-                 idempotency_key: str | None = Header(None)) -> JSONResponse:
+def post_message(relationship_id: Id, body: MessageIn, request: Request, member: Member = Depends(current_member),
+                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
         view = workspace(request).post_message(member.id, relationship_id, body.body, respond)
         return 201, view, {"Location": f"/v1/relationships/{relationship_id}/messages"}
@@ -321,8 +332,8 @@ def post_message(relationship_id: str, body: MessageIn, request: Request, member
 
 @router.post("/relationships/{relationship_id}/nudge", status_code=202,
              summary="Nudge a partner who has been quiet for 2 weeks (at most weekly)")
-def nudge_partner(relationship_id: str, request: Request, member: Member = Depends(current_member),
-                  idempotency_key: str | None = Header(None)) -> JSONResponse:
+def nudge_partner(relationship_id: Id, request: Request, member: Member = Depends(current_member),
+                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
         return 202, workspace(request).nudge_partner(member.id, relationship_id, respond), {}
 
@@ -352,7 +363,7 @@ def cpd_record(request: Request, member: Member = Depends(current_member),
 
 @router.post("/support-requests", status_code=201, summary="Ask the customer service team for help or erasure")
 def create_support_request(body: SupportRequestIn, request: Request, member: Member = Depends(current_member),
-                           idempotency_key: str | None = Header(None)) -> JSONResponse:
+                           idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
         view = workspace(request).create_support_request(member, body.kind, body.relationship_id, body.message,
                                                          respond, body.on_behalf_of)
@@ -369,19 +380,19 @@ def list_support_requests(request: Request, member: Member = Depends(current_mem
 
 
 @router.get("/support-requests/{request_id}", summary="One support request (its author or the support role)")
-def get_support_request(request_id: str, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
+def get_support_request(request_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).get_support_request(member, request_id)
 
 
 @router.post("/support-requests/{request_id}/resolve",
              summary="Support role: resolve; approving an erasure anonymises the member everywhere")
-def resolve_support_request(request_id: str, body: ResolveIn, request: Request,
+def resolve_support_request(request_id: Id, body: ResolveIn, request: Request,
                             member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).resolve_support_request(member, request_id, body.outcome, body.note)
 
 
 @router.get("/support/relationships/{relationship_id}",
             summary="Support role: a relationship's metadata, never message bodies or tool contents")
-def support_relationship(relationship_id: str, request: Request,
+def support_relationship(relationship_id: Id, request: Request,
                          member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).support_relationship_view(member, relationship_id)

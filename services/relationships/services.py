@@ -11,8 +11,6 @@ problem+json, the CLI prints them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import threading
@@ -347,7 +345,9 @@ class RelationshipsService:
         }
 
     def list_relationships(self, member_id: str, role: Role | None = None, statuses: Sequence[Status] = (),
-                           cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+                           after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
+        """Newest change first; `after` (updated_at, id) continues a listing, and `next_cursor` is
+        where the next page starts (the API seals it into an opaque cursor)."""
         if role is Role.MENTOR:
             mine = _rel.c.mentor_id == member_id
         elif role is Role.MENTEE:
@@ -357,8 +357,8 @@ class RelationshipsService:
         query = select(_rel).where(mine)
         if statuses:
             query = query.where(_rel.c.status.in_([s.value for s in statuses]))
-        if cursor:
-            after_at, after_id = self._decode_cursor(cursor)
+        if after is not None:
+            after_at, after_id = after
             query = query.where(or_(_rel.c.updated_at < after_at,
                                     and_(_rel.c.updated_at == after_at, _rel.c.id < after_id)))
         query = query.order_by(_rel.c.updated_at.desc(), _rel.c.id.desc()).limit(limit + 1)
@@ -378,22 +378,8 @@ class RelationshipsService:
                                                                i_withdrew=row.withdrawn_by == member_id)],
                 "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
             })
-        next_cursor = self._encode_cursor(page[-1].updated_at, page[-1].id) if more else None
+        next_cursor = (utc(page[-1].updated_at), page[-1].id) if more else None
         return {"items": items, "next_cursor": next_cursor}
-
-    @staticmethod
-    def _encode_cursor(updated_at: datetime, relationship_id: str) -> str:
-        raw = json.dumps([utc(updated_at).isoformat(), relationship_id]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @staticmethod
-    def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            at, relationship_id = json.loads(raw)
-            return utc(datetime.fromisoformat(at)), str(relationship_id)
-        except (ValueError, TypeError, binascii.Error) as exc:
-            raise validation_problem([field_error("query.cursor", "not a cursor this API returned")]) from exc
 
     # --- timers --------------------------------------------------------------------------
     def send_due_reminders(self, now: datetime | None = None, batch_size: int = 500) -> SweepReport:

@@ -10,11 +10,8 @@ A caller who is not a party gets 404 whatever the relationship's state.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
-import json
 import logging
 import threading
 import uuid
@@ -65,19 +62,6 @@ def _problem(exc: WorkspaceInvalid | WorkspaceRefused) -> Problem:
         return validation_problem([field_error(k, v) for k, v in exc.errors.items()])
     return Problem(409, exc.detail, type_="workspace-not-open" if "current_status" in exc.facts else "conflict",
                    **exc.facts)
-
-
-def _encode_cursor(at: datetime, row_id: str) -> str:
-    raw = json.dumps([utc(at).isoformat(), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return utc(datetime.fromisoformat(at)), str(row_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise validation_problem([field_error("query.cursor", "not a cursor this API returned")]) from exc
 
 
 def meeting_view(meeting: Meeting) -> dict[str, Any]:
@@ -353,9 +337,10 @@ class WorkspaceService:
         return {"relationship_id": relationship_id, "outcomes": outcomes, "updated_at": iso(now)}
 
     # --- messages and nudges ------------------------------------------------------------------
-    def list_messages(self, member_id: str, relationship_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-        """Newest first; the messages to me on the page returned are marked read."""
-        before = _decode_cursor(cursor) if cursor else None
+    def list_messages(self, member_id: str, relationship_id: str, before: tuple[datetime, str] | None,
+                      limit: int) -> dict[str, Any]:
+        """Newest first, from `before` (sent_at, id) on; the messages to me on the page returned are
+        marked read. `next_cursor` is where the next page starts (the API seals it)."""
         with self.uow() as uow:
             self._load(uow, member_id, relationship_id, lock=False)
             repo = WorkspaceRepository(uow.session)
@@ -371,7 +356,7 @@ class WorkspaceService:
             if item["id"] in unread_here:
                 item["read_at"] = iso(now)
         return {"items": items, "unread": unread,
-                "next_cursor": _encode_cursor(page[-1].sent_at, page[-1].id) if more else None}
+                "next_cursor": (utc(page[-1].sent_at), page[-1].id) if more else None}
 
     def post_message(self, member_id: str, relationship_id: str, body: str,
                      respond: Responder | None = None) -> dict[str, Any]:
