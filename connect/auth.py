@@ -8,8 +8,11 @@ local server accepts through exactly the same verification path.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -27,11 +30,17 @@ from starlette.concurrency import run_in_threadpool
 
 from connect.problems import Problem
 from connect.settings import AuthSettings
+from connect.text import check_line
 
 log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = ["RS256", "ES256"]
 REQUIRED_CLAIMS = ["sub", "iss", "aud", "exp", "nbf"]
+#: A token's size limit: an identity provider's tokens are a kilobyte or two. Refused unread above.
+MAX_TOKEN_BYTES = 8192
+# The longest of each identity claim that every service's tables keep.
+MAX_ID_CHARS, MAX_NAME_CHARS, MAX_EMAIL_CHARS = 64, 200, 320
+_ADDRESS = re.compile(r"[^@\s<>()\[\]\\,;:\"]+@[^@\s<>()\[\]\\,;:\"]+\.[^@\s<>()\[\]\\,;:\"]+")
 
 
 @dataclass(frozen=True)
@@ -84,10 +93,11 @@ class DevIssuer:
 
     @property
     def kid(self) -> str:
+        """The key's RFC 7638 thumbprint: its own on every install, derived from the key file alone
+        (a key made by an earlier version keeps working under its new kid)."""
         jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private_key.public_key()))
-        return jwt.utils.base64url_encode(
-            json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":")).encode()
-        ).decode()[:16]
+        canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+        return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
     def key_for(self, kid: str | None) -> Any:
         if kid != self.kid:
@@ -145,13 +155,15 @@ class RemoteJwks:
     def key_for(self, kid: str | None) -> Any:
         if not kid:
             raise InvalidToken("token has no kid")
+        if not isinstance(kid, str) or len(kid) > 256:
+            raise InvalidToken("unknown signing key")
         with self._lock:
             if kid not in self._keys:
                 due = self._fetched_at is None or time.monotonic() - self._fetched_at >= self.min_refetch_seconds
                 if due:
                     try:
                         self._fetch()
-                    except httpx.HTTPError as exc:
+                    except (httpx.HTTPError, ValueError) as exc:  # unreachable, or not a JWKS
                         log.error("JWKS fetch from %s failed: %s", self.url, exc)
                         raise InvalidToken("signing keys are unavailable") from exc
             key = self._keys.get(kid)
@@ -184,6 +196,8 @@ class TokenVerifier:
             return known[0]
 
     def verify(self, token: str) -> Member:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise InvalidToken(f"token is larger than {MAX_TOKEN_BYTES} bytes")
         with self._verified_lock:
             known = self._verified.get(token)
             if known is not None:
@@ -221,17 +235,42 @@ class TokenVerifier:
             raise InvalidToken("token is not valid yet") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub.strip():
-            raise InvalidToken("token has no membership number")
-        roles = claims.get("roles") or []
-        member = Member(
-            id=sub,
-            name=str(claims.get("name") or sub),
-            email=str(claims.get("email") or ""),
-            roles=frozenset(r for r in roles if isinstance(r, str)),
-        )
-        return member, float(claims["exp"])
+        except Exception as exc:  # noqa: BLE001 - e.g. TypeError for a header naming another key type
+            raise InvalidToken("the signature does not verify") from exc
+        return member_from_claims(claims), float(claims["exp"])
+
+
+def _claim(claims: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str | None:
+    value = claims.get(name)
+    if value in (None, "") and not required:
+        return None  # absent (service credentials carry no email)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidToken(f"the {name} claim must be a non-empty string")
+    if len(value) > limit:
+        raise InvalidToken(f"the {name} claim is longer than {limit} characters")
+    try:
+        check_line(value)
+    except ValueError as exc:
+        raise InvalidToken(f"the {name} claim {exc}") from None
+    return value
+
+
+def member_from_claims(claims: dict[str, Any]) -> Member:
+    """The member a verified token names. Claims every store and every email header can carry,
+    or InvalidToken: a NUL in a name would fail each of the member's requests on PostgreSQL, and
+    a line break in it their emails."""
+    sub = _claim(claims, "sub", MAX_ID_CHARS, required=True)
+    name = _claim(claims, "name", MAX_NAME_CHARS)
+    email = _claim(claims, "email", MAX_EMAIL_CHARS)
+    if email is not None and not _ADDRESS.fullmatch(email):
+        raise InvalidToken("the email claim is not an email address")
+    roles = claims.get("roles") or []
+    return Member(
+        id=sub or "",
+        name=name or sub or "",
+        email=email or "",
+        roles=frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset(),
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from fastapi import APIRouter
 
 from connect.auth import Authenticator, DevIssuer, RemoteJwks, TokenVerifier
 from connect.clock import Clock, SystemClock
+from connect.cursors import CursorCodec, cursor_key
 from connect.db import Database
 from connect.email import EmailSender
 from connect.events import BatchHandler, ConsumerLoop, EventTransport, Handler
@@ -59,6 +60,7 @@ class Container:
         self.services: dict[str, ServiceModule] = {}
         self._transport: EventTransport | None = None
         self._email: EmailSender | None = None
+        self._cursors: CursorCodec | None = None
         self.dev_issuer: DevIssuer | None = None
         if settings.auth.jwks_url:
             keys: Any = RemoteJwks(settings.auth.jwks_url, settings.auth.jwks_refetch_min_seconds)
@@ -92,6 +94,15 @@ class Container:
 
                 self._email = FileEmailSender(self.settings.mail_dir)
         return self._email
+
+    @property
+    def cursors(self) -> CursorCodec:
+        """Seals and opens the page cursors of every listing (connect/cursors.py)."""
+        if self._cursors is None:
+            secret = self.settings.api.cursor_secret
+            self._cursors = CursorCodec(cursor_key(secret.get_secret_value() if secret else None,
+                                                   self.settings.var_dir))
+        return self._cursors
 
     def database(self, service: str) -> Database:
         return Database(self.settings.database_url(service), service)

@@ -49,8 +49,7 @@ def serve(
                                                "consumers and the sweep (see connect/workers.py)."),
 ) -> None:
     """Run the embedded default: the whole platform in one process (API, relays, consumers, sweep)."""
-    import uvicorn
-
+    from connect.http_server import serve as serve_http
     from connect.web import create_app
 
     settings = load_settings()
@@ -63,7 +62,7 @@ def serve(
         return
     web = create_app(container, background=True, migrate=True)
     log.info("serving Connect on http://%s:%s (state in %s)", host, port, settings.var_dir.resolve())
-    uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
+    serve_http(web, max_head_bytes=settings.api.max_header_bytes, host=host, port=port)
 
 
 @app.command()
@@ -113,13 +112,12 @@ def run_api(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Serve the HTTP API of the named services (no background work; other roles do that)."""
-    import uvicorn
-
+    from connect.http_server import serve as serve_http
     from connect.web import create_app
 
     settings = load_settings()
     container = _container(settings, tuple(service))
-    uvicorn.run(create_app(container), host=host, port=port, log_config=None, access_log=False)
+    serve_http(create_app(container), max_head_bytes=settings.api.max_header_bytes, host=host, port=port)
 
 
 @run_app.command("relay")

@@ -1,6 +1,7 @@
 """The email sender port.  `adapters.email_files` writes .eml files (embedded
-default); `adapters.email_smtp` speaks SMTP.  Both are idempotent per
-Message-ID where they can be: the file sender overwrites the same file."""
+default); `adapters.email_smtp` speaks SMTP.  The file sender writes a Message-ID
+once (a second send of it leaves the first file); SMTP has no such guarantee, so
+the notifier's ledger is what keeps a redelivered event from sending twice there."""
 
 from __future__ import annotations
 

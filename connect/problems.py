@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connect import errors
+from connect.cursors import InvalidCursor
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,19 @@ _TITLES = {
     409: "Conflict",
     412: "Precondition failed",
     413: "Payload too large",
+    414: "URI too long",
     415: "Unsupported media type",
     422: "Validation failed",
     428: "Precondition required",
     429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+def status_title(status: int) -> str:
+    return _TITLES.get(status, "Error")
 
 
 class Problem(Exception):
@@ -167,6 +174,11 @@ def install(app: FastAPI) -> None:
             422, "; ".join(f"{e['path']}: {e['message']}" for e in errors),
             type_="validation", instance=request.url.path, errors=errors,
         )
+
+    @app.exception_handler(InvalidCursor)
+    async def _bad_cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
+        return problem_response(400, str(exc), type_="invalid-cursor", instance=request.url.path,
+                                errors=[field_error(exc.path, exc.reason, "invalid_cursor")])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

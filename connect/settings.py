@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("matching", "relationships", "notifier")
@@ -101,6 +101,11 @@ class ApiSettings(_ConnectSettings):
     # Bearer token the relationships service presents to matching's API (a service credential).
     matching_token: str | None = None
     max_body_bytes: int = 256 * 1024
+    # The request line and headers together (431 above it; a request target over 8 KiB is 414).
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096)
+    # Signs every page cursor (connect/cursors.py). Unset: a random key kept in <var>/cursor-key.
+    # Every API process of one deployment must share it (or share the var folder).
+    cursor_secret: SecretStr | None = None
     # Threads that run the (synchronous) endpoints of one API process.  On a 2-core machine a
     # few threads keep both cores busy; anyio's default of 40 made CPU-bound requests take
     # turns at the GIL so often that throughput fell and the tail grew.

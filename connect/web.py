@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Callable, Iterable
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connect import problems
@@ -70,6 +71,47 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+class MethodsAllowed:
+    """OPTIONS answers 204 with `Allow` naming every method the path takes, and a 405 names them
+    all too (the router named only those of the first route matching the path).
+
+    Plain ASGI, inside whatever CORS middleware may wrap the app: a CORS preflight is answered
+    there, an OPTIONS without one reaches this."""
+
+    METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    def __init__(self, app: ASGIApp, router: Router) -> None:
+        self.app = app
+        self.router = router
+
+    def allowed(self, scope: Scope) -> list[str]:
+        def routed(method: str) -> bool:
+            probe = {**scope, "method": method}
+            return any(route.matches(probe)[0] == Match.FULL for route in self.router.routes)
+
+        found = [method for method in (*self.METHODS, "OPTIONS") if routed(method)]
+        return found + ["OPTIONS"] if found and "OPTIONS" not in found else found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            allowed = self.allowed(scope)
+            if allowed and not any(route.matches(scope)[0] == Match.FULL for route in self.router.routes):
+                await Response(status_code=204, headers={"Allow": ", ".join(allowed)})(scope, receive, send)
+                return
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                headers.append((b"allow", ", ".join(self.allowed(scope)).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_allow)
+
+
 class RequestMetrics:
     """Counts and times every HTTP request by route template.
 
@@ -119,9 +161,11 @@ def _metrics(app: FastAPI) -> None:
 
 
 def create_app(container: Container, *, background: bool = False, migrate: bool = False,
-               routers: Iterable[APIRouter] | None = None) -> FastAPI:
+               routers: Iterable[APIRouter] | None = None,
+               ready_checks: dict[str, Callable[[], None]] | None = None) -> FastAPI:
     """`background` runs relays, consumers and the sweep in this process (embedded shape);
-    `migrate` applies each service's migrations on start (embedded shape)."""
+    `migrate` applies each service's migrations on start (embedded shape); `ready_checks` adds
+    checks of the serving process itself to `/readyz` (e.g. `api.workers`)."""
 
     runner = BackgroundRunner(container)
 
@@ -157,7 +201,7 @@ def create_app(container: Container, *, background: bool = False, migrate: bool 
     def readyz() -> JSONResponse:
         results: dict[str, str] = {}
         ok = True
-        for name, check in container.ready_checks().items():
+        for name, check in {**container.ready_checks(), **(ready_checks or {})}.items():
             try:
                 check()
                 results[name] = "ok"
@@ -170,5 +214,6 @@ def create_app(container: Container, *, background: bool = False, migrate: bool 
     for router in routers if routers is not None else (m.router for m in container.services.values()):
         if router is not None:
             app.include_router(router)
+    app.add_middleware(MethodsAllowed, router=app.router)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.api.max_body_bytes)  # type: ignore[arg-type]
     return app

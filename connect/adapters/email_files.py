@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from email.message import Message
 from pathlib import Path
 
@@ -9,7 +10,9 @@ from connect.email import wire_bytes
 
 
 class FileEmailSender:
-    """Writes each email as an .eml file named after its Message-ID, atomically."""
+    """Writes each email as an .eml file named after its Message-ID, atomically and exactly once:
+    a message whose file exists already is not written again (a redelivery after a crash finds
+    the first copy in place), and no reader ever sees a half-written file."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -22,9 +25,20 @@ class FileEmailSender:
     def send(self, message: Message) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path_for(message)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(wire_bytes(message))
-        os.replace(tmp, target)
+        if target.exists():
+            return
+        # Written aside under a name of its own, then linked into place: link() fails when the
+        # target exists, so of two writers (or a retry) the first copy stays.
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(wire_bytes(message))
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
 
     def check(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from connect.auth import Member, current_member
+from connect.cursors import CursorCodec, InvalidCursor
 from connect.errors import Forbidden
+from connect.text import Id, Json, Line, Text
 from services.matching.domain.profiles import Location, MenteeProfile, MentorProfile
+from services.matching.domain.search import Cursor, SearchQuery, build_search
 from services.matching.services import MatchingService
 
 router = APIRouter(prefix="/v1", tags=["members"])
 
-Tag = Field(min_length=1, max_length=100)
+#: A controlled id or a free tag (interests): one line, at most 100 characters.
+Tag = Annotated[Line, Field(min_length=1, max_length=100)]
+Tags = Field(default_factory=list, max_length=20)
 
 
 async def service(request: Request) -> MatchingService:
@@ -37,35 +42,35 @@ class MeOut(BaseModel):
 
 
 class LocationIn(_Strict):
-    country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. GB")
-    region: Optional[str] = Field(None, description="A `regions` id from the taxonomy")
-    city: Optional[str] = Field(None, max_length=100)
+    country: Line = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. GB")
+    region: Optional[Line] = Field(None, max_length=100, description="A `regions` id from the taxonomy")
+    city: Optional[Line] = Field(None, max_length=100)
 
 
 class MentorProfileIn(_Strict):
-    headline: str = Field(min_length=1, max_length=200)
-    bio: str = Field("", max_length=5000)
-    expertise: list[str] = Field(min_length=1, max_length=20)
-    sectors: list[str] = Field(default_factory=list, max_length=20)
-    career_stage: Optional[str] = None
-    years_experience: Optional[int] = Field(None, ge=0, le=70)
-    qualifications: list[str] = Field(default_factory=list, max_length=20)
-    languages: list[str] = Field(default_factory=list, max_length=20)
-    interaction_modes: list[str] = Field(default_factory=list, max_length=3)
+    headline: Line = Field(min_length=1, max_length=200)
+    bio: Text = Field("", max_length=5000)
+    expertise: list[Tag] = Field(min_length=1, max_length=20)
+    sectors: list[Tag] = Tags
+    career_stage: Optional[Tag] = None
+    years_experience: Optional[StrictInt] = Field(None, ge=0, le=70)
+    qualifications: list[Tag] = Tags
+    languages: list[Tag] = Tags
+    interaction_modes: list[Tag] = Field(default_factory=list, max_length=3)
     location: Optional[LocationIn] = None
-    employer: Optional[str] = Field(None, max_length=200)
-    interests: list[str] = Field(default_factory=list, max_length=20)
+    employer: Optional[Line] = Field(None, max_length=200)
+    interests: list[Tag] = Tags
 
 
 class MenteeProfileIn(_Strict):
-    goals: str = Field("", max_length=5000)
-    areas_sought: list[str] = Field(default_factory=list, max_length=20)
-    career_stage: Optional[str] = None
-    sectors: list[str] = Field(default_factory=list, max_length=20)
+    goals: Text = Field("", max_length=5000)
+    areas_sought: list[Tag] = Tags
+    career_stage: Optional[Tag] = None
+    sectors: list[Tag] = Tags
     location: Optional[LocationIn] = None
-    languages: list[str] = Field(default_factory=list, max_length=20)
-    interaction_modes: list[str] = Field(default_factory=list, max_length=3)
-    interests: list[str] = Field(default_factory=list, max_length=20)
+    languages: list[Tag] = Tags
+    interaction_modes: list[Tag] = Field(default_factory=list, max_length=3)
+    interests: list[Tag] = Tags
 
 
 class AvailabilityIn(_Strict):
@@ -73,16 +78,16 @@ class AvailabilityIn(_Strict):
 
 
 class PageIn(_Strict):
-    size: int = 20
-    cursor: Optional[str] = Field(None, max_length=2000)
+    size: StrictInt = 20
+    cursor: Optional[Line] = Field(None, description="`next_cursor` of the previous page, for the same search")
 
 
 class SearchIn(_Strict):
-    text: Optional[str] = None
-    criteria: dict[str, Any] = Field(default_factory=dict)
-    weights: dict[str, Any] = Field(default_factory=dict)
-    filters: dict[str, Any] = Field(default_factory=dict,
-                                    description="Hard filters: same fields as criteria; must hold, add no score")
+    text: Optional[Text] = None
+    criteria: dict[Line, Json] = Field(default_factory=dict)
+    weights: dict[Line, Json] = Field(default_factory=dict)
+    filters: dict[Line, Json] = Field(default_factory=dict,
+                                      description="Hard filters: same fields as criteria; must hold, add no score")
     page: PageIn = Field(default_factory=PageIn)
 
 
@@ -173,13 +178,26 @@ def get_mentee_profile(member: Member = Depends(current_member),
     return matching.get_mentee_profile(member.id)
 
 
+def _continued(cursors: CursorCodec, member_id: str, query: SearchQuery, cursor: str | None) -> SearchQuery:
+    """The search from where the member's cursor left off, checked before any engine runs."""
+    if cursor is None:
+        return query
+    values = cursors.open(cursor, kind="search", member_id=member_id, query=query.fingerprint, path="page.cursor")
+    try:
+        return query.continued(Cursor.from_values(values))
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor("page.cursor", str(exc)) from exc
+
+
 @router.post("/mentors/search", response_model=SearchOut, tags=["matching"],
              summary="Ranked mentor search: more criteria give a more accurate order")
-async def search_mentors(body: SearchIn, member: Member = Depends(current_member),
+async def search_mentors(body: SearchIn, request: Request, member: Member = Depends(current_member),
                          matching: MatchingService = Depends(service)) -> Response:
-    search = functools.partial(matching.search, member.id, text=body.text, criteria=body.criteria,
-                               weights=body.weights, filters=body.filters, size=body.page.size,
-                               cursor=body.page.cursor)
+    cursors: CursorCodec = request.app.state.container.cursors
+    query = build_search(text=body.text, criteria=body.criteria, weights=body.weights, filters=body.filters,
+                         size=body.page.size, searcher_id=member.id)
+    query = _continued(cursors, member.id, query, body.page.cursor)
+    search = functools.partial(matching.run_search, query, member.id)
     if matching.searches_in_process:
         # Only computation over local files, holding the GIL: the hop through the thread
         # pool bought no concurrency and cost a fifth of the request's CPU. A search that
@@ -187,6 +205,9 @@ async def search_mentors(body: SearchIn, member: Member = Depends(current_member
         result = search()
     else:
         result = await run_in_threadpool(search)
+    after: Cursor | None = result["next_cursor"]
+    result["next_cursor"] = None if after is None else cursors.seal(
+        after.values(), kind="search", member_id=member.id, query=query.fingerprint)
     # The result is plain JSON data already; re-validating it through SearchOut cost
     # more than the search itself (SearchOut still documents the shape), and orjson
     # writes it in a tenth of the time the standard library takes.
@@ -195,8 +216,8 @@ async def search_mentors(body: SearchIn, member: Member = Depends(current_member
 
 @router.get("/mentors/suggestions", response_model=list[SuggestionOut], tags=["matching"],
             summary="Available mentors matching these expertise areas (used for expired proposals)")
-def suggest_mentors(areas: list[str] = Query(default_factory=list, max_length=20),
-                    exclude: list[str] = Query(default_factory=list, max_length=100),
+def suggest_mentors(areas: list[Tag] = Query(default_factory=list, max_length=20),
+                    exclude: list[Id] = Query(default_factory=list, max_length=100),
                     limit: int = Query(3, ge=1, le=20),
                     _member: Member = Depends(current_member),
                     matching: MatchingService = Depends(service)) -> list[dict[str, str]]:
@@ -205,7 +226,7 @@ def suggest_mentors(areas: list[str] = Query(default_factory=list, max_length=20
 
 @router.get("/members/{member_id}/connection-facts", tags=["matching"],
             summary="The comparable fields of a member's profiles (for 'what you share'; service tokens)")
-def get_connection_facts(member_id: str, member: Member = Depends(current_member),
+def get_connection_facts(member_id: Id, member: Member = Depends(current_member),
                          matching: MatchingService = Depends(service)) -> dict[str, Any]:
     # The relationships service asks with its service credential; a member may ask about themself.
     if member.id != member_id and "service" not in member.roles:
@@ -215,7 +236,7 @@ def get_connection_facts(member_id: str, member: Member = Depends(current_member
 
 @router.get("/members/{member_id}/shared-with/{other_id}", tags=["matching"],
             summary="What two members share, for the first conversation's ice-breakers (service tokens)")
-def get_shared_connections(member_id: str, other_id: str, member: Member = Depends(current_member),
+def get_shared_connections(member_id: Id, other_id: Id, member: Member = Depends(current_member),
                            matching: MatchingService = Depends(service)) -> dict[str, Any]:
     # Comparing with anyone would tell a member about anyone: the relationships service asks.
     if "service" not in member.roles:
@@ -225,7 +246,7 @@ def get_shared_connections(member_id: str, other_id: str, member: Member = Depen
 
 
 @router.get("/mentors/{member_id}", tags=["matching"], summary="A mentor's profile page (404 when inactive)")
-def get_mentor(member_id: str, _member: Member = Depends(current_member),
+def get_mentor(member_id: Id, _member: Member = Depends(current_member),
                matching: MatchingService = Depends(service)) -> dict[str, Any]:
     return matching.public_mentor(member_id)
 

@@ -275,14 +275,8 @@ class MatchingService:
         """True when a search only computes here: the embedded index and a local SQLite file."""
         return self.index.in_process and self.database.is_sqlite
 
-    def search(self, searcher_id: str, *, text: str | None = None, criteria: dict[str, Any] | None = None,
-               weights: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
-               size: int = 20, cursor: str | None = None) -> dict[str, Any]:
-        query = build_search(text=text, criteria=criteria, weights=weights, filters=filters, size=size,
-                             cursor=cursor, searcher_id=searcher_id)
-        return self.run_search(query, searcher_id)
-
     def run_search(self, query: SearchQuery, searcher_id: str | None) -> dict[str, Any]:
+        """One page of results; `next_cursor` is the domain's `Cursor` (the API seals it)."""
         page = self.index.search(query)
         mentor_ids = [hit.member_id for hit in page.hits]
         searcher_doc: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from connect.clock import Clock
 from connect.db import Database
-from connect.email import EmailSender, PermanentEmailError
+from connect.email import EmailSender, PermanentEmailError, TransientEmailError
 from connect.events import PoisonMessage, Record, UnknownTypes, decode_event
 from schemas.events import AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased
 from services.notifier.adapters.calendar import invite_attachment
@@ -38,8 +38,8 @@ class NotifierService:
                  sender: str = "Connect <connect@example.org>", renderer: TemplateRenderer | None = None,
                  ledger_group: int = 1) -> None:
         self.database = database
-        # Ledger rows per insert on the batch path: >1 saves database round trips but widens the
-        # duplicate window after a crash to that many accepted, unrecorded emails per thread.
+        # Confirmations per ledger write on the batch path: >1 saves database round trips but widens
+        # the duplicate window after a crash to that many accepted, unconfirmed emails per thread.
         self.ledger_group = ledger_group
         self.clock = clock
         self.email = email
@@ -54,16 +54,13 @@ class NotifierService:
         self.handle(envelope, event)
 
     def handle(self, envelope: Envelope, event: EventData) -> None:
-        # One record: each accepted email is recorded at once (ledger group of one).
+        # One record: each accepted email is confirmed at once (ledger group of one).
         batch = _Batch(self, ledger_group=1)
-        batch.prefetch([(envelope, event)])
         try:
+            batch.prefetch([(envelope, event)])
             self._handle(envelope, event, batch)
         finally:
-            try:
-                batch.flush()
-            finally:
-                batch.close()
+            batch.finish()
 
     def handle_records(self, records: list[Record]) -> list[Record]:
         """The batch fast path (ConsumerLoop's `batch_handler`): one ledger query and one
@@ -76,10 +73,10 @@ class NotifierService:
                 decoded.append((record, decode(record.value)))
             except PoisonMessage:
                 decoded.append((record, None))  # the one-record path dead-letters it
-        batch.prefetch([item for _, item in decoded if item is not None])
         undone: list[Record] = []
         blocked: set[tuple[str, int, str | None]] = set()
         try:
+            batch.prefetch([item for _, item in decoded if item is not None])
             for record, item in decoded:
                 lane = (record.topic, record.partition, record.key)
                 if item is None or lane in blocked:
@@ -93,11 +90,8 @@ class NotifierService:
                     undone.append(record)
                     blocked.add(lane)
         finally:
-            # Whatever happened, what the server accepted is recorded before anything is retried.
-            try:
-                batch.flush()
-            finally:
-                batch.close()
+            # Whatever happened, what the server accepted is confirmed before anything is retried.
+            batch.finish()
         return undone
 
     def _handle(self, envelope: Envelope, event: EventData, batch: "_Batch") -> None:
@@ -141,17 +135,27 @@ class NotifierService:
             message = build_message(sender=self.sender, to_name=recipient.name, to_email=recipient.email or "",
                                     subject=subject, text=text, html=html, message_id=message_id,
                                     date=self.clock.now(), attachments=self._attachments(envelope, note))
+            if (event_id, note.recipient_id) in batch.in_doubt:
+                log.warning("event %s (%s): a notifier stopped after claiming email %s for member %s and before "
+                            "confirming it; sending it again (the file sender keeps the first copy; over SMTP "
+                            "it may have been sent twice, both with Message-ID %s)",
+                            event_id, envelope.type, note.template, note.recipient_id, message_id)
             try:
                 # TransientEmailError propagates: the consumer loop retries the event with backoff,
-                # and recipients already recorded are not emailed again.
+                # and recipients already confirmed are not emailed again.
                 self.email.send(message)
             except PermanentEmailError as exc:
                 log.error("event %s (%s): the mail server refused %s for member %s: %s",
                           event_id, envelope.type, note.template, note.recipient_id, exc)
                 refused.append(note.recipient_id)
                 continue
-            # Recorded right after the server accepted (with up to `ledger_group` - 1 others):
-            # a crash in between is the only way an email can go out twice.
+            except TransientEmailError:
+                raise  # not accepted: the claim is released and the event retried
+            except BaseException:
+                batch.outcome_unknown(event_id, note.recipient_id)  # the claim stays: it may have left
+                raise
+            # Confirmed right after the server accepted (with up to `ledger_group` - 1 others):
+            # a crash in between is the only way an email can go out twice (docs/events.md).
             batch.sent_now(event_id, note.recipient_id, message_id, self.clock.now())
         if refused:
             raise PoisonMessage(f"mail server refused the email for {', '.join(refused)}")
@@ -175,12 +179,21 @@ class NotifierService:
 
 class _Batch:
     """What one handler call shares across its records: the ledger and directory rows loaded
-    once, and the accepted deliveries not yet written to the ledger."""
+    once, the claims it wrote before sending, and the accepted deliveries not yet confirmed.
+
+    Every email is claimed in the ledger before it is handed to the sender (one statement for
+    the whole batch) and confirmed after the sender accepted it.  `finish` confirms what is
+    pending and releases the claims of emails known not to have left (skipped, refused, not
+    reached); a claim whose send neither returned nor failed in a known way stays, so the
+    redelivered event finds it in doubt (`in_doubt`)."""
 
     def __init__(self, service: NotifierService, ledger_group: int) -> None:
         self.service = service
         self.ledger_group = ledger_group
         self.sent: dict[str, set[str]] = {}
+        self.in_doubt: set[tuple[str, str]] = set()
+        self._claimed: set[tuple[str, str]] = set()
+        self._unknown: set[tuple[str, str]] = set()
         self._people: dict[str, Recipient] = {}
         self._looked_up: set[str] = set()
         self._unrecorded: list[dict[str, object]] = []
@@ -191,8 +204,23 @@ class _Batch:
         wanted = [(event_id, notes) for event_id, notes in wanted if notes]
         if not wanted:
             return
+        now = self.service.clock.now()
         with self._kept() as conn:
-            self.sent.update(self.service.deliveries.already_sent_many((event_id for event_id, _ in wanted), conn))
+            ledger = self.service.deliveries.ledger_many((event_id for event_id, _ in wanted), conn)
+            claims: dict[tuple[str, str], dict[str, object]] = {}
+            for event_id, notes in wanted:
+                for note in notes:
+                    known = ledger[event_id].get(note.recipient_id)
+                    if known is None:
+                        claims[(event_id, note.recipient_id)] = {
+                            "event_id": event_id, "recipient_id": note.recipient_id,
+                            "message_id": message_id_for(event_id, note.recipient_id), "claimed_at": now}
+                    elif not known:
+                        self.in_doubt.add((event_id, note.recipient_id))
+            self.service.deliveries.claim_many(list(claims.values()), conn)
+        for event_id, recipients in ledger.items():
+            self.sent[event_id] = {recipient for recipient, confirmed in recipients.items() if confirmed}
+        self._claimed |= set(claims) | self.in_doubt
         self.people({note.recipient_id for _, notes in wanted for note in notes}
                     | {m for _, notes in wanted for note in notes for m in note.about.values()})
 
@@ -212,21 +240,37 @@ class _Batch:
     def sent_now(self, event_id: str, recipient_id: str, message_id: str, at: datetime) -> None:
         self.sent.setdefault(event_id, set()).add(recipient_id)
         self._unrecorded.append({"event_id": event_id, "recipient_id": recipient_id, "message_id": message_id,
-                                 "sent_at": at})
+                                 "claimed_at": at, "sent_at": at})
         if len(self._unrecorded) >= self.ledger_group:
             self.flush()
 
+    def outcome_unknown(self, event_id: str, recipient_id: str) -> None:
+        self._unknown.add((event_id, recipient_id))
+
     def flush(self) -> None:
-        # Rows stay pending until written, so a failed insert is retried by the final flush.
+        # Rows stay pending until written, so a failed write is retried by the final flush.
         if not self._unrecorded:
             return
         with self._kept() as conn:
-            self.service.deliveries.record_many(self._unrecorded, conn)
+            self.service.deliveries.confirm_many(self._unrecorded, conn)
         self._unrecorded = []
+
+    def finish(self) -> None:
+        """Confirm what is pending, release the claims of emails that did not leave, let go of the
+        connection: whatever happened, before anything is retried."""
+        try:
+            self.flush()
+            confirmed = {(event_id, r) for event_id, recipients in self.sent.items() for r in recipients}
+            unsent = self._claimed - confirmed - self._unknown
+            if unsent:
+                with self._kept() as conn:
+                    self.service.deliveries.release(unsent, conn)
+        finally:
+            self.close()
 
     @contextmanager
     def _kept(self) -> Iterator[Connection]:
-        """The batch's one connection for its reads and ledger inserts, made on first use."""
+        """The batch's one connection for its reads and ledger writes, made on first use."""
         if self._connection is None:
             self._connection = kept_connection(self.service.database)
         try:

@@ -1,4 +1,5 @@
-"""What every room's routes share: the service lookup, answers, and idempotent POSTs.
+"""What every room's routes share: the service lookup, answers, the typed headers and page
+cursors of the relationships API, and idempotent POSTs.
 
 Every POST honours `Idempotency-Key`: the route runs its use case with a receipt
 for the key, and the receipt stores the route's own presenter's answer (status,
@@ -10,23 +11,65 @@ replay too; anything else releases the key.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Callable, Sequence, TypeVar
 
-from fastapi import Request
+from fastapi import Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from connect.auth import Member
+from connect.clock import utc
+from connect.cursors import CursorCodec, InvalidCursor, fingerprint
 from connect.errors import DomainError
 from connect.problems import Problem, problem_for
+from connect.text import Line
 from connect.uow import Receipt
 from services.relationships.adapters.idempotency import Answer, request_hash
+from services.relationships.proposals.domain import Status
 from services.relationships.services import RelationshipsService
 
 Result = TypeVar("Result")
 
+#: An `Idempotency-Key` header: one line, at most 200 characters (the store's limit).
+IdempotencyKey = Annotated[Line | None, Header(max_length=200)]
+#: An `If-Match` header (entity tags).
+IfMatch = Annotated[Line | None, Header(max_length=1000)]
+#: The `next_cursor` of the previous page of the same listing.
+PageCursor = Annotated[Line | None, Query(description="`next_cursor` of the previous page")]
+
 
 def relationships(request: Request) -> RelationshipsService:
     return request.app.state.container.service("relationships")
+
+
+def open_after(request: Request, member_id: str, cursor: str | None, *, kind: str,
+               query: str) -> tuple[datetime, str] | None:
+    """Where a keyset listing continues, from a cursor `seal_after` made for this member and query."""
+    if cursor is None:
+        return None
+    codec: CursorCodec = request.app.state.container.cursors
+    values = codec.open(cursor, kind=kind, member_id=member_id, query=query, path="query.cursor")
+    at, row_id = values.get("at"), values.get("id")
+    try:
+        if not isinstance(at, str) or not isinstance(row_id, str) or not 0 < len(row_id) <= 64:
+            raise ValueError("not a keyset position")
+        return utc(datetime.fromisoformat(at)), row_id
+    except ValueError as exc:
+        raise InvalidCursor("query.cursor", "cannot be read") from exc
+
+
+def seal_after(request: Request, member_id: str, view: dict[str, Any], *, kind: str, query: str) -> dict[str, Any]:
+    """`view` with its `next_cursor` (a (time, id) position or None) sealed for this member and query."""
+    after: tuple[datetime, str] | None = view["next_cursor"]
+    codec: CursorCodec = request.app.state.container.cursors
+    sealed = None if after is None else codec.seal({"at": utc(after[0]).isoformat(), "id": after[1]}, kind=kind,
+                                                   member_id=member_id, query=query)
+    return {**view, "next_cursor": sealed}
+
+
+def listing_query(role: str | None, statuses: Sequence[Status]) -> str:
+    """What a page of "my relationships" belongs to: a cursor continues only the same filters."""
+    return fingerprint(role, sorted(s.value for s in statuses))
 
 
 def respond(answer: Answer) -> JSONResponse:

@@ -35,3 +35,9 @@ def test_migrations_round_trip_on_postgres(pg_database, service):
         assert set(inspect(database.engine).get_table_names()) == tables
     finally:
         database.dispose()
+
+
+def test_the_notifier_ledger_keeps_its_meaning_across_the_claims_migration(pg_database, tmp_path):
+    from tests.system.test_migrations import notifier_ledger_survives_the_claims_migration
+
+    notifier_ledger_survives_the_claims_migration(pg_database, tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect
 
@@ -44,3 +46,46 @@ def test_migrations_match_the_tables_the_code_declares(tmp_path, service):
         diff = compare_metadata(context, metadata)
     container.close()
     assert diff == []
+
+
+def notifier_ledger_survives_the_claims_migration(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """From the ledger an earlier version wrote (notifier_0002: one row per accepted email) to the
+    claiming ledger: every old row still means "sent", so a redelivered event sends nothing."""
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from connect.adapters.email_files import FileEmailSender
+    from connect.clock import SystemClock
+    from connect.db import Database
+    from schemas.events import MemberDetailsChanged, ProposalSent
+    from services.notifier.domain.rules import message_id_for
+    from services.notifier.services import NotifierService
+
+    database = Database(database_url, "notifier")
+    migrations = Path(__file__).resolve().parents[2] / "services" / "notifier" / "migrations"
+    config = database.alembic_config(migrations)
+    command.upgrade(config, "notifier_0002")
+    proposal = ProposalSent(relationship_id="R1", mentor_id="M-TOR", mentee_id="M-TEE", actor_id="M-TEE")
+    envelope = proposal.envelope(producer="test", occurred_at=datetime.now(timezone.utc))
+    sent_at = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO notifier_deliveries (event_id, recipient_id, message_id, sent_at) "
+                          "VALUES (:e, :r, :m, :s)"),
+                     {"e": str(envelope.event_id), "r": "M-TOR",
+                      "m": message_id_for(str(envelope.event_id), "M-TOR"), "s": sent_at})
+    database.upgrade(migrations)
+    mail = FileEmailSender(tmp_path / "mail")
+    service = NotifierService(database, SystemClock(), mail)
+    service.handle(MemberDetailsChanged(member_id="M-TOR", name="Grace", email="g@example.org").envelope(
+        producer="test", occurred_at=sent_at), MemberDetailsChanged(member_id="M-TOR", name="Grace",
+                                                                  email="g@example.org"))
+    service.handle(envelope, proposal)
+    assert not (tmp_path / "mail").exists() or list((tmp_path / "mail").glob("*.eml")) == []
+    assert service.deliveries.ledger_many([str(envelope.event_id)]) == {str(envelope.event_id): {"M-TOR": True}}
+    database.dispose()
+
+
+def test_the_notifier_ledger_keeps_its_meaning_across_the_claims_migration(tmp_path):
+    notifier_ledger_survives_the_claims_migration(f"sqlite:///{tmp_path / 'notifier.db'}", tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -22,11 +24,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """`connect serve` in `folder` as a person runs it: (base URL, folder, environment)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_")}
-    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port)], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port)], cwd=folder, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -41,7 +44,7 @@ def served(tmp_path):
     else:
         proc.kill()
         pytest.fail("connect serve did not answer /healthz within 60 s")
-    yield base, tmp_path, env
+    yield base, folder, env
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(15)
@@ -49,6 +52,12 @@ def served(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode in (0, -signal.SIGTERM), proc.stdout.read().decode(errors="replace")
+
+
+@pytest.fixture
+def served(tmp_path):
+    with serving(tmp_path) as running:
+        yield running
 
 
 def test_serve_on_an_empty_folder_answers_and_accepts_cli_tokens(served):

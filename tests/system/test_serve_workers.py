@@ -40,18 +40,24 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_path):
+def _serve_two(folder: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """`connect serve --workers 2` in `folder`: the process, its base URL, its environment."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_")}
-    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port), "--workers", "2"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([CONNECT, "serve", "--port", str(port), "--workers", "2"], cwd=folder, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}", env
+
+
+def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_path):
+    proc, base, env = _serve_two(tmp_path)
     worker = None
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200 and len(_children(proc.pid)) == 1:
+                # Ready: /readyz counts the extra process as serving (api.workers).
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200 and len(_children(proc.pid)) == 1:
                     break
             except httpx.TransportError:
                 pass
@@ -113,3 +119,60 @@ def test_a_second_server_cannot_join_a_port_already_served():
     assert one.getsockname()[1] == two.getsockname()[1] == port
     one.close()
     two.close()
+
+
+def test_a_worker_killed_with_sigkill_is_replaced_and_the_api_keeps_answering(tmp_path):
+    proc, base, _env = _serve_two(tmp_path)
+
+    def ready() -> httpx.Response | None:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=5)
+        except httpx.TransportError:
+            return None
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            answer = ready()
+            if answer is not None and answer.status_code == 200 and len(_children(proc.pid)) == 1:
+                break
+            if proc.poll() is not None:
+                pytest.fail("connect serve exited: " + proc.stdout.read().decode(errors="replace"))
+            assert time.monotonic() < deadline, "connect serve --workers 2 did not come up within 60 s"
+            time.sleep(0.2)
+        assert answer.json()["checks"]["api.workers"] == "ok"
+        [worker] = _children(proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        # Connections the kernel queued on the dying process's socket die with it; once it is gone,
+        # every request made while its replacement starts is answered.
+        deadline = time.monotonic() + 10
+        while _alive(worker):
+            assert time.monotonic() < deadline, "the killed worker did not die"
+            time.sleep(0.01)
+        answered, missing_seen = 0, False
+        deadline = time.monotonic() + 60
+        while True:
+            answer = ready()
+            assert answer is not None, "a request went unanswered after the worker died"
+            answered += 1
+            if answer.status_code == 503:
+                assert answer.json()["checks"]["api.workers"].startswith("error")
+                missing_seen = True
+            replacements = [pid for pid in _children(proc.pid) if pid != worker]
+            if answer.status_code == 200 and replacements and missing_seen:
+                break
+            assert time.monotonic() < deadline, "no replacement worker became ready within 60 s"
+            time.sleep(0.02)
+        # The replacement serves: fresh connections are spread over both processes again.
+        for _ in range(10):
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for pid in _children(proc.pid):
+        os.kill(pid, signal.SIGKILL)

@@ -105,3 +105,20 @@ def test_roles_start_after_migrations_and_engines_exist() -> None:
     # Exactly one scheduler: two beats would fire every periodic job twice.
     beats = [name for name, spec in CONNECT_ROLES.items() if spec["command"][:2] == ["run", "beat"]]
     assert len(beats) == 1 and not SERVICES_BY_NAME[beats[0]].get("deploy", {}).get("replicas")
+
+
+def test_every_api_signs_page_cursors_with_the_same_key() -> None:
+    """A cursor one API process hands out must open on every other (connect/cursors.py): the
+    same CONNECT_CURSOR_SECRET, or the same var folder on the same volume, where the key is kept."""
+    apis = {name: spec for name, spec in CONNECT_ROLES.items() if spec["command"][:2] == ["run", "api"]}
+    assert len(apis) >= 2
+    secrets = {_environment(spec).get("CONNECT_CURSOR_SECRET") for spec in apis.values()}
+    if secrets != {None}:
+        assert len(secrets) == 1 and None not in secrets, secrets
+        return
+    homes = {(_environment(spec).get("CONNECT_VAR_DIR"),
+              tuple(sorted(v for v in spec.get("volumes", []) if v.endswith(":" + str(_environment(spec).get(
+                  "CONNECT_VAR_DIR")))))) for spec in apis.values()}
+    assert len(homes) == 1, homes
+    [(var_dir, volumes)] = homes
+    assert var_dir and volumes, "the APIs keep the cursor key on no shared volume"

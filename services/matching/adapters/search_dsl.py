@@ -18,7 +18,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol
 
-from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
+from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, SearchHit, SearchPage,
                                              SearchQuery)
 from services.matching.interfaces import SearchUnavailable
 
@@ -205,8 +205,7 @@ class DslSearchIndex:
                 for h in raw_hits[:query.size]]
         next_cursor = None
         if len(raw_hits) > query.size and hits:
-            returned = (query.cursor.returned if query.cursor else 0) + len(hits)
-            next_cursor = Cursor(query.fingerprint, returned, hits[-1].sort).encode()
+            next_cursor = query.next_cursor(len(hits), hits[-1].sort)
         return SearchPage(hits=hits, total=total_count, next_cursor=next_cursor)
 
     def count(self) -> int:

@@ -351,6 +351,11 @@ class EmbeddedSearchIndex:
         # Scores are coarse sums, so ties at the page boundary are common: start wide (a few hundred
         # hits cost little more than twenty) so that one search usually suffices.
         limit = max(512, ((cursor.returned if cursor else 0) + wanted) * 4)
+        # Never room for more hits than there are documents: tantivy allocates for `limit` up
+        # front, and a process that cannot allocate aborts (issue 12). Past the documents the
+        # search is exhausted, which ends the loop below.
+        ceiling = searcher.num_docs + 1
+        limit = min(limit, ceiling)
         while True:
             result = searcher.search(compiled, limit=limit, count=True)
             hits = result.hits
@@ -360,7 +365,7 @@ class EmbeddedSearchIndex:
             exhausted = len(hits) < limit
             if exhausted or (len(ordered) >= wanted and ordered[wanted - 1][0] > hits[-1][0] + most):
                 break
-            limit *= 8
+            limit = min(limit * 8, ceiling)
         page = [(score, address) for score, address, _key in ordered[:query.size]]
         return self._page(searcher, query, page, result.count, len(ordered) > query.size)
 
@@ -394,8 +399,7 @@ class EmbeddedSearchIndex:
                                  sort=(score, doc["member_id"])))
         next_cursor = None
         if more and out:
-            returned = (query.cursor.returned if query.cursor else 0) + len(out)
-            next_cursor = Cursor(query.fingerprint, returned, out[-1].sort).encode()
+            next_cursor = query.next_cursor(len(out), out[-1].sort)
         return SearchPage(hits=out, total=total, next_cursor=next_cursor)
 
     def _member_id(self, searcher: tantivy.Searcher, address: Any) -> str:

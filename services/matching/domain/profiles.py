@@ -61,6 +61,9 @@ class _Profile:
             for part in path.split("."):
                 value = getattr(value, part)
             errors += _check_list(path, value, vocabulary) if is_list else _check_one(path, value, vocabulary)
+        country = self.location.country  # type: ignore[attr-defined]
+        if country and not taxonomy.is_country(country):
+            errors.append(("location.country", f"{country!r} is not an ISO 3166-1 alpha-2 country code"))
         if errors:
             raise InvalidProfile(errors)
 

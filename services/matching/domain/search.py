@@ -22,12 +22,11 @@ equal matches give bit-identical scores on every engine and in Python.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connect.errors import Invalid
@@ -41,6 +40,12 @@ MAX_WEIGHT = 100.0
 MAX_TEXT_LENGTH = 500
 MAX_QUERY_TERMS = 16
 MAX_PAGE_SIZE = 100
+# How deep a search pages (Elasticsearch's default result window): past this many results a
+# search gives no next cursor (narrow it instead). It also bounds what a cursor can ask an engine
+# to fetch: at most (depth + page + 1) * 4 hits.
+MAX_SEARCH_DEPTH = 10_000
+# Above any score a search can give (criteria weights sum to at most 10 x MAX_WEIGHT).
+_MAX_SCORE = 1e6
 WEIGHT_STEP = 1 / 64
 BOOST_STEP = 1 / 4096
 
@@ -117,27 +122,34 @@ class TextClause:
 
 @dataclass(frozen=True)
 class Cursor:
-    fingerprint: str
+    """Where the next page starts: after `returned` results, the last at (score, member id).
+
+    The API seals it (connect/cursors.py); whatever comes back is checked here again, so no
+    number from outside reaches an engine unbounded."""
+
     returned: int
     after: tuple[float, str]
 
-    def encode(self) -> str:
-        raw = json.dumps({"f": self.fingerprint, "n": self.returned, "a": list(self.after)},
-                         separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    def __post_init__(self) -> None:
+        score, member_id = self.after
+        if isinstance(self.returned, bool) or not isinstance(self.returned, int) \
+                or not 0 < self.returned < MAX_SEARCH_DEPTH:
+            raise ValueError(f"a search pages at most {MAX_SEARCH_DEPTH} results deep")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
+                or not 0 <= score <= _MAX_SCORE:
+            raise ValueError("holds no score a search gives")
+        if not isinstance(member_id, str) or not 0 < len(member_id) <= 64:
+            raise ValueError("holds no member id")
+
+    def values(self) -> dict[str, Any]:
+        return {"n": self.returned, "s": self.after[0], "m": self.after[1]}
 
     @classmethod
-    def decode(cls, token: str) -> "Cursor":
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            data = json.loads(raw)
-            score, member_id = data["a"]
-            cursor = cls(str(data["f"]), int(data["n"]), (float(score), str(member_id)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidSearch([("page.cursor", "is not a cursor this service issued")]) from exc
-        if cursor.returned < 0 or not math.isfinite(cursor.after[0]):
-            raise InvalidSearch([("page.cursor", "is not a cursor this service issued")])
-        return cursor
+    def from_values(cls, values: dict[str, Any]) -> "Cursor":
+        """The cursor `values()` described; ValueError for anything else."""
+        if set(values) != {"n", "s", "m"}:
+            raise ValueError("is not a search cursor")
+        return cls(values["n"], (values["s"], values["m"]))
 
 
 @dataclass(frozen=True)
@@ -151,6 +163,16 @@ class SearchQuery:
     size: int = 20
     cursor: Cursor | None = None
     fingerprint: str = ""
+
+    def continued(self, cursor: Cursor) -> "SearchQuery":
+        """This search, from where `cursor` left off."""
+        return replace(self, cursor=cursor)
+
+    def next_cursor(self, shown: int, last: tuple[float, str]) -> Cursor | None:
+        """Where the page after one of `shown` results (the last at `last`) starts; None once
+        the search is as deep as it may go."""
+        returned = (self.cursor.returned if self.cursor else 0) + shown
+        return Cursor(returned, last) if returned < MAX_SEARCH_DEPTH else None
 
     @property
     def smallest_weight(self) -> float:
@@ -240,6 +262,9 @@ def _criterion(path: str, name: str, raw: Any, weight: float, errors: list[tuple
             errors.append((item_path, f"{value!r} is not a known {spec.vocabulary} id (see GET /v1/taxonomy)"))
             continue
         if spec.name == "country":
+            if not taxonomy.is_country(value):
+                errors.append((item_path, f"{value!r} is not an ISO 3166-1 alpha-2 country code"))
+                continue
             value = value.upper()
         elif spec.vocabulary is None:
             value = normalise_tag(value)
@@ -250,7 +275,7 @@ def _criterion(path: str, name: str, raw: Any, weight: float, errors: list[tuple
 
 def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = None,
                  weights: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
-                 size: int = 20, cursor: str | None = None, searcher_id: str | None = None,
+                 size: int = 20, cursor: Cursor | None = None, searcher_id: str | None = None,
                  exclude_ids: list[str] | tuple[str, ...] = ()) -> SearchQuery:
     """Validate a search request and build its query; raises InvalidSearch with field paths."""
     errors: list[tuple[str, str]] = []
@@ -291,18 +316,10 @@ def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = N
     fingerprint = hashlib.sha256(json.dumps(
         [terms, [(c.name, c.values, c.minimum, c.weight) for c in built],
          [(c.name, c.values, c.minimum) for c in hard], excluded], default=str).encode()).hexdigest()[:16]
-    decoded = None
-    if cursor is not None:
-        try:
-            decoded = Cursor.decode(cursor)
-            if decoded.fingerprint != fingerprint:
-                errors.append(("page.cursor", "belongs to a different search"))
-        except InvalidSearch as exc:
-            errors.extend(exc.errors)
     if errors:
         raise InvalidSearch(errors)
     return SearchQuery(text_terms=terms, criteria=tuple(built), filters=tuple(hard), exclude_ids=excluded,
-                       size=size, cursor=decoded, fingerprint=fingerprint)
+                       size=size, cursor=cursor, fingerprint=fingerprint)
 
 
 @dataclass
@@ -317,4 +334,4 @@ class SearchHit:
 class SearchPage:
     hits: list[SearchHit]
     total: int
-    next_cursor: str | None
+    next_cursor: Cursor | None

@@ -153,6 +153,13 @@ def ids(vocabulary: str) -> frozenset[str]:
     return _IDS[vocabulary]
 
 
+def is_country(code: str) -> bool:
+    """Whether `code` (any case) is an ISO 3166-1 alpha-2 country code."""
+    import pycountry  # the maintained ISO 3166 data; loaded on first use
+
+    return len(code) == 2 and pycountry.countries.get(alpha_2=code.upper()) is not None
+
+
 def label(vocabulary: str, term_id: str) -> str:
     for term in VOCABULARIES[vocabulary]:
         if term.id == term_id:

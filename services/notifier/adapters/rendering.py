@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from connect.text import header_safe
 from services.notifier.domain.rules import Attachment
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -37,7 +38,7 @@ class TemplateRenderer:
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
         text_module = self.env.get_template(f"{name}.txt.j2").make_module(context)
-        subject = " ".join(str(getattr(text_module, "subject", "")).split())
+        subject = header_safe(str(getattr(text_module, "subject", "")), limit=500)
         if not subject:
             raise ValueError(f"template {name}.txt.j2 sets no subject")
         html = self.env.get_template(f"{name}.html.j2").render(context)
@@ -89,7 +90,11 @@ def build_message(*, sender: str, to_name: str | None, to_email: str, subject: s
                   message_id: str, date: datetime, attachments: tuple[Attachment, ...] = ()) -> Message:
     """The MIME message as compat32 `Message` parts: their plain header strings cost a fraction
     of `EmailMessage`'s parsed header objects, which were the largest part of the notifier's own
-    time per email."""
+    time per email.
+
+    Whatever a member's name holds, it never stops the email nor writes a header of its own:
+    the name and the subject are folded to one line (`header_safe`), and a name left empty by
+    that gives the bare address."""
     # Boundaries of our own: "=_" never occurs in quoted-printable or base64 text, so the generator
     # can skip searching the bodies for a collision with a random one (a regex compile per email).
     token = hashlib.blake2b(message_id.encode(), digest_size=12).hexdigest()
@@ -110,8 +115,8 @@ def build_message(*, sender: str, to_name: str | None, to_email: str, subject: s
             message.attach(part)
     message["MIME-Version"] = "1.0"
     message["From"] = _address(sender) if not sender.isascii() else sender
-    message["To"] = formataddr((to_name or "", to_email), charset="utf-8")
-    message["Subject"] = _header(subject)
+    message["To"] = formataddr((header_safe(to_name or ""), to_email), charset="utf-8")
+    message["Subject"] = _header(header_safe(subject, limit=500))
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     return message

@@ -6,10 +6,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from connect.db import Database
 from services.notifier.adapters.orm import deliveries, members
@@ -103,50 +102,66 @@ class SqlDirectory:
 
 
 class SqlDeliveries:
-    """The processed store: which (event, recipient) emails the SMTP server already accepted."""
+    """The ledger of (event, recipient) emails: a row is written as a claim before the email is
+    handed to the sender (`sent_at` empty) and confirmed once the sender accepted it.  A claim
+    still unconfirmed when its event comes back means the notifier stopped in between: whether
+    that email left is unknown (docs/events.md, "Crashes")."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._insert: Any = None
+        self._claim: Any = None
+        self._confirm: Any = None
 
-    def _insert_ignoring_recorded(self) -> Any:
+    def _dialect_insert(self) -> Any:
+        return sqlite_insert if self.database.is_sqlite else postgresql_insert
+
+    def _claim_statement(self) -> Any:
         # Built once: a new statement per email cost SQLAlchemy a cache-key walk each time.
-        if self._insert is None:
-            dialect_insert = sqlite_insert if self.database.is_sqlite else postgresql_insert
-            self._insert = dialect_insert(deliveries).on_conflict_do_nothing()
-        return self._insert
+        if self._claim is None:
+            self._claim = self._dialect_insert()(deliveries).on_conflict_do_nothing()
+        return self._claim
 
-    def already_sent(self, event_id: str) -> set[str]:
-        with self.database.engine.connect() as conn:
-            return set(conn.execute(
-                select(deliveries.c.recipient_id).where(deliveries.c.event_id == event_id)).scalars())
+    def _confirm_statement(self) -> Any:
+        if self._confirm is None:
+            insert = self._dialect_insert()(deliveries)
+            self._confirm = insert.on_conflict_do_update(
+                index_elements=[deliveries.c.event_id, deliveries.c.recipient_id],
+                set_={"sent_at": insert.excluded.sent_at})
+        return self._confirm
 
-    def already_sent_many(self, event_ids: Iterable[str], conn: Connection | None = None) -> dict[str, set[str]]:
-        """Recipients already emailed, per event, for a whole polled batch in one round trip.
-        `conn`: one from `kept_connection`, or None for a pooled one."""
+    def ledger_many(self, event_ids: Iterable[str], conn: Connection | None = None) -> dict[str, dict[str, bool]]:
+        """Per event, each recipient in the ledger: True when their email was confirmed sent, False
+        when it was only claimed.  One round trip for a whole polled batch.  `conn`: one from
+        `kept_connection`, or None for a pooled one."""
         wanted = sorted(set(event_ids))
-        sent: dict[str, set[str]] = {event_id: set() for event_id in wanted}
+        found: dict[str, dict[str, bool]] = {event_id: {} for event_id in wanted}
         if not wanted:
-            return sent
+            return found
         with _transaction(self.database, conn) as tx:
-            for event_id, recipient_id in tx.execute(
-                    select(deliveries.c.event_id, deliveries.c.recipient_id).where(deliveries.c.event_id.in_(wanted))):
-                sent[event_id].add(recipient_id)
-        return sent
+            for event_id, recipient_id, sent_at in tx.execute(
+                    select(deliveries.c.event_id, deliveries.c.recipient_id, deliveries.c.sent_at)
+                    .where(deliveries.c.event_id.in_(wanted))):
+                found[event_id][recipient_id] = sent_at is not None
+        return found
 
-    def record_many(self, rows: list[dict[str, object]], conn: Connection | None = None) -> None:
-        """Insert ledger rows (event_id, recipient_id, message_id, sent_at) in one statement and
-        commit; rows another consumer instance already recorded are left as they are.  `conn`: one
-        from `kept_connection`, or None for a pooled one."""
-        if not rows:
-            return
-        with _transaction(self.database, conn) as tx:
-            tx.execute(self._insert_ignoring_recorded(), rows)
+    def claim_many(self, rows: list[dict[str, object]], conn: Connection | None = None) -> None:
+        """Claim (event_id, recipient_id, message_id, claimed_at) before sending; rows already in the
+        ledger are left as they are."""
+        if rows:
+            with _transaction(self.database, conn) as tx:
+                tx.execute(self._claim_statement(), [{**row, "sent_at": None} for row in rows])
 
-    def record_sent(self, event_id: str, recipient_id: str, message_id: str, now: datetime) -> None:
-        try:
-            with self.database.engine.begin() as conn:
-                conn.execute(deliveries.insert().values(event_id=event_id, recipient_id=recipient_id,
-                                                        message_id=message_id, sent_at=now))
-        except IntegrityError:
-            pass  # another consumer instance recorded the same delivery: nothing more to do
+    def confirm_many(self, rows: list[dict[str, object]], conn: Connection | None = None) -> None:
+        """Record (event_id, recipient_id, message_id, claimed_at, sent_at) as sent, claimed or not."""
+        if rows:
+            with _transaction(self.database, conn) as tx:
+                tx.execute(self._confirm_statement(), rows)
+
+    def release(self, pairs: Iterable[tuple[str, str]], conn: Connection | None = None) -> None:
+        """Drop the unconfirmed claims of emails known not to have left (skipped, or refused)."""
+        pairs = sorted(set(pairs))
+        if pairs:
+            with _transaction(self.database, conn) as tx:
+                tx.execute(delete(deliveries).where(
+                    tuple_(deliveries.c.event_id, deliveries.c.recipient_id).in_(pairs),
+                    deliveries.c.sent_at.is_(None)))

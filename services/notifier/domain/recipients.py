@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connect.text import header_safe
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -20,4 +22,6 @@ class Recipient:
 
     @property
     def display_name(self) -> str:
-        return self.name or "a Connect member"
+        """The name as emails show it: one line (a line break or control character stored in a
+        name becomes a space), or a stand-in when there is none."""
+        return header_safe(self.name or "") or "a Connect member"

@@ -9,17 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from connect.auth import Member, current_member
+from connect.text import Id, Text
 from connect.uow import Receipt
 from services.relationships.account.domain import (MAX_OUTCOME_CHARS, MAX_SUPPORT_MESSAGE_CHARS, SupportKind,
                                                    SupportOutcome)
 from services.relationships.account.services import AccountService
 from services.relationships.adapters.idempotency import Answer
-from services.relationships.http import idempotent, relationships
+from services.relationships.http import IdempotencyKey, idempotent, relationships
 
 # Tagged as before the rooms were split, so the published API document stays the same.
 router = APIRouter(prefix="/v1", tags=["workspace"])
@@ -37,17 +38,16 @@ class SupportRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SupportKind
-    relationship_id: str | None = Field(None, max_length=36)
-    message: str = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
-    on_behalf_of: str | None = Field(None, max_length=64,
-                                     description="Support role only: the member who asked by phone, email or mail.")
+    relationship_id: Id | None = Field(None, max_length=36)
+    message: Text = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
+    on_behalf_of: Id | None = Field(None, description="Support role only: the member who asked by phone, email or mail.")
 
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: SupportOutcome
-    note: str | None = Field(None, max_length=MAX_OUTCOME_CHARS)
+    note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS)
 
 
 @router.delete("/members/me", summary="Delete my account: withdraw everywhere, leave search, refuse my tokens")
@@ -70,7 +70,7 @@ def cpd_record(request: Request, member: Member = Depends(current_member),
 
 @router.post("/support-requests", status_code=201, summary="Ask the customer service team for help or erasure")
 def create_support_request(body: SupportRequestIn, request: Request, member: Member = Depends(current_member),
-                           idempotency_key: str | None = Header(None)) -> JSONResponse:
+                           idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def run(receipt: Receipt | None) -> dict[str, Any]:
         return account(request).create_support_request(member, body.kind, body.relationship_id, body.message,
                                                        receipt, body.on_behalf_of)
@@ -86,19 +86,19 @@ def list_support_requests(request: Request, member: Member = Depends(current_mem
 
 
 @router.get("/support-requests/{request_id}", summary="One support request (its author or the support role)")
-def get_support_request(request_id: str, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
+def get_support_request(request_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
     return account(request).get_support_request(member, request_id)
 
 
 @router.post("/support-requests/{request_id}/resolve",
              summary="Support role: resolve; approving an erasure anonymises the member everywhere")
-def resolve_support_request(request_id: str, body: ResolveIn, request: Request,
+def resolve_support_request(request_id: Id, body: ResolveIn, request: Request,
                             member: Member = Depends(current_member)) -> dict[str, Any]:
     return account(request).resolve_support_request(member, request_id, body.outcome, body.note)
 
 
 @router.get("/support/relationships/{relationship_id}",
             summary="Support role: a relationship's metadata, never message bodies or tool contents")
-def support_relationship(relationship_id: str, request: Request,
+def support_relationship(relationship_id: Id, request: Request,
                          member: Member = Depends(current_member)) -> dict[str, Any]:
     return account(request).support_relationship_view(member, relationship_id)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from connect.auth import Member, current_member
 from connect.errors import Invalid
+from connect.text import Id, Line, Text
 from connect.uow import Receipt
 from services.relationships.adapters.idempotency import Answer
-from services.relationships.http import idempotent, relationships, respond
+from services.relationships.http import (IdempotencyKey, IfMatch, PageCursor, idempotent, listing_query, open_after,
+                                         relationships, respond, seal_after)
 from services.relationships.proposals.domain import (MAX_AREAS, MAX_DURATION_MONTHS, MAX_GOALS_CHARS,
                                                      MAX_MESSAGE_CHARS, MAX_REASON_CHARS, MIN_DURATION_MONTHS, Action,
                                                      ProposalContent, Role, Status)
@@ -25,18 +27,18 @@ from services.relationships.proposals.services import TRANSITIONS, ProposalsServ
 router = APIRouter(prefix="/v1", tags=["relationships"])
 
 #: One area of mentoring (matching's expertise ids, e.g. "career_planning"); free text is kept as given.
-Area = Annotated[str, Field(min_length=1, max_length=100)]
+Area = Annotated[Line, Field(min_length=1, max_length=100)]
 
 
 class ProposalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mentor_id: str = Field(min_length=1, max_length=64)
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    mentor_id: Id
+    message: Text = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     areas: list[Area] = Field(default_factory=list, max_length=MAX_AREAS)
-    goals: str = Field("", max_length=MAX_GOALS_CHARS)
+    goals: Text = Field("", max_length=MAX_GOALS_CHARS)
     interaction_modes: list[Literal["in_person", "video", "email"]] = Field(default_factory=list, max_length=3)
-    duration_months: int = Field(ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)
+    duration_months: StrictInt = Field(ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)
 
 
 class ProposalPatch(BaseModel):
@@ -44,17 +46,17 @@ class ProposalPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str | None = Field(None, min_length=1, max_length=MAX_MESSAGE_CHARS)
+    message: Text | None = Field(None, min_length=1, max_length=MAX_MESSAGE_CHARS)
     areas: list[Area] | None = Field(None, max_length=MAX_AREAS)
-    goals: str | None = Field(None, max_length=MAX_GOALS_CHARS)
+    goals: Text | None = Field(None, max_length=MAX_GOALS_CHARS)
     interaction_modes: list[Literal["in_person", "video", "email"]] | None = Field(None, max_length=3)
-    duration_months: int | None = Field(None, ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)
+    duration_months: StrictInt | None = Field(None, ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)
 
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=MAX_REASON_CHARS)
+    reason: Text | None = Field(None, max_length=MAX_REASON_CHARS)
     expected_status: Status | None = Field(
         None, description="Only move if the relationship is still in this status (else 409 with the current one).")
 
@@ -74,7 +76,7 @@ def proposal_sent(view: dict[str, Any]) -> Answer:
 
 @router.post("/proposals", status_code=201, summary="Send a proposal to a mentor (honours Idempotency-Key)")
 def create_proposal(body: ProposalIn, request: Request, member: Member = Depends(current_member),
-                    idempotency_key: str | None = Header(None)) -> JSONResponse:
+                    idempotency_key: IdempotencyKey = None) -> JSONResponse:
     content = ProposalContent(message=body.message, areas=tuple(body.areas), goals=body.goals,
                               interaction_modes=tuple(body.interaction_modes), duration_months=body.duration_months)
 
@@ -87,8 +89,8 @@ def create_proposal(body: ProposalIn, request: Request, member: Member = Depends
 @router.get("/relationships", summary="My relationships, as mentor and as mentee, newest change first")
 def list_relationships(request: Request, member: Member = Depends(current_member),
                        role: Literal["mentor", "mentee"] | None = None,
-                       status: list[str] = Query(default=[], description="Repeat or comma-separate."),
-                       cursor: str | None = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+                       status: list[Line] = Query(default=[], description="Repeat or comma-separate."),
+                       cursor: PageCursor = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
     statuses = []
     for value in (part.strip() for item in status for part in item.split(",")):
         if not value:
@@ -98,19 +100,22 @@ def list_relationships(request: Request, member: Member = Depends(current_member
         except ValueError:
             raise Invalid({"query.status": f"unknown status {value!r}; one of "
                                            + ", ".join(s.value for s in Status)}) from None
-    return proposals(request).list_relationships(member.id, Role(role) if role else None, statuses, cursor, limit)
+    query = listing_query(role, statuses)
+    after = open_after(request, member.id, cursor, kind="relationships", query=query)
+    view = proposals(request).list_relationships(member.id, Role(role) if role else None, statuses, after, limit)
+    return seal_after(request, member.id, view, kind="relationships", query=query)
 
 
 @router.get("/relationships/{relationship_id}", summary="Details: proposal with edit history, status history")
-def relationship_details(relationship_id: str, request: Request,
+def relationship_details(relationship_id: Id, request: Request,
                          member: Member = Depends(current_member)) -> JSONResponse:
     return respond(with_etag(proposals(request).details(member.id, relationship_id)))
 
 
 @router.patch("/relationships/{relationship_id}/proposal",
               summary="The mentee edits a pending proposal (If-Match with the ETag required)")
-def edit_proposal(relationship_id: str, body: ProposalPatch, request: Request,
-                  member: Member = Depends(current_member), if_match: str | None = Header(None)) -> JSONResponse:
+def edit_proposal(relationship_id: Id, body: ProposalPatch, request: Request,
+                  member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)
     nulls = [name for name, value in changes.items() if value is None]
     if nulls:
@@ -119,8 +124,8 @@ def edit_proposal(relationship_id: str, body: ProposalPatch, request: Request,
 
 
 def _transition_route(action: Action) -> None:
-    def move(relationship_id: str, request: Request, body: TransitionIn | None = None,
-             member: Member = Depends(current_member), idempotency_key: str | None = Header(None)) -> JSONResponse:
+    def move(relationship_id: Id, request: Request, body: TransitionIn | None = None,
+             member: Member = Depends(current_member), idempotency_key: IdempotencyKey = None) -> JSONResponse:
         given = body or TransitionIn()
 
         def run(receipt: Receipt | None) -> dict[str, Any]:

@@ -10,8 +10,6 @@ errors of `proposals/domain.py`; results are the views the API returns.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import uuid
@@ -23,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 
 from connect.auth import Member
 from connect.clock import Clock, utc
-from connect.errors import Invalid
 from connect.etags import entity_tag, require_current, require_if_match
 from connect.uow import Receipt
 from schemas.events import AlternativeMentor
@@ -214,8 +211,9 @@ class ProposalsService:
         }
 
     def list_relationships(self, member_id: str, role: Role | None = None, statuses: Sequence[Status] = (),
-                           cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
-        after = self._decode_cursor(cursor) if cursor else None
+                           after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
+        """Newest change first; `after` (updated_at, id) continues a listing, and `next_cursor` is
+        where the next page starts (the API seals it into an opaque cursor)."""
         with self.uow() as uow:
             rows = uow.relationships.page(member_id, role, statuses, after, limit)
             page, more = rows[:limit], len(rows) > limit
@@ -232,22 +230,8 @@ class ProposalsService:
                                                                i_withdrew=row.withdrawn_by == member_id)],
                 "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
             })
-        next_cursor = self._encode_cursor(page[-1].updated_at, page[-1].id) if more else None
+        next_cursor = (utc(page[-1].updated_at), page[-1].id) if more else None
         return {"items": items, "next_cursor": next_cursor}
-
-    @staticmethod
-    def _encode_cursor(updated_at: datetime, relationship_id: str) -> str:
-        raw = json.dumps([utc(updated_at).isoformat(), relationship_id]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @staticmethod
-    def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            at, relationship_id = json.loads(raw)
-            return utc(datetime.fromisoformat(at)), str(relationship_id)
-        except (ValueError, TypeError, binascii.Error) as exc:
-            raise Invalid({"query.cursor": "not a cursor this API returned"}) from exc
 
     # --- timers --------------------------------------------------------------------------
     def send_due_reminders(self, now: datetime | None = None, batch_size: int = 500) -> SweepReport:

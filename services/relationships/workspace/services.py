@@ -11,9 +11,6 @@ relationship's state.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime
 from typing import Any, Callable, Sequence
@@ -22,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from connect.clock import Clock, utc
-from connect.errors import Invalid, NotFound, PreconditionFailed
+from connect.errors import NotFound, PreconditionFailed
 from connect.etags import require_current, require_if_match
 from connect.uow import Receipt
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
@@ -38,19 +35,6 @@ TOOL_KINDS = (ToolKind.SWOT, ToolKind.GSTAR, ToolKind.GOALS)
 
 def parties_of(rel: Relationship) -> Parties:
     return Parties(rel.id, rel.mentor_id, rel.mentee_id, rel.status.value, rel.accepted_at)
-
-
-def _encode_cursor(at: datetime, row_id: str) -> str:
-    raw = json.dumps([utc(at).isoformat(), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return utc(datetime.fromisoformat(at)), str(row_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise Invalid({"query.cursor": "not a cursor this API returned"}) from exc
 
 
 def meeting_view(meeting: Meeting) -> dict[str, Any]:
@@ -261,9 +245,10 @@ class WorkspaceService:
         return {"relationship_id": relationship_id, "outcomes": outcomes, "updated_at": iso(now)}
 
     # --- messages and nudges ------------------------------------------------------------------
-    def list_messages(self, member_id: str, relationship_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
-        """Newest first; the messages to me on the page returned are marked read."""
-        before = _decode_cursor(cursor) if cursor else None
+    def list_messages(self, member_id: str, relationship_id: str, before: tuple[datetime, str] | None,
+                      limit: int) -> dict[str, Any]:
+        """Newest first, from `before` (sent_at, id) on; the messages to me on the page returned are
+        marked read. `next_cursor` is where the next page starts (the API seals it)."""
         with self.uow() as uow:
             self._load(uow, member_id, relationship_id, lock=False)
             rows = uow.workspace.messages_page(relationship_id, before, limit)
@@ -278,7 +263,7 @@ class WorkspaceService:
             if item["id"] in unread_here:
                 item["read_at"] = iso(now)
         return {"items": items, "unread": unread,
-                "next_cursor": _encode_cursor(page[-1].sent_at, page[-1].id) if more else None}
+                "next_cursor": (utc(page[-1].sent_at), page[-1].id) if more else None}
 
     def post_message(self, member_id: str, relationship_id: str, body: str,
                      receipt: Receipt | None = None) -> dict[str, Any]:

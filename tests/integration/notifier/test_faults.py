@@ -213,7 +213,7 @@ def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap
     duplicates = sum(received.values()) - len(received)
     print(f"\nkills: {dict(kills)}; emails: {len(received)} distinct of {total}, duplicates: {duplicates}")
     assert set(received) == expected  # nothing lost
-    # A duplicate needs a notifier kill between the SMTP server's acceptance and the ledger insert,
+    # A duplicate needs a notifier kill between the SMTP server's acceptance and the ledger's confirmation,
     # a window each worker thread may be in at the moment of the kill (docs/events.md).
     assert duplicates <= kills["notifier"] * workers
 

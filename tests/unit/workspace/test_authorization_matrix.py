@@ -1,6 +1,10 @@
 """Every id-bearing route of the workspace (and the relationship routes it builds on), called by
 the owner (the mentee who proposed), the partner (the mentor), a stranger and a support user:
-only the allowed callers succeed; strangers get 404 and learn nothing."""
+only the allowed callers succeed; strangers get 404 and learn nothing.  The matrix must name every
+route with a relationship id (checked against the app's routes, so a new route cannot slip by),
+and each party is refused the other's moves.  Support never reads message bodies or tool
+contents: here they get 404 on those routes; tests/unit/workspace/test_account_api.py checks that
+their metadata view carries no member's words.  Part of the security suite (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 import pytest
+from fastapi.routing import APIRoute
 
 OWNER, PARTNER, STRANGER, SUPPORT = "owner", "partner", "stranger", "support"
 PARTIES = {OWNER, PARTNER}
@@ -69,6 +74,9 @@ def _routes(pair: Any, new_meeting: Callable[[], str], tool: dict[str, Any], new
          {OWNER: 403, PARTNER: 404, STRANGER: 404, SUPPORT: 2}),
         ("POST", fixed(url + "/complete"), None, outsiders),
         ("POST", fixed(url + "/withdraw"), None, outsiders),
+        ("POST", fixed(url + "/accept"), None, outsiders),
+        ("POST", fixed(url + "/reject"), None, outsiders),
+        ("POST", fixed(url + "/reopen"), None, outsiders),
         ("PATCH", fixed(url + "/proposal"), {"goals": "x"}, outsiders),
         ("POST", fixed(url + "/nudge"), None, parties),  # last: moves the clock (see below)
     ]
@@ -96,3 +104,44 @@ def test_only_allowed_callers_succeed_and_strangers_get_404(client, world, clock
     assert failures == []
     # Nothing the outsiders tried changed the relationship.
     assert client.get(pair.url, headers=pair.mentee).json()["status"] == "accepted"
+
+
+def _template(app: Any, method: str, path: str) -> str | None:
+    """The route template `path` reaches with `method` (None when none does)."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.matches(scope)[0] == Match.FULL:
+            return route.path
+    return None
+
+
+def test_the_matrix_names_every_route_with_a_relationship_id(client, world):
+    from fastapi.routing import iter_route_contexts
+
+    pair, _headers, new_meeting, tool, new_request, start = world
+    covered = {(method, _template(client.app, method, path_of())) for method, path_of, _body, _expected
+               in _routes(pair, new_meeting, tool, new_request, start)}
+    every = {(method, route.path) for route in (c.original_route for c in iter_route_contexts(client.app.routes))
+             if isinstance(route, APIRoute) and "{relationship_id}" in route.path for method in route.methods}
+    assert every - covered == set()
+
+
+def test_each_party_is_refused_the_other_partys_moves(client, propose):
+    pending = propose(accept=False)
+    for action in ("accept", "reject"):  # the mentor's answers
+        refused = client.post(f"{pending.url}/{action}", headers=pending.mentee)
+        assert refused.status_code in (403, 409), refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+    edit = client.patch(f"{pending.url}/proposal", json={"goals": "Mine now"},
+                        headers={**pending.mentor, "If-Match": "*"})  # the mentee's proposal
+    assert edit.status_code in (403, 409), edit.text
+    details = client.get(pending.url, headers=pending.mentee).json()
+    assert details["status"] == "pending" and details["proposal"]["goals"] != "Mine now"
+    assert client.post(f"{pending.url}/reject", headers=pending.mentor).status_code == 200
+    reopen = client.post(f"{pending.url}/reopen", headers=pending.mentee)  # only the mentor may reopen
+    assert reopen.status_code in (403, 409), reopen.text
+    assert client.get(pending.url, headers=pending.mentee).json()["status"] == "rejected"

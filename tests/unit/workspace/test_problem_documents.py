@@ -77,8 +77,10 @@ def test_proposal_refusals(client, auth, propose, pair):
     problem(bad_status, 422, "validation", "Validation failed", f"query.status: {message}",
             errors=[{"path": "query.status", "message": message, "type": "value_error"}])
     bad_cursor = client.get("/v1/relationships?cursor=nonsense", headers=ada)
-    problem(bad_cursor, 422, "validation", "Validation failed", "query.cursor: not a cursor this API returned",
-            errors=[{"path": "query.cursor", "message": "not a cursor this API returned", "type": "value_error"}])
+    reason = ("is not a cursor Connect issued to you for this listing (start the listing again without a "
+              "cursor)")
+    problem(bad_cursor, 400, "invalid-cursor", "Bad request", f"query.cursor: {reason}",
+            errors=[{"path": "query.cursor", "message": reason, "type": "invalid_cursor"}])
 
 
 def test_workspace_refusals(client, pair, propose, clock):
