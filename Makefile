@@ -25,7 +25,7 @@ serve: install
 	$(BIN)/connect serve
 
 unit: install
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/unit -q -m "not integration"
 
 test: install engines
 	$(BIN)/pytest -q

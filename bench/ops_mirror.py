@@ -24,9 +24,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from connect.adapters.ops_opensearch import OpenSearchOpsIndex
+from services.ops.adapters.opensearch import OpenSearchOpsIndex
 from connect.events import Record
-from connect.ops import EventMirror
+from services.ops.services import EventMirror
 from schemas.events import (RELATIONSHIPS_TOPIC, ProposalAccepted, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalSent)
 

@@ -29,7 +29,7 @@ from connect.auth import Member
 from connect.clock import MovableClock
 from connect.db import Database
 from services.relationships.adapters.suggestions import ProjectionSuggestions
-from services.relationships.domain.model import ProposalContent
+from services.relationships.proposals.domain import ProposalContent
 from services.relationships.services import RelationshipsService
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "relationships" / "migrations"
@@ -134,7 +134,7 @@ def measure_create_service(database: Database, count: int) -> dict[str, Any]:
     for n in range(count):
         member = Member(id=f"bench-mentee-{n}", name="Bench", email="")
         began = time.perf_counter()
-        service.propose(member, f"mentor-{n % MENTORS}", content)
+        service.proposals.propose(member, f"mentor-{n % MENTORS}", content)
         samples.append((time.perf_counter() - began) * 1000)
     return _latency(samples)
 
@@ -144,7 +144,6 @@ def measure_create_http(count: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from connect.bootstrap import build_container
-    from connect.events import Record
     from connect.settings import Settings
     from connect.web import create_app
     from schemas.events import MentorProfileChanged
@@ -152,11 +151,9 @@ def measure_create_http(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         container = build_container(Settings(var_dir=Path(folder)), clock=MovableClock(NOW))
         container.upgrade_databases()
-        service = container.service("relationships")
         for n in range(50):
-            event = MentorProfileChanged(member_id=f"mentor-{n}", available=True)
-            envelope = event.envelope(producer="bench", occurred_at=NOW)
-            service.project_member_event(Record(event.TOPIC, 0, n, event.key(), envelope.to_bytes()))
+            container.service("relationships").members.project(MentorProfileChanged(member_id=f"mentor-{n}",
+                                                                                    available=True))
         assert container.dev_issuer is not None
         tokens = [container.dev_issuer.mint(f"bench-mentee-{n}", "Bench Mentee", "b@example.org",
                                             now=time.time()) for n in range(count)]

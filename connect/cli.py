@@ -26,7 +26,8 @@ app.add_typer(run_app, name="run")
 log = logging.getLogger("connect.cli")
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
+    """The settings from the environment, with logging set up as they say (every command's first step)."""
     from connect import logs
 
     settings = Settings()
@@ -51,7 +52,7 @@ def serve(
     from connect.http_server import serve as serve_http
     from connect.web import create_app
 
-    settings = _settings()
+    settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     container = _container(settings)
     if workers > 1:
@@ -88,13 +89,13 @@ def db_upgrade(
     service: Optional[list[str]] = typer.Option(None, "--service", help="Only these services (default all)."),
 ) -> None:
     """Apply every service's migrations (the distributed shape runs this before starting roles)."""
-    settings = _settings()
+    settings = load_settings()
     container = _container(settings, tuple(service) if service else SERVICES)
     container.upgrade_databases()
     typer.echo("migrations applied: " + ", ".join(container.services))
 
 
-def _wait_for_signal(stop: threading.Event) -> None:
+def wait_for_signal(stop: threading.Event) -> None:
     def handle(_signum: int, _frame: object) -> None:
         stop.set()
 
@@ -114,7 +115,7 @@ def run_api(
     from connect.http_server import serve as serve_http
     from connect.web import create_app
 
-    settings = _settings()
+    settings = load_settings()
     container = _container(settings, tuple(service))
     serve_http(create_app(container), max_head_bytes=settings.api.max_header_bytes, host=host, port=port)
 
@@ -126,10 +127,10 @@ def run_relay(
     """Move committed outbox rows to the event transport (Kafka when configured)."""
     from connect.bootstrap import BackgroundRunner
 
-    container = _container(_settings(), tuple(service))
+    container = _container(load_settings(), tuple(service))
     runner = BackgroundRunner(container)
     runner.start(relays=True, consumer_roles=set(), jobs=False)
-    _wait_for_signal(runner.stop_event)
+    wait_for_signal(runner.stop_event)
     runner.stop()
     container.close()
 
@@ -137,13 +138,13 @@ def run_relay(
 def _run_consumers(role: str) -> None:
     from connect.bootstrap import BackgroundRunner
 
-    container = _container(_settings())
+    container = _container(load_settings())
     if not container.consumers({role}):
         typer.echo(f"no consumers have the role {role!r}", err=True)
         raise typer.Exit(2)
     runner = BackgroundRunner(container)
     runner.start(relays=False, consumer_roles={role}, jobs=False)
-    _wait_for_signal(runner.stop_event)
+    wait_for_signal(runner.stop_event)
     runner.stop()
     container.close()
 
@@ -171,7 +172,7 @@ def run_worker(concurrency: int = typer.Option(2, help="Worker processes.")) -> 
     """A Celery worker running periodic jobs such as the relationships sweep."""
     from connect.adapters.scheduler_celery import create_celery_app
 
-    celery = create_celery_app(_container(_settings()))
+    celery = create_celery_app(_container(load_settings()))
     celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-gossip"])
 
 
@@ -182,7 +183,7 @@ def run_beat(schedule_dir: str = typer.Option("var", help="Where beat keeps its 
 
     from connect.adapters.scheduler_celery import create_celery_app
 
-    celery = create_celery_app(_container(_settings()))
+    celery = create_celery_app(_container(load_settings()))
     Path(schedule_dir).mkdir(parents=True, exist_ok=True)
     celery.start(["beat", "--loglevel=INFO", f"--schedule={Path(schedule_dir) / 'celerybeat-schedule'}"])
 
@@ -191,6 +192,10 @@ ROLES = {
     "api": run_api, "relay": run_relay, "notifier": run_notifier, "indexer": run_indexer,
     "projector": run_projector, "worker": run_worker, "beat": run_beat,
 }
+
+
+#: Commands outside the services every process builds: the ops role, the event contract, the stack.
+OTHER_COMMANDS = ("services.ops.commands", "schemas.commands", "connect.stack")
 
 
 def _register_service_commands() -> None:
@@ -202,8 +207,8 @@ def _register_service_commands() -> None:
                 raise
             continue
         module.register(app)
-    for platform_module in ("connect.stack", "connect.ops"):  # distributed-shape commands: stack, ops
-        import_module(platform_module).register(app)
+    for module_name in OTHER_COMMANDS:
+        import_module(module_name).register(app)
 
 
 _register_service_commands()

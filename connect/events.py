@@ -15,7 +15,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable, Protocol, Sequence
+
+from pydantic import ValidationError
+
+from schemas.events import Envelope, EventData, UnknownEvent
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,44 @@ class PoisonMessage(Exception):
 
 class TransientError(Exception):
     """Processing may succeed later (a server answered 4xx, a connection dropped)."""
+
+
+class UnknownTypes(StrEnum):
+    """What a consumer does with an event type (or a newer version) it cannot read."""
+
+    #: Not ours: the record is passed over (the contract lets consumers skip what they do not know).
+    SKIP = "skip"
+    #: Ours to act on, so unreadable is a fault: the record is dead-lettered for someone to look at.
+    DEAD_LETTER = "dead-letter"
+    #: The consumer reads envelopes only (the ops mirror): no type is unknown, payloads are not read.
+    ENVELOPE_ONLY = "envelope-only"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    envelope: Envelope
+    #: The typed payload; None under `UnknownTypes.ENVELOPE_ONLY`.
+    event: EventData | None
+
+
+def decode_event(raw: bytes, unknown: UnknownTypes) -> Decoded | None:
+    """The one reading of a record's bytes every consumer shares, with the consumer's own policy
+    for types it cannot read.  None: skip the record.  `PoisonMessage`: dead-letter it (anything
+    that is not an envelope, a payload that breaks its schema, and per `unknown`)."""
+    try:
+        envelope = Envelope.from_bytes(raw)
+    except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+        raise PoisonMessage(f"not an event envelope: {exc}") from exc
+    if unknown is UnknownTypes.ENVELOPE_ONLY:
+        return Decoded(envelope, None)
+    try:
+        return Decoded(envelope, envelope.payload())
+    except UnknownEvent as exc:
+        if unknown is UnknownTypes.SKIP:
+            return None
+        raise PoisonMessage(str(exc)) from exc
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid {envelope.type} payload: {exc}") from exc
 
 
 Handler = Callable[[Record], None]

@@ -14,7 +14,7 @@ import threading
 import uuid
 import zlib
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table,
                         any_, bindparam, select, text, update)
@@ -114,6 +114,13 @@ class Outbox:
             payload=envelope.to_bytes(), occurred_at=occurred_at,
         ))
         return envelope
+
+    def forget_sent(self, session: Session, keys: Sequence[str]) -> None:
+        """Delete the rows of these keys that were already relayed (an erasure: no consumer needs
+        them any more); rows not sent yet stay, they must still go out."""
+        if keys:
+            session.execute(self.table.delete().where(self.table.c.key.in_(list(keys)),
+                                                      self.table.c.published_at.isnot(None)))
 
 
 class OutboxRelay:

@@ -2,6 +2,11 @@
 
 Clients get `type`, `title`, `status`, `detail` and, for validation failures,
 `errors` with a field path each; never a stack trace.
+
+This is the one place where errors become HTTP: use cases raise the domain errors
+of `connect.errors`, and `problem_for` gives each family its status (and the
+headers some of them carry); `install` answers every error of a request with it.
+`Problem` itself is for the HTTP edge only (authentication, idempotency keys).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from connect import errors
 from connect.cursors import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -81,6 +87,33 @@ def validation_problem(errors: list[dict[str, str]], detail: str | None = None) 
     )
 
 
+#: The status of each family of domain errors; the first that matches wins (subclasses first).
+DOMAIN_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.NotFound, 404),
+    (errors.Forbidden, 403),
+    (errors.Invalid, 422),
+    (errors.PreconditionRequired, 428),
+    (errors.PreconditionFailed, 412),
+    (errors.Unavailable, 503),
+    (errors.Conflict, 409),
+    (errors.DomainError, 409),
+)
+
+
+def problem_for(error: errors.DomainError) -> Problem:
+    """The problem document a domain error answers with."""
+    if isinstance(error, errors.Invalid):
+        return validation_problem([field_error(path, message) for path, message in error.field_errors],
+                                  error.detail)
+    status = next(status for family, status in DOMAIN_STATUS if isinstance(error, family))
+    headers: dict[str, str] = {}
+    if isinstance(error, errors.PreconditionFailed) and error.etag is not None:
+        headers["ETag"] = error.etag  # the version to read and retry from
+    if isinstance(error, errors.Unavailable) and error.retry_after_seconds is not None:
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return Problem(status, error.detail, type_=error.code, headers=headers or None, **error.facts)
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -126,6 +159,10 @@ def install(app: FastAPI) -> None:
             exc.status, exc.detail, type_=exc.type, title=exc.title, headers=exc.headers,
             instance=request.url.path, **exc.extensions,
         )
+
+    @app.exception_handler(errors.DomainError)
+    async def _refused(request: Request, exc: errors.DomainError) -> JSONResponse:
+        return await _problem(request, problem_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -55,7 +55,7 @@ class SearchSettings(_ConnectSettings):
     # False in the extra API processes of `connect serve --workers N`: only the process
     # running the indexer may write the embedded (tantivy) index.
     search_index_writes: bool = True
-    # Ops mirror of every event (connect/ops.py): daily indices `<prefix>-YYYY.MM.DD`.
+    # Ops mirror of every event (services/ops): daily indices `<prefix>-YYYY.MM.DD`.
     ops_index_prefix: str = "connect-events"
     kibana_url: str | None = None
 

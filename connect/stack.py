@@ -503,13 +503,13 @@ def run_smtp_sink(
 
     from aiosmtpd.controller import Controller
 
-    from connect.cli import _wait_for_signal
+    from connect.cli import wait_for_signal
 
     controller = Controller(MaildirSink(mail_dir), hostname=host, port=port)
     controller.start()
     typer.echo(f"SMTP sink on {host}:{port} saving to {mail_dir}", err=True)
     try:
-        _wait_for_signal(threading.Event())
+        wait_for_signal(threading.Event())
     finally:
         controller.stop()
 

@@ -8,14 +8,23 @@ transaction as the change, so either both are stored or neither is.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from connect.clock import Clock
 from connect.db import Database
 from connect.outbox import Outbox
 from schemas.events import Envelope, EventData
+
+
+class Receipt(Protocol):
+    """What a caller must keep together with a change, in the change's own transaction, made
+    from the use case's result: the HTTP edge's stored answer to an idempotent request.  The
+    use case hands its result over and knows nothing of what is made of it."""
+
+    def write(self, session: Session, result: Any) -> None: ...
 
 
 class SqlUnitOfWork:
@@ -46,6 +55,21 @@ class SqlUnitOfWork:
     def record(self, event: EventData, event_id: uuid.UUID | None = None) -> None:
         """Queue an event to be written with this transaction (a fixed id makes it idempotent)."""
         self._events.append((event, event_id))
+
+    def keep(self, receipt: Receipt | None, result: Any) -> None:
+        """Let the caller's receipt store what it makes of `result` in this transaction (call before commit)."""
+        if receipt is not None:
+            receipt.write(self.session, result)
+
+    def zero_freed_space(self) -> None:
+        """Before an erasure on SQLite: freed and overwritten cells are zeroed, not left readable
+        in the file's free space (PostgreSQL's dead tuples go with vacuum)."""
+        if self.database.is_sqlite:
+            self.session.execute(text("PRAGMA secure_delete=ON"))
+
+    def forget_sent(self, keys: Sequence[str]) -> None:
+        """Delete this service's already relayed events of these keys (an erasure), in this transaction."""
+        self.outbox.forget_sent(self.session, keys)
 
     def collect_new_events(self) -> Iterable[EventData]:
         """Services override this to gather events their aggregates recorded."""

@@ -154,7 +154,20 @@ class MenteeProfileChanged(_ProfileEvent):
 
 
 class _RelationshipEvent(EventData):
+    """What every relationship event says, and what it means for the relationship's lifecycle
+    (CONTRACT.md, "Relationships"); consumers read these instead of keeping tables of types."""
+
     TOPIC: ClassVar[str] = RELATIONSHIPS_TOPIC
+    #: The relationship's status once this event happened; None for events that say nothing
+    #: about it (the workspace's).
+    STATUS_AFTER: ClassVar[str | None] = None
+    #: The event is a move of the state machine (to STATUS_AFTER); an edit or a reminder is not.
+    MOVES_STATUS: ClassVar[bool] = False
+    #: The proposal was sent or reopened: the mentor's time to answer starts now.
+    STARTS_PROPOSAL: ClassVar[bool] = False
+    #: The mentor answered the proposal (accepted or rejected it).
+    ANSWERS_PROPOSAL: ClassVar[bool] = False
+
     relationship_id: str
     mentor_id: str
     mentee_id: str
@@ -166,6 +179,10 @@ class _RelationshipEvent(EventData):
 
 
 class ProposalSent(_RelationshipEvent):
+    STATUS_AFTER: ClassVar[str | None] = "pending"
+    MOVES_STATUS: ClassVar[bool] = True
+    STARTS_PROPOSAL: ClassVar[bool] = True
+
     message: str = ""
     areas: list[str] = Field(default_factory=list)
     goals: str = ""
@@ -174,27 +191,38 @@ class ProposalSent(_RelationshipEvent):
 
 
 class ProposalEdited(_RelationshipEvent):
+    STATUS_AFTER: ClassVar[str | None] = "pending"
+
     changed_fields: list[str] = Field(default_factory=list)
     proposal_version: int = 1
 
 
 class ProposalAccepted(_RelationshipEvent):
-    pass
+    STATUS_AFTER: ClassVar[str | None] = "accepted"
+    MOVES_STATUS: ClassVar[bool] = True
+    ANSWERS_PROPOSAL: ClassVar[bool] = True
 
 
 class ProposalRejected(_RelationshipEvent):
-    pass
+    STATUS_AFTER: ClassVar[str | None] = "rejected"
+    MOVES_STATUS: ClassVar[bool] = True
+    ANSWERS_PROPOSAL: ClassVar[bool] = True
 
 
 class ProposalWithdrawn(_RelationshipEvent):
-    pass
+    STATUS_AFTER: ClassVar[str | None] = "withdrawn"
+    MOVES_STATUS: ClassVar[bool] = True
 
 
 class ProposalReopened(_RelationshipEvent):
-    pass
+    STATUS_AFTER: ClassVar[str | None] = "pending"
+    MOVES_STATUS: ClassVar[bool] = True
+    STARTS_PROPOSAL: ClassVar[bool] = True
 
 
 class ProposalReminderDue(_RelationshipEvent):
+    STATUS_AFTER: ClassVar[str | None] = "pending"
+
     day: int
     sent_at: datetime | None = None
 
@@ -206,16 +234,21 @@ class AlternativeMentor(BaseModel):
 
 
 class ProposalExpired(_RelationshipEvent):
+    STATUS_AFTER: ClassVar[str | None] = "expired"
+    MOVES_STATUS: ClassVar[bool] = True
+
     areas: list[str] = Field(default_factory=list)
     alternatives: list[AlternativeMentor] = Field(default_factory=list)
 
 
 class RelationshipWithdrawn(_RelationshipEvent):
-    pass
+    STATUS_AFTER: ClassVar[str | None] = "withdrawn"
+    MOVES_STATUS: ClassVar[bool] = True
 
 
 class RelationshipCompleted(_RelationshipEvent):
-    pass
+    STATUS_AFTER: ClassVar[str | None] = "completed"
+    MOVES_STATUS: ClassVar[bool] = True
 
 
 # --- relationship workspace (producer: relationships) -------------------------------

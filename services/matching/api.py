@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Any, Optional
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,12 +12,11 @@ from starlette.concurrency import run_in_threadpool
 
 from connect.auth import Member, current_member
 from connect.cursors import CursorCodec, InvalidCursor
-from connect.problems import Problem, field_error, validation_problem
+from connect.errors import Forbidden
 from connect.text import Id, Json, Line, Text
-from services.matching.domain.profiles import InvalidProfile, Location, MenteeProfile, MentorProfile
-from services.matching.domain.search import Cursor, InvalidSearch, SearchQuery, build_search
-from services.matching.interfaces import SearchUnavailable
-from services.matching.services import MatchingService, NotFound
+from services.matching.domain.profiles import Location, MenteeProfile, MentorProfile
+from services.matching.domain.search import Cursor, SearchQuery, build_search
+from services.matching.services import MatchingService
 
 router = APIRouter(prefix="/v1", tags=["members"])
 
@@ -137,20 +135,6 @@ def _location(model: Optional[LocationIn]) -> Location:
     return Location(country=model.country.upper(), region=model.region, city=model.city)
 
 
-@contextmanager
-def _as_problems() -> Iterator[None]:
-    """Matching's domain errors, as the problem documents every route answers with."""
-    try:
-        yield
-    except (InvalidProfile, InvalidSearch) as exc:
-        raise validation_problem([field_error(path, message) for path, message in exc.errors]) from exc
-    except NotFound as exc:
-        raise Problem(404, str(exc), type_="not-found") from exc
-    except SearchUnavailable as exc:
-        raise Problem(503, "Search is unavailable right now; try again shortly.", type_="search-unavailable",
-                      headers={"Retry-After": "5"}) from exc
-
-
 @router.get("/members/me", response_model=MeOut, summary="Who the token says I am")
 def read_me(member: Member = Depends(current_member)) -> MeOut:
     return MeOut(member_id=member.id, name=member.name, email=member.email, roles=sorted(member.roles))
@@ -165,38 +149,33 @@ def read_taxonomy(_member: Member = Depends(current_member)) -> dict[str, list[d
 def put_mentor_profile(body: MentorProfileIn, member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
     profile = MentorProfile(**{**body.model_dump(exclude={"location"}), "location": _location(body.location)})
-    with _as_problems():
-        return matching.put_mentor_profile(member.id, profile)
+    return matching.put_mentor_profile(member.id, profile)
 
 
 @router.get("/members/me/mentor-profile", tags=["matching"], summary="My mentor profile, with availability")
 def get_mentor_profile(member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    with _as_problems():
-        return matching.get_mentor_profile(member.id)
+    return matching.get_mentor_profile(member.id)
 
 
 @router.put("/members/me/mentor-profile/availability", tags=["matching"],
             summary="Switch my availability to mentees off or on")
 def put_availability(body: AvailabilityIn, member: Member = Depends(current_member),
                      matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    with _as_problems():
-        return matching.set_availability(member.id, body.available)
+    return matching.set_availability(member.id, body.available)
 
 
 @router.put("/members/me/mentee-profile", tags=["matching"], summary="Create or replace my mentee profile")
 def put_mentee_profile(body: MenteeProfileIn, member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
     profile = MenteeProfile(**{**body.model_dump(exclude={"location"}), "location": _location(body.location)})
-    with _as_problems():
-        return matching.put_mentee_profile(member.id, profile)
+    return matching.put_mentee_profile(member.id, profile)
 
 
 @router.get("/members/me/mentee-profile", tags=["matching"], summary="My mentee profile")
 def get_mentee_profile(member: Member = Depends(current_member),
                        matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    with _as_problems():
-        return matching.get_mentee_profile(member.id)
+    return matching.get_mentee_profile(member.id)
 
 
 def _continued(cursors: CursorCodec, member_id: str, query: SearchQuery, cursor: str | None) -> SearchQuery:
@@ -215,18 +194,17 @@ def _continued(cursors: CursorCodec, member_id: str, query: SearchQuery, cursor:
 async def search_mentors(body: SearchIn, request: Request, member: Member = Depends(current_member),
                          matching: MatchingService = Depends(service)) -> Response:
     cursors: CursorCodec = request.app.state.container.cursors
-    with _as_problems():
-        query = build_search(text=body.text, criteria=body.criteria, weights=body.weights, filters=body.filters,
-                             size=body.page.size, searcher_id=member.id)
-        query = _continued(cursors, member.id, query, body.page.cursor)
-        search = functools.partial(matching.run_search, query, member.id)
-        if matching.searches_in_process:
-            # Only computation over local files, holding the GIL: the hop through the thread
-            # pool bought no concurrency and cost a fifth of the request's CPU. A search that
-            # waits on OpenSearch or PostgreSQL must not hold up the event loop, so it hops.
-            result = search()
-        else:
-            result = await run_in_threadpool(search)
+    query = build_search(text=body.text, criteria=body.criteria, weights=body.weights, filters=body.filters,
+                         size=body.page.size, searcher_id=member.id)
+    query = _continued(cursors, member.id, query, body.page.cursor)
+    search = functools.partial(matching.run_search, query, member.id)
+    if matching.searches_in_process:
+        # Only computation over local files, holding the GIL: the hop through the thread
+        # pool bought no concurrency and cost a fifth of the request's CPU. A search that
+        # waits on OpenSearch or PostgreSQL must not hold up the event loop, so it hops.
+        result = search()
+    else:
+        result = await run_in_threadpool(search)
     after: Cursor | None = result["next_cursor"]
     result["next_cursor"] = None if after is None else cursors.seal(
         after.values(), kind="search", member_id=member.id, query=query.fingerprint)
@@ -243,8 +221,7 @@ def suggest_mentors(areas: list[Tag] = Query(default_factory=list, max_length=20
                     limit: int = Query(3, ge=1, le=20),
                     _member: Member = Depends(current_member),
                     matching: MatchingService = Depends(service)) -> list[dict[str, str]]:
-    with _as_problems():
-        return matching.suggest_mentors(areas, exclude, limit)
+    return matching.suggest_mentors(areas, exclude, limit)
 
 
 @router.get("/members/{member_id}/connection-facts", tags=["matching"],
@@ -253,14 +230,23 @@ def get_connection_facts(member_id: Id, member: Member = Depends(current_member)
                          matching: MatchingService = Depends(service)) -> dict[str, Any]:
     # The relationships service asks with its service credential; a member may ask about themself.
     if member.id != member_id and "service" not in member.roles:
-        raise Problem(403, "Only the member themself or a Connect service may read these facts.",
-                      type_="service-only")
+        raise Forbidden("Only the member themself or a Connect service may read these facts.", code="service-only")
     return {"member_id": member_id, "profiles": matching.connection_facts(member_id)}
+
+
+@router.get("/members/{member_id}/shared-with/{other_id}", tags=["matching"],
+            summary="What two members share, for the first conversation's ice-breakers (service tokens)")
+def get_shared_connections(member_id: Id, other_id: Id, member: Member = Depends(current_member),
+                           matching: MatchingService = Depends(service)) -> dict[str, Any]:
+    # Comparing with anyone would tell a member about anyone: the relationships service asks.
+    if "service" not in member.roles:
+        raise Forbidden("Only a Connect service may compare two members.", code="service-only")
+    return {"member_id": member_id, "other_id": other_id,
+            "connections": matching.compare_members(member_id, other_id)}
 
 
 @router.get("/mentors/{member_id}", tags=["matching"], summary="A mentor's profile page (404 when inactive)")
 def get_mentor(member_id: Id, _member: Member = Depends(current_member),
                matching: MatchingService = Depends(service)) -> dict[str, Any]:
-    with _as_problems():
-        return matching.public_mentor(member_id)
+    return matching.public_mentor(member_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Protocol
 
+from connect.errors import Unavailable
 from services.matching.domain.search import SearchPage, SearchQuery
 
 
@@ -52,5 +53,14 @@ class SearchIndex(Protocol):
     def close(self) -> None: ...
 
 
-class SearchUnavailable(Exception):
-    """The search engine did not answer; the API turns this into 503."""
+class SearchUnavailable(Unavailable):
+    """The search engine did not answer (`reason` says how); clients are told to retry shortly."""
+
+    code = "search-unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Search is unavailable right now; try again shortly.", retry_after_seconds=5)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.detail} ({self.reason})"

@@ -6,46 +6,28 @@ import logging
 import statistics
 import threading
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
-
-from sqlalchemy import bindparam, func, literal_column, select, text, union_all
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from connect.auth import Member, RecentlyConfirmed
 from connect.clock import Clock, utc
 from connect.db import Database
 from connect.outbox import Outbox
-from connect.problems import Problem
-from connect.uow import SqlUnitOfWork
 from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAvailabilityChanged,
                             MentorProfileChanged)
 from services.matching.adapters import orm
+from services.matching.adapters.repository import (MatchingUnitOfWork, is_active, open_relationships_of,
+                                                   searcher_profiles)
 from services.matching.domain import taxonomy
-from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, MenteeProfile, MentorProfile, index_document,
-                                               load_level, normalise_tag)
-from services.matching.domain.search import SearchQuery, build_search, connections
+from services.matching.domain.connections import connections, member_facts
+from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, DeletedAccount, MenteeProfile, MentorProfile,
+                                               ProfileNotFound, index_document, load_level)
+from services.matching.domain.search import SearchQuery, build_search
 from services.matching.interfaces import SearchIndex
 
 log = logging.getLogger(__name__)
 
-# The reads on every search request's path, built once: building a statement and its cache key
-# per request cost about as much as running it on SQLite.
-_ACTIVE_OF = select(orm.members.c.active).where(orm.members.c.member_id == bindparam("member_id"))
-# A member's mentee and mentor profiles in one statement (each statement costs more than its read).
-_PROFILES_OF = union_all(*(select(literal_column(str(rank)).label("rank"), table.c.profile)
-                           .where(table.c.member_id == bindparam("member_id"))
-                           for rank, table in enumerate((orm.mentee_profiles, orm.mentor_profiles))))
-OPEN_STATUSES = ("pending", "accepted")
-# All of the searcher's open relationships (a mentee has a handful), matched to the page in
-# Python: an IN list of the page's mentors made SQLAlchemy rewrite the statement on every search.
-_OPEN_OF = (select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id, orm.relationships.c.status)
-            .where(orm.relationships.c.mentee_id == bindparam("mentee_id"),
-                   orm.relationships.c.status.in_(OPEN_STATUSES)))
 # Profile fields another service may learn to show two members what they have in common.
 CONNECTION_FACTS = ("sectors", "employer", "location", "interests", "qualifications", "languages")
-
-
-class NotFound(Exception):
-    pass
 
 
 class MatchingService:
@@ -63,8 +45,8 @@ class MatchingService:
         self._inactive: set[str] = set()
         self._active = RecentlyConfirmed()
 
-    def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.database, self.outbox, self.clock, self.after_commit)
+    def uow(self) -> MatchingUnitOfWork:
+        return MatchingUnitOfWork(self.database, self.outbox, self.clock, self.after_commit)
 
     # --- member directory ----------------------------------------------------------
 
@@ -73,12 +55,12 @@ class MatchingService:
         (AccountDeleted or MemberErased consumed) is refused, and never records them again."""
         if member.id not in self._inactive:
             with self.database.read_connection() as conn:
-                active = conn.execute(_ACTIVE_OF, {"member_id": member.id}).scalar()
+                active = is_active(conn, member.id)
             if active is not False:
                 self._active.add(member.id)
                 return
             self._inactive.add(member.id)
-        raise Problem(403, "This account was deleted; it can no longer use Connect.", type_="account-deleted")
+        raise DeletedAccount("This account was deleted; it can no longer use Connect.")
 
     def confirmed_active(self, member: Member) -> bool:
         """Settles `refuse_inactive` from memory: a read found them active a moment ago."""
@@ -91,19 +73,14 @@ class MatchingService:
             if self._known.get(member.id) == details:
                 return
         with self.uow() as uow:
-            row = uow.session.execute(
-                select(orm.members).where(orm.members.c.member_id == member.id).with_for_update()
-            ).first()
+            row = uow.members.get(member.id, for_update=True)
             now = self.clock.now()
             if row is None:
-                uow.session.execute(orm.members.insert().values(
-                    member_id=member.id, name=member.name, email=member.email, active=True, updated_at=now))
+                uow.members.add(member.id, member.name, member.email, now)
             elif (row.name, row.email) != details:
-                uow.session.execute(orm.members.update().where(orm.members.c.member_id == member.id)
-                                    .values(name=member.name, email=member.email, updated_at=now))
+                uow.members.change(member.id, now, name=member.name, email=member.email)
                 # The index shows the name: let a rebuild know this mentor changed.
-                uow.session.execute(orm.mentor_profiles.update()
-                                    .where(orm.mentor_profiles.c.member_id == member.id).values(changed_at=now))
+                uow.profiles.touch_mentor(member.id, now)
             if row is None or (row.name, row.email) != details:
                 uow.record(MemberDetailsChanged(member_id=member.id, name=member.name, email=member.email))
             uow.commit()
@@ -111,8 +88,8 @@ class MatchingService:
             self._known[member.id] = details
 
     def get_member(self, member_id: str) -> dict | None:
-        with self.database.session() as session:
-            row = session.execute(select(orm.members).where(orm.members.c.member_id == member_id)).first()
+        with self.uow() as uow:
+            row = uow.members.get(member_id)
             return dict(row._mapping) if row else None
 
     def knows_details(self, member: Member) -> bool:
@@ -123,10 +100,8 @@ class MatchingService:
         """The member deleted their account: out of search, 404 on their profile page."""
         with self.uow() as uow:
             now = self.clock.now()
-            uow.session.execute(orm.members.update().where(orm.members.c.member_id == member_id)
-                                .values(active=False, updated_at=now))
-            uow.session.execute(orm.mentor_profiles.update()
-                                .where(orm.mentor_profiles.c.member_id == member_id).values(changed_at=now))
+            uow.members.change(member_id, now, active=False)
+            uow.profiles.touch_mentor(member_id, now)
             uow.commit()
         self._forget(member_id)
 
@@ -141,22 +116,14 @@ class MatchingService:
         """Approved erasure: drop the member's profiles and sent events, anonymise the directory row.
         True when they had a mentor profile, so a document in the search index (see `purge_index`)."""
         with self.uow() as uow:
-            if self.database.is_sqlite:
-                # Freed and overwritten cells are zeroed, not left readable in the file's free space.
-                uow.session.execute(text("PRAGMA secure_delete=ON"))
-            now = self.clock.now()
-            uow.session.execute(orm.members.update().where(orm.members.c.member_id == member_id)
-                                .values(name="Erased member", email="", active=False, updated_at=now))
-            mentored = uow.session.execute(
-                orm.mentor_profiles.delete().where(orm.mentor_profiles.c.member_id == member_id)).rowcount
-            uow.session.execute(orm.mentee_profiles.delete().where(orm.mentee_profiles.c.member_id == member_id))
-            # Already relayed, so no consumer needs them any more; unsent rows still must go out.
-            uow.session.execute(orm.outbox.delete().where(orm.outbox.c.key == member_id,
-                                                          orm.outbox.c.published_at.is_not(None)))
+            uow.zero_freed_space()
+            uow.members.change(member_id, self.clock.now(), name="Erased member", email="", active=False)
+            mentored = uow.profiles.delete_all_of(member_id)
+            uow.forget_sent([member_id])
             uow.commit()
         self._forget(member_id)
         self.database.expunge_erased()
-        return bool(mentored)
+        return mentored
 
     def purge_index(self) -> None:
         """After an erased mentor's document was deleted: a deleted document keeps its bytes and
@@ -169,10 +136,9 @@ class MatchingService:
     def connection_facts(self, member_id: str) -> list[dict[str, Any]]:
         """The controlled, comparable fields of the member's mentee and mentor profiles (what
         "what you share" compares); never names, emails or free texts."""
-        with self.database.session() as session:
-            rows = [session.execute(select(table.c.profile).where(table.c.member_id == member_id)).scalar()
-                    for table in (orm.mentee_profiles, orm.mentor_profiles)]
-        return [{key: profile[key] for key in CONNECTION_FACTS if profile.get(key)} for profile in rows if profile]
+        with self.uow() as uow:
+            profiles = uow.profiles.profiles_of(member_id)
+        return [{key: profile[key] for key in CONNECTION_FACTS if profile.get(key)} for profile in profiles if profile]
 
     # --- taxonomy and profiles --------------------------------------------------------
 
@@ -183,20 +149,15 @@ class MatchingService:
     def put_mentor_profile(self, member_id: str, profile: MentorProfile) -> dict[str, Any]:
         profile.validate()
         with self.uow() as uow:
-            member = self._member_row(uow.session, member_id)
-            row = uow.session.execute(select(orm.mentor_profiles).where(
-                orm.mentor_profiles.c.member_id == member_id).with_for_update()).first()
+            member = self._member_row(uow, member_id)
+            row = uow.profiles.mentor(member_id, for_update=True)
             now = self.clock.now()
             if row is None:
                 available = True
-                uow.session.execute(orm.mentor_profiles.insert().values(
-                    member_id=member_id, profile=profile.to_dict(), available=True,
-                    created_at=now, updated_at=now, changed_at=now))
+                uow.profiles.add_mentor(member_id, profile.to_dict(), now)
             else:
                 available = row.available
-                uow.session.execute(orm.mentor_profiles.update()
-                                    .where(orm.mentor_profiles.c.member_id == member_id)
-                                    .values(profile=profile.to_dict(), updated_at=now, changed_at=now))
+                uow.profiles.change_mentor(member_id, now, profile=profile.to_dict())
             uow.record(MentorProfileChanged(
                 member_id=member_id, available=available, expertise=list(profile.expertise),
                 name=member.name, headline=profile.headline, active=member.active))
@@ -204,12 +165,10 @@ class MatchingService:
         return self.get_mentor_profile(member_id)
 
     def get_mentor_profile(self, member_id: str) -> dict[str, Any]:
-        with self.database.session() as session:
-            row = session.execute(select(orm.mentor_profiles, orm.members.c.name, orm.members.c.email)
-                                  .join(orm.members, orm.members.c.member_id == orm.mentor_profiles.c.member_id)
-                                  .where(orm.mentor_profiles.c.member_id == member_id)).first()
+        with self.uow() as uow:
+            row = uow.profiles.mentor_with_member(member_id)
         if row is None:
-            raise NotFound("You have no mentor profile yet.")
+            raise ProfileNotFound("You have no mentor profile yet.")
         view = {"member_id": member_id, "name": row.name, "email": row.email, **row.profile,
                 "available": row.available, "updated_at": utc(row.updated_at)}
         if not row.available:
@@ -218,16 +177,12 @@ class MatchingService:
 
     def set_availability(self, member_id: str, available: bool) -> dict[str, Any]:
         with self.uow() as uow:
-            member = self._member_row(uow.session, member_id)
-            row = uow.session.execute(select(orm.mentor_profiles.c.available).where(
-                orm.mentor_profiles.c.member_id == member_id).with_for_update()).first()
+            member = self._member_row(uow, member_id)
+            row = uow.profiles.mentor(member_id, for_update=True)
             if row is None:
-                raise NotFound("You have no mentor profile yet; create one first.")
+                raise ProfileNotFound("You have no mentor profile yet; create one first.")
             if row.available != available:
-                now = self.clock.now()
-                uow.session.execute(orm.mentor_profiles.update()
-                                    .where(orm.mentor_profiles.c.member_id == member_id)
-                                    .values(available=available, updated_at=now, changed_at=now))
+                uow.profiles.change_mentor(member_id, self.clock.now(), available=available)
                 uow.record(MentorAvailabilityChanged(member_id=member_id, available=available,
                                                      active=member.active, name=member.name))
             uow.commit()
@@ -236,47 +191,36 @@ class MatchingService:
     def put_mentee_profile(self, member_id: str, profile: MenteeProfile) -> dict[str, Any]:
         profile.validate()
         with self.uow() as uow:
-            self._member_row(uow.session, member_id)
-            exists = uow.session.execute(select(orm.mentee_profiles.c.member_id).where(
-                orm.mentee_profiles.c.member_id == member_id).with_for_update()).first()
+            self._member_row(uow, member_id)
             now = self.clock.now()
-            if exists is None:
-                uow.session.execute(orm.mentee_profiles.insert().values(
-                    member_id=member_id, profile=profile.to_dict(), created_at=now, updated_at=now))
+            if uow.profiles.mentee(member_id, for_update=True) is None:
+                uow.profiles.add_mentee(member_id, profile.to_dict(), now)
             else:
-                uow.session.execute(orm.mentee_profiles.update()
-                                    .where(orm.mentee_profiles.c.member_id == member_id)
-                                    .values(profile=profile.to_dict(), updated_at=now))
+                uow.profiles.change_mentee(member_id, profile.to_dict(), now)
             uow.record(MenteeProfileChanged(member_id=member_id, areas_sought=list(profile.areas_sought)))
             uow.commit()
         return self.get_mentee_profile(member_id)
 
     def get_mentee_profile(self, member_id: str) -> dict[str, Any]:
-        with self.database.session() as session:
-            row = session.execute(select(orm.mentee_profiles, orm.members.c.name, orm.members.c.email)
-                                  .join(orm.members, orm.members.c.member_id == orm.mentee_profiles.c.member_id)
-                                  .where(orm.mentee_profiles.c.member_id == member_id)).first()
+        with self.uow() as uow:
+            row = uow.profiles.mentee_with_member(member_id)
         if row is None:
-            raise NotFound("You have no mentee profile yet.")
+            raise ProfileNotFound("You have no mentee profile yet.")
         return {"member_id": member_id, "name": row.name, "email": row.email, **row.profile,
                 "updated_at": utc(row.updated_at)}
 
     def public_mentor(self, member_id: str) -> dict[str, Any]:
         """A mentor's profile page: public fields, availability, response figures; inactive is 404."""
-        with self.database.session() as session:
-            row = session.execute(select(orm.mentor_profiles, orm.members.c.name, orm.members.c.active)
-                                  .join(orm.members, orm.members.c.member_id == orm.mentor_profiles.c.member_id)
-                                  .where(orm.mentor_profiles.c.member_id == member_id)).first()
+        with self.uow() as uow:
+            row = uow.profiles.mentor_with_member(member_id)
             if row is None or not row.active:
-                raise NotFound("No such mentor.")
-            stats = self._mentor_stats(session, member_id)
+                raise ProfileNotFound("No such mentor.")
+            stats = self._mentor_stats(uow.relationships.of_mentor(member_id))
         return {"member_id": member_id, "name": row.name, **row.profile, "available": row.available,
                 "stats": stats}
 
-    def _mentor_stats(self, session: Any, member_id: str) -> dict[str, Any]:
-        rows = session.execute(select(orm.relationships.c.status, orm.relationships.c.proposed_at,
-                                      orm.relationships.c.answered_at)
-                               .where(orm.relationships.c.mentor_id == member_id)).all()
+    @staticmethod
+    def _mentor_stats(rows: Sequence[Any]) -> dict[str, Any]:
         answered = [r for r in rows if r.answered_at is not None]
         hours = [(utc(r.answered_at) - utc(r.proposed_at)).total_seconds() / 3600 for r in answered]
         return {
@@ -287,10 +231,11 @@ class MatchingService:
             "pending_proposals": sum(1 for r in rows if r.status == "pending"),
         }
 
-    def _member_row(self, session: Any, member_id: str) -> Any:
-        member = session.execute(select(orm.members).where(orm.members.c.member_id == member_id)).first()
+    @staticmethod
+    def _member_row(uow: MatchingUnitOfWork, member_id: str) -> Any:
+        member = uow.members.get(member_id)
         if member is None:
-            raise NotFound("Unknown member.")
+            raise ProfileNotFound("Unknown member.")
         return member
 
     def import_members(self, members: Iterable[tuple[str, str, str, MentorProfile | None, MenteeProfile | None]]
@@ -303,26 +248,21 @@ class MatchingService:
         with self.uow() as uow:
             now = self.clock.now()
             batch = list(members)
-            existing = set(uow.session.execute(select(orm.members.c.member_id).where(
-                orm.members.c.member_id.in_([m[0] for m in batch]))).scalars())
+            existing = uow.members.known(m[0] for m in batch)
             for member_id, name, email, mentor, mentee in batch:
                 if member_id in existing:
                     continue
-                uow.session.execute(orm.members.insert().values(
-                    member_id=member_id, name=name, email=email, active=True, updated_at=now))
+                uow.members.add(member_id, name, email, now)
                 uow.record(MemberDetailsChanged(member_id=member_id, name=name, email=email))
                 if mentor is not None:
                     mentor.validate()
-                    uow.session.execute(orm.mentor_profiles.insert().values(
-                        member_id=member_id, profile=mentor.to_dict(), available=True,
-                        created_at=now, updated_at=now, changed_at=now))
+                    uow.profiles.add_mentor(member_id, mentor.to_dict(), now)
                     uow.record(MentorProfileChanged(member_id=member_id, available=True,
                                                     expertise=list(mentor.expertise), name=name,
                                                     headline=mentor.headline, active=True))
                 if mentee is not None:
                     mentee.validate()
-                    uow.session.execute(orm.mentee_profiles.insert().values(
-                        member_id=member_id, profile=mentee.to_dict(), created_at=now, updated_at=now))
+                    uow.profiles.add_mentee(member_id, mentee.to_dict(), now)
                     uow.record(MenteeProfileChanged(member_id=member_id, areas_sought=list(mentee.areas_sought)))
                 created += 1
             uow.commit()
@@ -344,11 +284,11 @@ class MatchingService:
         if searcher_id is not None and mentor_ids:
             # Reads only: a read connection does not queue behind the relays for SQLite's write lock.
             with self.database.read_connection() as conn:
-                searcher_doc = self._searcher_doc(conn, searcher_id)
+                searcher_doc = member_facts(searcher_profiles(conn, searcher_id))
                 on_page = set(mentor_ids)
-                for rel in conn.execute(_OPEN_OF, {"mentee_id": searcher_id}):
-                    if rel.mentor_id in on_page:
-                        open_with[rel.mentor_id] = {"relationship_id": rel.relationship_id, "status": rel.status}
+                for row in open_relationships_of(conn, searcher_id):
+                    if row.mentor_id in on_page:
+                        open_with[row.mentor_id] = {"relationship_id": row.relationship_id, "status": row.status}
         results = []
         for hit in page.hits:
             matched = query.matched(hit.doc)
@@ -362,24 +302,12 @@ class MatchingService:
             })
         return {"results": results, "total": page.total, "next_cursor": page.next_cursor}
 
-    def _searcher_doc(self, conn: Any, searcher_id: str) -> dict[str, Any]:
-        """The searcher's mentee and mentor profiles merged, shaped like an index document."""
-        merged: dict[str, list[str]] = {name: [] for name in
-                                        ("sectors", "employer", "region", "interests", "qualifications", "languages")}
-
-        def add(name: str, values: Iterable[str]) -> None:
-            for value in values:
-                if value and value not in merged[name]:
-                    merged[name].append(value)
-
-        for _rank, profile in sorted(conn.execute(_PROFILES_OF, {"member_id": searcher_id}).all()):
-            add("sectors", profile.get("sectors") or [])
-            add("region", [(profile.get("location") or {}).get("region") or ""])
-            add("interests", [normalise_tag(i) for i in profile.get("interests") or []])
-            add("languages", profile.get("languages") or [])
-            add("qualifications", profile.get("qualifications") or [])
-            add("employer", [normalise_tag(profile.get("employer") or "")])
-        return merged
+    def compare_members(self, member_id: str, other_id: str) -> list[dict[str, Any]]:
+        """What two members share (their profiles, each side's mentee and mentor merged): the
+        same comparison as a search result's `connections`."""
+        with self.database.read_connection() as conn:
+            return connections(member_facts(searcher_profiles(conn, member_id)),
+                               member_facts(searcher_profiles(conn, other_id)))
 
     def suggest_mentors(self, areas: list[str], exclude: list[str], limit: int = 3) -> list[dict[str, str]]:
         """Available, active mentors matching the same areas (for an expired proposal's email)."""
@@ -394,17 +322,12 @@ class MatchingService:
 
     # --- the index, derived from the database ----------------------------------------------
 
-    def _listed_docs(self, session: Any, member_ids: list[str] | None = None,
+    @staticmethod
+    def _listed_docs(uow: MatchingUnitOfWork, member_ids: list[str] | None = None,
                      changed_since: datetime | None = None) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """(member_id, index document or None when the mentor must not be listed)."""
-        stmt = (select(orm.mentor_profiles, orm.members.c.name, orm.members.c.active)
-                .join(orm.members, orm.members.c.member_id == orm.mentor_profiles.c.member_id))
-        if member_ids is not None:
-            stmt = stmt.where(orm.mentor_profiles.c.member_id.in_(member_ids))
-        if changed_since is not None:
-            stmt = stmt.where(orm.mentor_profiles.c.changed_at >= changed_since)
-        rows = session.execute(stmt.order_by(orm.mentor_profiles.c.member_id)).all()
-        loads = self._loads(session, [r.member_id for r in rows] if member_ids is not None else None)
+        rows = uow.profiles.listed_rows(member_ids, changed_since)
+        loads = uow.relationships.open_counts([r.member_id for r in rows] if member_ids is not None else None)
         for row in rows:
             if not (row.available and row.active):
                 yield row.member_id, None
@@ -413,35 +336,28 @@ class MatchingService:
             yield row.member_id, index_document(row.member_id, row.name, MentorProfile.from_dict(row.profile),
                                                 load_level(pending, active))
 
-    def _loads(self, session: Any, mentor_ids: list[str] | None) -> dict[str, tuple[int, int]]:
-        stmt = (select(orm.relationships.c.mentor_id, orm.relationships.c.status, func.count())
-                .where(orm.relationships.c.status.in_(OPEN_STATUSES))
-                .group_by(orm.relationships.c.mentor_id, orm.relationships.c.status))
-        if mentor_ids is not None:
-            stmt = stmt.where(orm.relationships.c.mentor_id.in_(mentor_ids))
-        loads: dict[str, tuple[int, int]] = {}
-        for mentor_id, status, count in session.execute(stmt):
-            pending, active = loads.get(mentor_id, (0, 0))
-            loads[mentor_id] = (pending + count, active) if status == "pending" else (pending, active + count)
-        return loads
+    def listed_documents(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """Every mentor's (member_id, index document or None when not listed), as a rebuild reads them."""
+        with self.uow() as uow:
+            return list(self._listed_docs(uow))
 
     def refresh_index(self, member_ids: list[str]) -> None:
         """Bring these mentors' index entries in line with the database (listed or removed)."""
-        with self.database.session() as session:
-            found = dict(self._listed_docs(session, member_ids=member_ids))
+        with self.uow() as uow:
+            found = dict(self._listed_docs(uow, member_ids=member_ids))
         self.index.upsert(doc for doc in found.values() if doc is not None)
         self.index.delete(mid for mid in member_ids if found.get(mid) is None)
 
     def catch_up_index(self, since: datetime) -> None:
         """Re-apply every mentor changed since `since` (after an alias swap)."""
-        with self.database.session() as session:
-            found = list(self._listed_docs(session, changed_since=since))
+        with self.uow() as uow:
+            found = list(self._listed_docs(uow, changed_since=since))
         self.index.upsert(doc for _mid, doc in found if doc is not None)
         self.index.delete(mid for mid, doc in found if doc is None)
 
     def count_mentors(self) -> int:
-        with self.database.session() as session:
-            return session.execute(select(func.count()).select_from(orm.mentor_profiles)).scalar_one()
+        with self.uow() as uow:
+            return uow.profiles.count_mentors()
 
     def reindex(self, progress: Callable[[int], None] | None = None, batch: int = 2000) -> tuple[str, int]:
         """Build a new index version from the database, then swap the alias to it."""
@@ -449,9 +365,9 @@ class MatchingService:
         build = self.index.begin_build()
         added = 0
         try:
-            with self.database.session() as session:
+            with self.uow() as uow:
                 chunk: list[dict[str, Any]] = []
-                for _mid, doc in self._listed_docs(session):
+                for _mid, doc in self._listed_docs(uow):
                     if doc is not None:
                         chunk.append(doc)
                     if len(chunk) >= batch:
@@ -461,7 +377,7 @@ class MatchingService:
                         progress(1)
                 added += build.add(chunk)
                 # What changed while we read goes into the new index before it goes live.
-                late = list(self._listed_docs(session, changed_since=started_at))
+                late = list(self._listed_docs(uow, changed_since=started_at))
             build.add(doc for _mid, doc in late if doc is not None)
             build.delete(mid for mid, doc in late if doc is None)
             build.swap(started_at)

@@ -15,45 +15,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import select
-
-from connect.events import PoisonMessage, Record
-from schemas.events import (AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased,
-                            MentorAvailabilityChanged, MentorProfileChanged, ProposalAccepted, ProposalExpired,
-                            ProposalRejected, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipWithdrawn, UnknownEvent)
-from services.matching.adapters import orm
+from connect.events import Record, UnknownTypes, decode_event
+from schemas.events import (AccountDeleted, MemberDetailsChanged, MemberErased, MentorAvailabilityChanged,
+                            MentorProfileChanged)
+from services.matching.adapters.repository import MatchingUnitOfWork
 from services.matching.domain.profiles import load_level
-from services.matching.services import OPEN_STATUSES, MatchingService
+from services.matching.services import MatchingService
 
 log = logging.getLogger(__name__)
-
-STATUS_AFTER = {
-    ProposalSent: "pending",
-    ProposalReopened: "pending",
-    ProposalAccepted: "accepted",
-    ProposalRejected: "rejected",
-    ProposalWithdrawn: "withdrawn",
-    RelationshipWithdrawn: "withdrawn",
-    ProposalExpired: "expired",
-    RelationshipCompleted: "completed",
-}
-ANSWERS = (ProposalAccepted, ProposalRejected)
-
-
-def decode(record: Record) -> tuple[Envelope, EventData] | None:
-    """The typed event, or None for a type this service does not know (skipped, per the contract)."""
-    try:
-        envelope = Envelope.from_bytes(record.value)
-    except ValidationError as exc:
-        raise PoisonMessage(f"undecodable envelope: {exc}") from exc
-    try:
-        return envelope, envelope.payload()
-    except UnknownEvent:
-        return None
-    except ValidationError as exc:
-        raise PoisonMessage(f"invalid {envelope.type} payload: {exc}") from exc
 
 
 class IndexerHandler:
@@ -61,10 +30,10 @@ class IndexerHandler:
         self.service = service
 
     def __call__(self, record: Record) -> None:
-        decoded = decode(record)
+        decoded = decode_event(record.value, UnknownTypes.SKIP)
         if decoded is None:
             return
-        _envelope, event = decoded
+        event = decoded.event
         if isinstance(event, AccountDeleted):
             self.service.mark_inactive(event.member_id)
             self.service.refresh_index([event.member_id])
@@ -78,52 +47,46 @@ class IndexerHandler:
 
 
 class RelationshipProjector:
+    """Projects the moves of the relationships' state machine (the event types say which
+    events move it, and where to: `schemas.events`); other relationship events are passed over."""
+
     def __init__(self, service: MatchingService) -> None:
         self.service = service
 
     def __call__(self, record: Record) -> None:
-        decoded = decode(record)
+        decoded = decode_event(record.value, UnknownTypes.SKIP)
         if decoded is None:
             return
-        envelope, event = decoded
-        status = STATUS_AFTER.get(type(event))
-        if status is None:
+        event = decoded.event
+        if not getattr(event, "MOVES_STATUS", False):
             return
-        mentor_id = self._apply(event, status, envelope.occurred_at)
+        mentor_id = self._apply(event, event.STATUS_AFTER, decoded.envelope.occurred_at)  # type: ignore[union-attr]
         if mentor_id is not None:
             self.service.refresh_index([mentor_id])
 
     def _apply(self, event: Any, status: str, at: datetime) -> str | None:
         """Store the new status; returns the mentor id when their load level changed."""
-        table = orm.relationships
-        service = self.service
-        with service.database.session() as session, session.begin():
-            before = self._level(session, event.mentor_id)
-            row = session.execute(select(table).where(table.c.relationship_id == event.relationship_id)
-                                  .with_for_update()).first()
+        with self.service.uow() as uow:
+            before = self._level(uow, event.mentor_id)
+            row = uow.relationships.get(event.relationship_id, for_update=True)
             values: dict[str, Any] = {"status": status, "updated_at": at}
-            if isinstance(event, ANSWERS):
+            if event.ANSWERS_PROPOSAL:
                 values["answered_at"] = at
-            if isinstance(event, (ProposalSent, ProposalReopened)):
+            if event.STARTS_PROPOSAL:
                 values.update(proposed_at=at, answered_at=None)
             if row is None:
-                session.execute(table.insert().values(
-                    relationship_id=event.relationship_id, mentor_id=event.mentor_id, mentee_id=event.mentee_id,
-                    proposed_at=values.pop("proposed_at", at), **values))
+                uow.relationships.add(event.relationship_id, event.mentor_id, event.mentee_id,
+                                      proposed_at=values.pop("proposed_at", at), **values)
             else:
-                session.execute(table.update().where(table.c.relationship_id == event.relationship_id)
-                                .values(**values))
-            after = self._level(session, event.mentor_id)
-            if before == after:
-                return None
-            session.execute(orm.mentor_profiles.update()
-                            .where(orm.mentor_profiles.c.member_id == event.mentor_id)
-                            .values(changed_at=service.clock.now()))
-            return event.mentor_id
+                uow.relationships.change(event.relationship_id, **values)
+            after = self._level(uow, event.mentor_id)
+            if before != after:
+                uow.profiles.touch_mentor(event.mentor_id, self.service.clock.now())
+            uow.commit()
+        return event.mentor_id if before != after else None
 
     @staticmethod
-    def _level(session: Any, mentor_id: str) -> int:
-        rows = session.execute(select(orm.relationships.c.status).where(
-            orm.relationships.c.mentor_id == mentor_id, orm.relationships.c.status.in_(OPEN_STATUSES))).all()
-        pending = sum(1 for r in rows if r.status == "pending")
-        return load_level(pending, len(rows) - pending)
+    def _level(uow: MatchingUnitOfWork, mentor_id: str) -> int:
+        statuses = uow.relationships.open_statuses_of_mentor(mentor_id)
+        pending = sum(1 for status in statuses if status == "pending")
+        return load_level(pending, len(statuses) - pending)

@@ -11,14 +11,11 @@ from typing import Any, Iterator
 
 from sqlalchemy import Connection
 
-from pydantic import ValidationError
-
 from connect.clock import Clock
 from connect.db import Database
 from connect.email import EmailSender, PermanentEmailError, TransientEmailError
-from connect.events import PoisonMessage, Record
-from schemas.events import (AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased,
-                            UnknownEvent)
+from connect.events import PoisonMessage, Record, UnknownTypes, decode_event
+from schemas.events import AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased
 from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
 from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, kept_connection
@@ -29,14 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def decode(raw: bytes) -> tuple[Envelope, EventData]:
-    """The envelope and its typed payload; PoisonMessage for anything we can never read."""
-    try:
-        envelope = Envelope.from_bytes(raw)
-        return envelope, envelope.payload()
-    except UnknownEvent as exc:
-        raise PoisonMessage(str(exc)) from exc
-    except (ValidationError, ValueError, UnicodeDecodeError) as exc:
-        raise PoisonMessage(f"undecodable event: {exc}") from exc
+    """The envelope and its typed payload.  Every event on the notifier's topics may call for an
+    email, so one it cannot read is dead-lettered (PoisonMessage), never skipped."""
+    decoded = decode_event(raw, UnknownTypes.DEAD_LETTER)
+    assert decoded is not None and decoded.event is not None  # DEAD_LETTER raises instead of skipping
+    return decoded.envelope, decoded.event
 
 
 class NotifierService:

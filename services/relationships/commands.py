@@ -32,10 +32,10 @@ def register(app: typer.Typer) -> None:
         also relays the events and runs the consumers so the emails follow.
         """
         from connect.bootstrap import build_container, deliver_until_quiet
-        from connect.cli import _settings
+        from connect.cli import load_settings
         from connect.clock import MovableClock, SystemClock
 
-        settings = _settings()
+        settings = load_settings()
         instant = _parse_instant(at) if at else None
         clock = MovableClock(instant) if instant else SystemClock()
         container = build_container(settings, clock=clock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from schemas.events import AlternativeMentor
 
@@ -15,3 +15,14 @@ class MentorSuggestions(Protocol):
     """
 
     def suggest(self, areas: Sequence[str], exclude: Sequence[str], limit: int) -> list[AlternativeMentor]: ...
+
+
+class SharedConnections(Protocol):
+    """What two members share (sector, employer, region, interests...), as `[{"kind", "values"}]`.
+
+    The comparison is matching's (`services.matching.domain.connections`); adapters ask matching
+    for it and never raise: without matching the first conversation opens with prompts and no
+    connections.
+    """
+
+    def between(self, member_id: str, other_id: str) -> list[dict[str, Any]]: ...

@@ -124,7 +124,7 @@ def _unchecked(annotation: Any, metadata: list[Any], path: str, seen: set[type])
 def test_every_text_field_of_every_request_goes_through_the_text_check(client):
     from fastapi.routing import iter_route_contexts
 
-    from services.relationships.api_workspace import TOOL_MODELS
+    from services.relationships.workspace.api import TOOL_MODELS
 
     gaps: list[str] = []
     routes = [context.original_route for context in iter_route_contexts(client.app.routes)]

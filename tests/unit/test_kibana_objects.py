@@ -1,6 +1,6 @@
 """The Kibana saved objects under deploy/kibana/ are held to the ops mirror:
 valid NDJSON, every reference resolves inside the file, and every field a
-visualisation aggregates or filters on is mapped by connect/ops.py."""
+visualisation aggregates or filters on is mapped by services/ops/domain/mirror.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 import re
 from typing import Any
 
-from connect.ops import mapping, saved_objects_path
+from services.ops.commands import saved_objects_path
+from services.ops.domain.mirror import mapping
 from connect.settings import SearchSettings
 from schemas.events import EVENT_TYPES
 

@@ -9,17 +9,27 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
+from connect.errors import Forbidden, Invalid, NotFound
 from services.matching.domain import taxonomy
 
 AVAILABILITY_MESSAGE = "You are currently unavailable to mentees"
 
 
-class InvalidProfile(Exception):
+class InvalidProfile(Invalid):
     """One or more fields break a domain rule; `errors` holds (field path, message) pairs."""
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{path}: {message}" for path, message in errors))
-        self.errors = errors
+        super().__init__(errors)
+
+
+class ProfileNotFound(NotFound):
+    """No such member, profile or listed mentor."""
+
+
+class DeletedAccount(Forbidden):
+    """The member deleted their account (or was erased): their tokens are refused."""
+
+    code = "account-deleted"
 
 
 @dataclass(frozen=True)

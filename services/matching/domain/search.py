@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from connect.errors import Invalid
 from services.matching.domain import taxonomy
 from services.matching.domain.profiles import normalise_tag
 
@@ -89,10 +90,9 @@ CRITERIA: dict[str, CriterionSpec] = {spec.name: spec for spec in (
 ALIASES = {"location.region": "region", "location.country": "country"}
 
 
-class InvalidSearch(Exception):
+class InvalidSearch(Invalid):
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
-        self.errors = errors
+        super().__init__(errors)
 
 
 @dataclass(frozen=True)
@@ -320,28 +320,6 @@ def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = N
         raise InvalidSearch(errors)
     return SearchQuery(text_terms=terms, criteria=tuple(built), filters=tuple(hard), exclude_ids=excluded,
                        size=size, cursor=cursor, fingerprint=fingerprint)
-
-
-# --- ice-breakers ---------------------------------------------------------------------
-
-CONNECTION_FIELDS = ("sectors", "employer", "region", "interests", "qualifications", "languages")
-
-
-def connections(searcher: dict[str, Any], mentor: dict[str, Any]) -> list[dict[str, Any]]:
-    """What the searcher (their mentee and mentor profiles merged) and a mentor share.
-
-    Both sides are index-document shaped (see `profiles.index_document`).
-    """
-    shared = []
-    for name in CONNECTION_FIELDS:
-        mine = searcher.get(name)
-        if not mine:
-            continue
-        theirs = mentor.get(name) or ()
-        common = [v for v in mine if v in theirs]
-        if common:
-            shared.append({"kind": name, "values": common})
-    return shared
 
 
 @dataclass

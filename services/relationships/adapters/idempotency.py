@@ -2,10 +2,11 @@
 
 The first request with a key reserves it (`in_flight`) in a short transaction
 of its own, so a concurrent duplicate sees the reservation at once and is told
-409.  The command then stores its response in the *same* transaction as its
-change (`responder`), so a committed change always has its replayable answer
-and a rolled-back one leaves none.  A request that fails unexpectedly releases
-its key; one that ends in a client error stores that error for replay.
+409.  The use case then keeps a `KeyReceipt` in the *same* transaction as its
+change: the receipt stores what the route's presenter makes of the use case's
+result (status, body, headers), so a committed change always has its replayable
+answer and a rolled-back one leaves none.  A request that fails unexpectedly
+releases its key; one that ends in a client error stores that error for replay.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +41,9 @@ def request_hash(method: str, path: str, body: Any) -> str:
 
 
 @dataclass(frozen=True)
-class StoredResponse:
+class Answer:
+    """What a route answers: the first time, and stored for every replay."""
+
     status: int
     body: dict[str, Any]
     headers: dict[str, str]
@@ -50,13 +53,30 @@ class StoredResponse:
         return self.headers.get("x-stored-problem") == "1"
 
 
+class KeyReceipt:
+    """The `connect.uow.Receipt` of one idempotency key: stores `present(result)` in the use
+    case's transaction and keeps it, so the route answers with exactly what was stored."""
+
+    def __init__(self, store: "IdempotencyStore", member_id: str, key: str, present: Callable[[Any], Answer]) -> None:
+        self.store = store
+        self.member_id = member_id
+        self.key = key
+        self.present = present
+        self.answer: Answer | None = None
+
+    def write(self, session: Session, result: Any) -> None:
+        answer = self.present(result)
+        self.store.complete(session, self.member_id, self.key, answer)
+        self.answer = answer
+
+
 class IdempotencyStore:
     def __init__(self, database: Database, clock: Clock) -> None:
         self.database = database
         self.clock = clock
 
-    def reserve(self, member_id: str, key: str, fingerprint: str) -> StoredResponse | None:
-        """None: go ahead (the key is now ours).  A StoredResponse: replay it.  Raises 409/422."""
+    def reserve(self, member_id: str, key: str, fingerprint: str) -> Answer | None:
+        """None: go ahead (the key is now ours).  An Answer: replay it.  Raises 409/422."""
         if not key or len(key) > MAX_KEY_LENGTH:
             raise Problem(400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
                           type_="invalid-idempotency-key")
@@ -83,24 +103,27 @@ class IdempotencyStore:
                         raise Problem(409, "A request with this Idempotency-Key is still being processed; "
                                            "retry shortly.", type_="idempotency-key-in-flight",
                                       headers={"Retry-After": "1"})
-                    return StoredResponse(row.response_status, row.response_body or {}, row.response_headers or {})
+                    return Answer(row.response_status, row.response_body or {}, row.response_headers or {})
             except IntegrityError:
                 continue  # a concurrent first request inserted the key; read it again
         raise Problem(409, "A request with this Idempotency-Key is still being processed; retry shortly.",
                       type_="idempotency-key-in-flight", headers={"Retry-After": "1"})
 
-    def complete(self, session: Session, member_id: str, key: str, status: int, body: dict[str, Any],
-                 headers: dict[str, str]) -> None:
-        """Store the response inside the caller's transaction."""
+    def receipt(self, member_id: str, key: str, present: Callable[[Any], Answer]) -> KeyReceipt:
+        return KeyReceipt(self, member_id, key, present)
+
+    def complete(self, session: Session, member_id: str, key: str, answer: Answer) -> None:
+        """Store the answer inside the caller's transaction."""
         session.execute(update(_keys).where(_keys.c.member_id == member_id, _keys.c.key == key)
-                        .values(state="done", response_status=status, response_body=body, response_headers=headers))
+                        .values(state="done", response_status=answer.status, response_body=answer.body,
+                                response_headers=answer.headers))
 
     def complete_with_problem(self, member_id: str, key: str, problem: Problem) -> None:
         body = {"status": problem.status, "detail": problem.detail, "type": problem.type, "title": problem.title,
                 "extensions": problem.extensions}
         with self.database.session() as session, session.begin():
-            self.complete(session, member_id, key, problem.status, body,
-                          {**(problem.headers or {}), "x-stored-problem": "1"})
+            self.complete(session, member_id, key,
+                          Answer(problem.status, body, {**(problem.headers or {}), "x-stored-problem": "1"}))
 
     def release(self, member_id: str, key: str) -> None:
         with self.database.session() as session, session.begin():

@@ -1,37 +1,38 @@
-"""Loading and storing relationship aggregates, and the unit of work that owns them.
+"""The relationships service's unit of work and the repositories it hands out.
 
-The repository keeps every aggregate it handed out; at commit the unit of
-work writes each one's row and its new log entries (proposal versions, status
-changes, reminder outcomes) and the events it recorded into the outbox, all in
-one transaction, with one multi-row statement per table so that a sweep over
-thousands of proposals stays a handful of round trips.
+One unit of work for every room: `uow.relationships` (the relationship
+aggregate and the logs around it), `uow.members` (the member projection),
+`uow.workspace` (meetings, tools, messages, nudges, notes) and `uow.accounts`
+(deleted accounts, support requests, erasure), all on the one session, so a
+change in any room commits with the relationship row it checked and the events
+it recorded.  Use cases never write SQL; repositories do.
+
+The relationship repository keeps every aggregate it handed out; at commit the
+unit of work writes each one's row and its new log entries (proposal versions,
+status changes, reminder outcomes) and the events it recorded into the outbox,
+all in one transaction, with one multi-row statement per table so that a sweep
+over thousands of proposals stays a handful of round trips.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Table, and_, bindparam, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Text, and_, bindparam, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connect.clock import utc
 from connect.uow import SqlUnitOfWork
 from schemas.events import Envelope, EventData
 from services.relationships.adapters import orm
-from services.relationships.domain.model import (OPEN_STATUSES, ProposalContent, ProposalVersion, Relationship,
-                                                 Status)
-
-_rel = orm.relationships
-_ver = orm.proposal_versions
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return utc(value) if value is not None else None
+from services.relationships.adapters.account_repository import AccountRepository
+from services.relationships.adapters.bulk import insert_rows, update_rows_postgres
+from services.relationships.adapters.workspace_repository import WorkspaceRepository
+from services.relationships.proposals.domain import (EXPIRY_DAYS, OPEN_STATUSES, ProposalContent, ProposalVersion,
+                                                     Relationship, Role, Status)
 
 
 def _content(row: Any) -> ProposalContent:
@@ -48,11 +49,14 @@ class RelationshipRepository:
         # Column values as loaded, so an update writes only the columns that changed.
         self._loaded: dict[str, dict[str, Any]] = {}
 
-    # --- reading --------------------------------------------------------------------
+    # --- reading aggregates ------------------------------------------------------------
     def _select(self):  # type: ignore[no-untyped-def]
-        return (select(_rel, _ver.c.message, _ver.c.areas, _ver.c.goals, _ver.c.interaction_modes,
-                       _ver.c.duration_months, _ver.c.author_id, _ver.c.created_at.label("version_at"))
-                .join(_ver, and_(_ver.c.relationship_id == _rel.c.id, _ver.c.version == _rel.c.proposal_version)))
+        versions = orm.proposal_versions
+        return (select(orm.relationships, versions.c.message, versions.c.areas, versions.c.goals,
+                       versions.c.interaction_modes, versions.c.duration_months, versions.c.author_id,
+                       versions.c.created_at.label("version_at"))
+                .join(versions, and_(versions.c.relationship_id == orm.relationships.c.id,
+                                     versions.c.version == orm.relationships.c.proposal_version)))
 
     def _load(self, rows: Sequence[Any]) -> list[Relationship]:
         if not rows:
@@ -72,7 +76,7 @@ class RelationshipRepository:
                 proposal=ProposalVersion(row.proposal_version, _content(row), row.author_id, utc(row.version_at)),
                 created_at=utc(row.created_at), updated_at=utc(row.updated_at), cycle=row.cycle,
                 cycle_started_at=utc(row.cycle_started_at), reminders_done=frozenset(done[row.id]),
-                withdrawn_by=row.withdrawn_by, accepted_at=_aware(row.accepted_at),
+                withdrawn_by=row.withdrawn_by, accepted_at=utc(row.accepted_at) if row.accepted_at else None,
             )
             self._seen[rel.id] = rel
             self._loaded[rel.id] = self._row_values(rel)
@@ -83,27 +87,116 @@ class RelationshipRepository:
         """The aggregate, locked for the rest of the transaction when `for_update`."""
         if relationship_id in self._seen:
             return self._seen[relationship_id]
-        query = self._select().where(_rel.c.id == relationship_id)
+        query = self._select().where(orm.relationships.c.id == relationship_id)
         if for_update and self.row_locks:
-            query = query.with_for_update(of=_rel)
+            query = query.with_for_update(of=orm.relationships)
         found = self._load(self.session.execute(query).all())
         return found[0] if found else None
 
     def due(self, now: datetime, limit: int) -> list[Relationship]:
         """Pending relationships whose next timer is due, locked; rows another sweep holds are skipped."""
+        table = orm.relationships
         query = (self._select()
-                 .where(_rel.c.status == Status.PENDING.value, _rel.c.next_timer_at <= now)
-                 .order_by(_rel.c.next_timer_at).limit(limit))
+                 .where(table.c.status == Status.PENDING.value, table.c.next_timer_at <= now)
+                 .order_by(table.c.next_timer_at).limit(limit))
         if self.row_locks:
-            query = query.with_for_update(of=_rel, skip_locked=True)
+            query = query.with_for_update(of=table, skip_locked=True)
         return self._load(self.session.execute(query).all())
 
     def open_between(self, mentor_id: str, mentee_id: str) -> Any | None:
+        table = orm.relationships
         return self.session.execute(
-            select(_rel.c.id, _rel.c.status).where(
-                _rel.c.mentor_id == mentor_id, _rel.c.mentee_id == mentee_id,
-                _rel.c.status.in_([s.value for s in OPEN_STATUSES]))
+            select(table.c.id, table.c.status).where(
+                table.c.mentor_id == mentor_id, table.c.mentee_id == mentee_id,
+                table.c.status.in_([s.value for s in OPEN_STATUSES]))
         ).first()
+
+    # --- reading rows and logs (the views) --------------------------------------------------
+    def row(self, relationship_id: str) -> Any | None:
+        return self.session.execute(select(orm.relationships)
+                                    .where(orm.relationships.c.id == relationship_id)).first()
+
+    def pair(self, relationship_id: str) -> tuple[str, str]:
+        table = orm.relationships
+        row = self.session.execute(select(table.c.mentor_id, table.c.mentee_id)
+                                   .where(table.c.id == relationship_id)).one()
+        return row.mentor_id, row.mentee_id
+
+    def versions(self, relationship_id: str) -> Sequence[Any]:
+        versions = orm.proposal_versions
+        return self.session.execute(select(versions).where(versions.c.relationship_id == relationship_id)
+                                    .order_by(versions.c.version)).all()
+
+    def history(self, relationship_id: str) -> Sequence[Any]:
+        history = orm.status_history
+        return self.session.execute(select(history).where(history.c.relationship_id == relationship_id)
+                                    .order_by(history.c.id)).all()
+
+    def reminders(self, relationship_id: str) -> Sequence[Any]:
+        reminders = orm.reminders
+        return self.session.execute(select(reminders).where(reminders.c.relationship_id == relationship_id)
+                                    .order_by(reminders.c.cycle, reminders.c.day)).all()
+
+    def page(self, member_id: str, role: Role | None, statuses: Sequence[Status],
+             after: tuple[datetime, str] | None, limit: int) -> Sequence[Any]:
+        """A member's relationships, newest change first, from after `after` (updated_at, id);
+        one row more than `limit` when there are more."""
+        table = orm.relationships
+        if role is Role.MENTOR:
+            mine = table.c.mentor_id == member_id
+        elif role is Role.MENTEE:
+            mine = table.c.mentee_id == member_id
+        else:
+            mine = or_(table.c.mentor_id == member_id, table.c.mentee_id == member_id)
+        query = select(table).where(mine)
+        if statuses:
+            query = query.where(table.c.status.in_([s.value for s in statuses]))
+        if after is not None:
+            after_at, after_id = after
+            query = query.where(or_(table.c.updated_at < after_at,
+                                    and_(table.c.updated_at == after_at, table.c.id < after_id)))
+        query = query.order_by(table.c.updated_at.desc(), table.c.id.desc()).limit(limit + 1)
+        return self.session.execute(query).all()
+
+    def expiring_area_sets(self, now: datetime, limit: int) -> list[str]:
+        """The distinct areas (as JSON texts) of the next `limit` proposals due to expire at `now`."""
+        table, versions = orm.relationships, orm.proposal_versions
+        expiring = (select(versions.c.areas)
+                    .join(table, and_(versions.c.relationship_id == table.c.id,
+                                      versions.c.version == table.c.proposal_version))
+                    .where(table.c.status == Status.PENDING.value, table.c.next_timer_at <= now,
+                           table.c.cycle_started_at <= now - timedelta(days=EXPIRY_DAYS))
+                    .order_by(table.c.next_timer_at).limit(limit).subquery())
+        # Distinct as text: most expiring proposals share a few sets of areas.
+        return list(self.session.execute(select(cast(expiring.c.areas, Text)).distinct()).scalars().all())
+
+    def ids_of(self, member_id: str, statuses: tuple[str, ...] | None = None) -> list[str]:
+        table = orm.relationships
+        query = select(table.c.id).where(or_(table.c.mentor_id == member_id, table.c.mentee_id == member_id))
+        if statuses is not None:
+            query = query.where(table.c.status.in_(statuses))
+        return [row.id for row in self.session.execute(query.order_by(table.c.id))]
+
+    def accepted_at(self, relationship_ids: list[str]) -> dict[str, datetime]:
+        """When each of these relationships was (last) accepted; those never accepted are absent."""
+        history = orm.status_history
+        rows = self.session.execute(select(history.c.relationship_id, history.c.at)
+                                    .where(history.c.to_status == Status.ACCEPTED.value,
+                                           history.c.relationship_id.in_(relationship_ids))
+                                    .order_by(history.c.id))
+        return {row.relationship_id: utc(row.at) for row in rows}
+
+    def parties_of(self, relationship_ids: list[str]) -> Sequence[Any]:
+        """Who, status, acceptance and planned duration of many relationships in one query."""
+        if not relationship_ids:
+            return []
+        table, versions = orm.relationships, orm.proposal_versions
+        return self.session.execute(
+            select(table.c.id, table.c.mentor_id, table.c.mentee_id, table.c.status, table.c.accepted_at,
+                   versions.c.duration_months)
+            .join(versions, and_(versions.c.relationship_id == table.c.id,
+                                 versions.c.version == table.c.proposal_version))
+            .where(table.c.id.in_(relationship_ids))).all()
 
     # --- writing --------------------------------------------------------------------
     def add(self, rel: Relationship) -> None:
@@ -144,12 +237,12 @@ class RelationshipRepository:
                           for r in rel.new_reminders]
             rel.new_changes, rel.new_versions, rel.new_reminders = [], [], []
         self._new.clear()
-        insert_rows(self.session, _rel, new_rows)
+        insert_rows(self.session, orm.relationships, new_rows)
         if changed_columns:
             # Only the columns some aggregate changed (a reminder moves next_timer_at, nothing else).
             self._update_rows([{"b_id": row["b_id"], **{name: row[name] for name in sorted(changed_columns)}}
                                for row in updated_rows])
-        insert_rows(self.session, _ver, versions)
+        insert_rows(self.session, orm.proposal_versions, versions)
         insert_rows(self.session, orm.status_history, changes)
         insert_rows(self.session, orm.reminders, reminders)
 
@@ -163,66 +256,74 @@ class RelationshipRepository:
         if not rows:
             return
         if self.row_locks and len(rows) > 1:
-            update_rows_postgres(self.session, _rel, "id", [{"id": r.pop("b_id"), **r} for r in rows])
+            update_rows_postgres(self.session, orm.relationships, "id", [{"id": r.pop("b_id"), **r} for r in rows])
             return
         # executemany; the SET clause comes from the parameter names.
-        self.session.execute(update(_rel).where(_rel.c.id == bindparam("b_id")), rows)
+        self.session.execute(update(orm.relationships).where(orm.relationships.c.id == bindparam("b_id")), rows)
 
 
-# PostgreSQL bulk paths: one statement with one array parameter per column, whatever the
-# row count (a sweep batch is a few statements, not thousands of round trips).  SQLite runs
-# in-process, where executemany costs no round trips, so it keeps the portable path.
+class MemberRepository:
+    """The member projection: what this service knows of members from tokens and from matching's events."""
 
-def _pg_arrays(table: Table, rows: list[dict[str, Any]]) -> tuple[list[str], list[str], list[list[Any]]]:
-    names = list(rows[0])
-    casts, arrays = [], []
-    for name in names:
-        column_type = table.c[name].type
-        data = [row[name] for row in rows]
-        if isinstance(column_type, JSON):
-            data = [json.dumps(value) if value is not None else None for value in data]
-        casts.append(f"CAST(%b AS {column_type.compile(dialect=postgresql.dialect())}[])")
-        arrays.append(data)
-    return names, casts, arrays
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
+    def upsert(self, member_id: str, insert: dict[str, Any], update_values: dict[str, Any], now: datetime) -> None:
+        """Insert the member with `insert` over the defaults, or change `update_values` of the known one."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        defaults = {"name": None, "email": None, "is_mentor": False, "available": False, "active": True,
+                    "expertise": None}
+        statement = dialect_insert(orm.members).values(member_id=member_id, updated_at=now, **{**defaults, **insert})
+        self.session.execute(statement.on_conflict_do_update(index_elements=[orm.members.c.member_id],
+                                                             set_={**update_values, "updated_at": now}))
 
-def _execute_binary(session: Session, sql: str, params: list[Any]) -> None:
-    # Straight to psycopg with binary parameters: arrays of thousands of values (payloads
-    # above all) are sent as they are instead of being escaped into text one by one.
-    # Same connection, so the same transaction as everything else in the unit of work.
-    driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(sql, params)
+    def get(self, member_id: str) -> Any | None:
+        return self.session.execute(select(orm.members).where(orm.members.c.member_id == member_id)).first()
 
+    def names(self, member_ids: set[str]) -> dict[str, str]:
+        if not member_ids:
+            return {}
+        rows = self.session.execute(select(orm.members.c.member_id, orm.members.c.name)
+                                    .where(orm.members.c.member_id.in_(sorted(member_ids))))
+        return {row.member_id: row.name for row in rows if row.name}
 
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql" or len(rows) == 1:
-        session.execute(table.insert(), rows)
-        return
-    names, casts, arrays = _pg_arrays(table, rows)
-    _execute_binary(session, f"INSERT INTO {table.name} ({', '.join(names)}) "
-                             f"SELECT * FROM unnest({', '.join(casts)})", arrays)
+    def listed_mentors(self) -> Sequence[Any]:
+        """Mentors who may receive proposals now (a mentor profile, available, active), by id."""
+        members = orm.members
+        return self.session.execute(select(members.c.member_id, members.c.name, members.c.expertise)
+                                    .where(members.c.is_mentor, members.c.available, members.c.active)
+                                    .order_by(members.c.member_id)).all()
 
-
-def update_rows_postgres(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
-    names, casts, arrays = _pg_arrays(table, rows)
-    assignments = ", ".join(f"{name} = changed.{name}" for name in names if name != key)
-    _execute_binary(session, f"UPDATE {table.name} SET {assignments} FROM unnest({', '.join(casts)}) "
-                             f"AS changed({', '.join(names)}) WHERE {table.name}.{key} = changed.{key}", arrays)
+    def delete(self, member_id: str) -> None:
+        self.session.execute(delete(orm.members).where(orm.members.c.member_id == member_id))
 
 
 class RelationshipsUnitOfWork(SqlUnitOfWork):
-    """`with uow:` → `uow.relationships` (repository) and `uow.session`; `uow.commit()` writes the
-    aggregates, then every event they recorded into the outbox, in the same transaction."""
+    """`with uow:` → the repositories (`uow.relationships`, `uow.members`, `uow.workspace`,
+    `uow.accounts`) on `uow.session`; `uow.commit()` writes the aggregates, then every event
+    they recorded into the outbox, in the same transaction."""
 
     relationships: RelationshipRepository
+    members: MemberRepository
+    workspace: WorkspaceRepository
+    accounts: AccountRepository
 
     def __enter__(self) -> "RelationshipsUnitOfWork":
         super().__enter__()
         self.relationships = RelationshipRepository(self.session, row_locks=self.database.is_postgres)
+        self.members = MemberRepository(self.session)
+        self.workspace = WorkspaceRepository(self.session)
+        self.accounts = AccountRepository(self.session)
         return self
+
+    def record_events_of(self, aggregate: Any) -> None:
+        """Record (and clear) what a workspace aggregate (a meeting, a tool) recorded, in order."""
+        for event in aggregate.events:
+            self.record(event)
+        aggregate.events = []
 
     def collect_new_events(self) -> Iterable[EventData]:
         for rel in self.relationships.seen():

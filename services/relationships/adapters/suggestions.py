@@ -15,11 +15,9 @@ import logging
 from typing import Any, Callable, Sequence
 
 import httpx
-from sqlalchemy import select
-
 from connect.db import Database
 from schemas.events import AlternativeMentor
-from services.relationships.adapters import orm
+from services.relationships.adapters.repository import MemberRepository
 from services.relationships.interfaces import MentorSuggestions
 
 log = logging.getLogger(__name__)
@@ -55,13 +53,9 @@ class ProjectionSuggestions:
 
     def suggest(self, areas: Sequence[str], exclude: Sequence[str], limit: int) -> list[AlternativeMentor]:
         wanted = set(areas)
-        members = orm.members
         try:
             with self.database.session() as session:
-                rows = session.execute(
-                    select(members.c.member_id, members.c.name, members.c.expertise)
-                    .where(members.c.is_mentor, members.c.available, members.c.active)
-                    .order_by(members.c.member_id)).all()
+                rows = MemberRepository(session).listed_mentors()
         except Exception as exc:  # the expiry goes ahead without alternatives
             log.warning("no mentor suggestions from the member projection: %s", exc)
             return []

@@ -1,10 +1,11 @@
 """Reading and writing the workspace's aggregates (meetings, tools) and records
-(messages, nudges, support requests) inside the relationships unit of work's
-session, so each change commits with its events and the relationship row it
-checked."""
+(messages, nudges, learning notes) inside the relationships unit of work's
+session (`uow.workspace`), so each change commits with its events and the
+relationship row it checked."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from connect.clock import utc
 from services.relationships.adapters import orm
-from services.relationships.adapters import orm_workspace as t
-from services.relationships.domain.workspace import (Meeting, MeetingDetails, MeetingStatus, Tool, ToolKind,
+from services.relationships.workspace.domain import (Meeting, MeetingDetails, MeetingStatus, Tool, ToolKind,
                                                      ToolVersion)
 
 
@@ -35,24 +35,25 @@ class WorkspaceRepository:
 
     # --- meetings -----------------------------------------------------------------------
     def meeting(self, relationship_id: str, meeting_id: str) -> Meeting | None:
-        row = self.session.execute(select(t.meetings).where(t.meetings.c.id == meeting_id,
-                                                            t.meetings.c.relationship_id == relationship_id)).first()
+        row = self.session.execute(select(orm.meetings).where(orm.meetings.c.id == meeting_id,
+                                                            orm.meetings.c.relationship_id == relationship_id)).first()
         return _meeting(row) if row else None
 
     def meetings(self, relationship_ids: list[str], *, scheduled_only: bool = False,
                  starting_after: datetime | None = None) -> list[Meeting]:
         if not relationship_ids:
             return []
-        query = select(t.meetings).where(t.meetings.c.relationship_id.in_(relationship_ids))
+        query = select(orm.meetings).where(orm.meetings.c.relationship_id.in_(relationship_ids))
         if scheduled_only:
-            query = query.where(t.meetings.c.status == MeetingStatus.SCHEDULED.value)
+            query = query.where(orm.meetings.c.status == MeetingStatus.SCHEDULED.value)
         if starting_after is not None:
-            query = query.where(t.meetings.c.starts_at > starting_after)
-        return [_meeting(row) for row in self.session.execute(query.order_by(t.meetings.c.starts_at, t.meetings.c.id))]
+            query = query.where(orm.meetings.c.starts_at > starting_after)
+        query = query.order_by(orm.meetings.c.starts_at, orm.meetings.c.id)
+        return [_meeting(row) for row in self.session.execute(query)]
 
     def add_meeting(self, meeting: Meeting) -> None:
         d = meeting.details
-        self.session.execute(t.meetings.insert().values(
+        self.session.execute(orm.meetings.insert().values(
             id=meeting.id, relationship_id=meeting.relationship_id, organiser_id=meeting.organiser_id,
             starts_at=d.starts_at, duration_minutes=d.duration_minutes, mode=d.mode,
             location_or_link=d.location_or_link, agenda=d.agenda, time_zone=d.time_zone,
@@ -61,7 +62,7 @@ class WorkspaceRepository:
 
     def save_meeting(self, meeting: Meeting) -> None:
         d = meeting.details
-        self.session.execute(update(t.meetings).where(t.meetings.c.id == meeting.id).values(
+        self.session.execute(update(orm.meetings).where(orm.meetings.c.id == meeting.id).values(
             starts_at=d.starts_at, duration_minutes=d.duration_minutes, mode=d.mode,
             location_or_link=d.location_or_link, agenda=d.agenda, time_zone=d.time_zone,
             status=meeting.status.value, sequence=meeting.sequence, updated_at=meeting.updated_at))
@@ -69,46 +70,46 @@ class WorkspaceRepository:
     # --- tools ----------------------------------------------------------------------------
     def _tools(self, where: Any) -> list[Tool]:
         rows = self.session.execute(
-            select(t.tools, t.tool_versions.c.content, t.tool_versions.c.author_id,
-                   t.tool_versions.c.created_at.label("version_at"))
-            .join(t.tool_versions, and_(t.tool_versions.c.tool_id == t.tools.c.id,
-                                        t.tool_versions.c.version == t.tools.c.version))
-            .where(where).order_by(t.tools.c.created_at, t.tools.c.id)).all()
+            select(orm.tools, orm.tool_versions.c.content, orm.tool_versions.c.author_id,
+                   orm.tool_versions.c.created_at.label("version_at"))
+            .join(orm.tool_versions, and_(orm.tool_versions.c.tool_id == orm.tools.c.id,
+                                        orm.tool_versions.c.version == orm.tools.c.version))
+            .where(where).order_by(orm.tools.c.created_at, orm.tools.c.id)).all()
         return [Tool(row.id, row.relationship_id, ToolKind(row.kind),
                      ToolVersion(row.version, dict(row.content), row.author_id, utc(row.version_at)),
                      utc(row.created_at)) for row in rows]
 
     def tool(self, relationship_id: str, kind: ToolKind, tool_id: str) -> Tool | None:
-        found = self._tools(and_(t.tools.c.id == tool_id, t.tools.c.relationship_id == relationship_id,
-                                 t.tools.c.kind == kind.value))
+        found = self._tools(and_(orm.tools.c.id == tool_id, orm.tools.c.relationship_id == relationship_id,
+                                 orm.tools.c.kind == kind.value))
         return found[0] if found else None
 
     def tools(self, relationship_id: str, kind: ToolKind | None = None) -> list[Tool]:
-        where = t.tools.c.relationship_id == relationship_id
+        where = orm.tools.c.relationship_id == relationship_id
         if kind is not None:
-            where = and_(where, t.tools.c.kind == kind.value)
+            where = and_(where, orm.tools.c.kind == kind.value)
         return self._tools(where)
 
     def tools_of(self, relationship_ids: list[str], kind: ToolKind) -> list[Tool]:
         if not relationship_ids:
             return []
-        return self._tools(and_(t.tools.c.relationship_id.in_(relationship_ids), t.tools.c.kind == kind.value))
+        return self._tools(and_(orm.tools.c.relationship_id.in_(relationship_ids), orm.tools.c.kind == kind.value))
 
     def tool_history(self, tool_id: str) -> list[ToolVersion]:
-        rows = self.session.execute(select(t.tool_versions).where(t.tool_versions.c.tool_id == tool_id)
-                                    .order_by(t.tool_versions.c.version)).all()
+        rows = self.session.execute(select(orm.tool_versions).where(orm.tool_versions.c.tool_id == tool_id)
+                                    .order_by(orm.tool_versions.c.version)).all()
         return [ToolVersion(r.version, dict(r.content), r.author_id, utc(r.created_at)) for r in rows]
 
     def save_tool(self, tool: Tool, *, new: bool) -> None:
         if new:
-            self.session.execute(t.tools.insert().values(
+            self.session.execute(orm.tools.insert().values(
                 id=tool.id, relationship_id=tool.relationship_id, kind=tool.kind.value,
                 version=tool.current.number, created_at=tool.created_at, updated_at=tool.current.at))
         else:
-            self.session.execute(update(t.tools).where(t.tools.c.id == tool.id)
+            self.session.execute(update(orm.tools).where(orm.tools.c.id == tool.id)
                                  .values(version=tool.current.number, updated_at=tool.current.at))
         if tool.new_versions:
-            self.session.execute(t.tool_versions.insert(), [
+            self.session.execute(orm.tool_versions.insert(), [
                 {"tool_id": tool.id, "version": v.number, "content": v.content, "author_id": v.author_id,
                  "created_at": v.at} for v in tool.new_versions])
             tool.new_versions = []
@@ -116,52 +117,53 @@ class WorkspaceRepository:
     # --- messages -----------------------------------------------------------------------
     def add_message(self, message_id: str, relationship_id: str, sender_id: str, recipient_id: str, body: str,
                     at: datetime, emailed: bool) -> None:
-        self.session.execute(t.messages.insert().values(
+        self.session.execute(orm.messages.insert().values(
             id=message_id, relationship_id=relationship_id, sender_id=sender_id, recipient_id=recipient_id,
             body=body, sent_at=at, read_at=None, emailed=emailed))
 
     def email_outstanding(self, relationship_id: str, recipient_id: str, since: datetime) -> bool:
         """An unread message to this recipient whose email went out after `since`."""
         return self.session.execute(
-            select(t.messages.c.id).where(
-                t.messages.c.relationship_id == relationship_id, t.messages.c.recipient_id == recipient_id,
-                t.messages.c.read_at.is_(None), t.messages.c.emailed.is_(True), t.messages.c.sent_at > since)
+            select(orm.messages.c.id).where(
+                orm.messages.c.relationship_id == relationship_id, orm.messages.c.recipient_id == recipient_id,
+                orm.messages.c.read_at.is_(None), orm.messages.c.emailed.is_(True), orm.messages.c.sent_at > since)
             .limit(1)).first() is not None
 
     def messages_page(self, relationship_id: str, before: tuple[datetime, str] | None, limit: int) -> list[Any]:
-        query = select(t.messages).where(t.messages.c.relationship_id == relationship_id)
+        query = select(orm.messages).where(orm.messages.c.relationship_id == relationship_id)
         if before is not None:
             at, message_id = before
-            query = query.where(or_(t.messages.c.sent_at < at,
-                                    and_(t.messages.c.sent_at == at, t.messages.c.id < message_id)))
-        return self.session.execute(query.order_by(t.messages.c.sent_at.desc(), t.messages.c.id.desc())
+            query = query.where(or_(orm.messages.c.sent_at < at,
+                                    and_(orm.messages.c.sent_at == at, orm.messages.c.id < message_id)))
+        return self.session.execute(query.order_by(orm.messages.c.sent_at.desc(), orm.messages.c.id.desc())
                                     .limit(limit + 1)).all()
 
     def mark_read(self, message_ids: list[str], reader_id: str, at: datetime) -> None:
         if message_ids:
-            self.session.execute(update(t.messages).where(
-                t.messages.c.id.in_(message_ids), t.messages.c.recipient_id == reader_id,
-                t.messages.c.read_at.is_(None)).values(read_at=at))
+            self.session.execute(update(orm.messages).where(
+                orm.messages.c.id.in_(message_ids), orm.messages.c.recipient_id == reader_id,
+                orm.messages.c.read_at.is_(None)).values(read_at=at))
 
     def unread_counts(self, member_id: str, relationship_ids: list[str]) -> dict[str, int]:
         if not relationship_ids:
             return {}
         rows = self.session.execute(
-            select(t.messages.c.relationship_id, func.count())
-            .where(t.messages.c.recipient_id == member_id, t.messages.c.read_at.is_(None),
-                   t.messages.c.relationship_id.in_(relationship_ids))
-            .group_by(t.messages.c.relationship_id)).all()
+            select(orm.messages.c.relationship_id, func.count())
+            .where(orm.messages.c.recipient_id == member_id, orm.messages.c.read_at.is_(None),
+                   orm.messages.c.relationship_id.in_(relationship_ids))
+            .group_by(orm.messages.c.relationship_id)).all()
         return {row[0]: row[1] for row in rows}
 
     def last_active(self, relationship_id: str, member_id: str) -> datetime | None:
         """The latest thing the member did in this relationship's workspace (or its status history)."""
         candidates = [
-            select(func.max(t.messages.c.sent_at)).where(t.messages.c.relationship_id == relationship_id,
-                                                         t.messages.c.sender_id == member_id),
-            select(func.max(t.meetings.c.updated_at)).where(t.meetings.c.relationship_id == relationship_id,
-                                                            t.meetings.c.organiser_id == member_id),
-            select(func.max(t.tool_versions.c.created_at)).join(t.tools, t.tools.c.id == t.tool_versions.c.tool_id)
-            .where(t.tools.c.relationship_id == relationship_id, t.tool_versions.c.author_id == member_id),
+            select(func.max(orm.messages.c.sent_at)).where(orm.messages.c.relationship_id == relationship_id,
+                                                         orm.messages.c.sender_id == member_id),
+            select(func.max(orm.meetings.c.updated_at)).where(orm.meetings.c.relationship_id == relationship_id,
+                                                            orm.meetings.c.organiser_id == member_id),
+            select(func.max(orm.tool_versions.c.created_at))
+            .join(orm.tools, orm.tools.c.id == orm.tool_versions.c.tool_id)
+            .where(orm.tools.c.relationship_id == relationship_id, orm.tool_versions.c.author_id == member_id),
             select(func.max(orm.status_history.c.at)).where(orm.status_history.c.relationship_id == relationship_id,
                                                             orm.status_history.c.actor_id == member_id),
         ]
@@ -173,21 +175,21 @@ class WorkspaceRepository:
         """`last_active` for every member of many relationships at once: (relationship, member) -> time."""
         if not relationship_ids:
             return {}
-        sh = orm.status_history
+        history = orm.status_history
         queries = [
-            select(t.messages.c.relationship_id, t.messages.c.sender_id, func.max(t.messages.c.sent_at))
-            .where(t.messages.c.relationship_id.in_(relationship_ids))
-            .group_by(t.messages.c.relationship_id, t.messages.c.sender_id),
-            select(t.meetings.c.relationship_id, t.meetings.c.organiser_id, func.max(t.meetings.c.updated_at))
-            .where(t.meetings.c.relationship_id.in_(relationship_ids))
-            .group_by(t.meetings.c.relationship_id, t.meetings.c.organiser_id),
-            select(t.tools.c.relationship_id, t.tool_versions.c.author_id, func.max(t.tool_versions.c.created_at))
-            .join(t.tools, t.tools.c.id == t.tool_versions.c.tool_id)
-            .where(t.tools.c.relationship_id.in_(relationship_ids))
-            .group_by(t.tools.c.relationship_id, t.tool_versions.c.author_id),
-            select(sh.c.relationship_id, sh.c.actor_id, func.max(sh.c.at))
-            .where(sh.c.relationship_id.in_(relationship_ids), sh.c.actor_id.isnot(None))
-            .group_by(sh.c.relationship_id, sh.c.actor_id),
+            select(orm.messages.c.relationship_id, orm.messages.c.sender_id, func.max(orm.messages.c.sent_at))
+            .where(orm.messages.c.relationship_id.in_(relationship_ids))
+            .group_by(orm.messages.c.relationship_id, orm.messages.c.sender_id),
+            select(orm.meetings.c.relationship_id, orm.meetings.c.organiser_id, func.max(orm.meetings.c.updated_at))
+            .where(orm.meetings.c.relationship_id.in_(relationship_ids))
+            .group_by(orm.meetings.c.relationship_id, orm.meetings.c.organiser_id),
+            select(orm.tools.c.relationship_id, orm.tool_versions.c.author_id, func.max(orm.tool_versions.c.created_at))
+            .join(orm.tools, orm.tools.c.id == orm.tool_versions.c.tool_id)
+            .where(orm.tools.c.relationship_id.in_(relationship_ids))
+            .group_by(orm.tools.c.relationship_id, orm.tool_versions.c.author_id),
+            select(history.c.relationship_id, history.c.actor_id, func.max(history.c.at))
+            .where(history.c.relationship_id.in_(relationship_ids), history.c.actor_id.isnot(None))
+            .group_by(history.c.relationship_id, history.c.actor_id),
         ]
         latest: dict[tuple[str, str], datetime] = {}
         for query in queries:
@@ -204,40 +206,43 @@ class WorkspaceRepository:
         if not relationship_ids:
             return {}
         rows = self.session.execute(
-            select(t.nudges.c.relationship_id, t.nudges.c.sender_id, func.max(t.nudges.c.at))
-            .where(t.nudges.c.relationship_id.in_(relationship_ids))
-            .group_by(t.nudges.c.relationship_id, t.nudges.c.sender_id))
+            select(orm.nudges.c.relationship_id, orm.nudges.c.sender_id, func.max(orm.nudges.c.at))
+            .where(orm.nudges.c.relationship_id.in_(relationship_ids))
+            .group_by(orm.nudges.c.relationship_id, orm.nudges.c.sender_id))
         return {(r[0], r[1]): utc(r[2]) for r in rows if r[2] is not None}
-
-    def parties_of(self, relationship_ids: list[str]) -> list[Any]:
-        """Who, status, acceptance and planned duration of many relationships in one query."""
-        if not relationship_ids:
-            return []
-        rel, ver = orm.relationships, orm.proposal_versions
-        return self.session.execute(
-            select(rel.c.id, rel.c.mentor_id, rel.c.mentee_id, rel.c.status, rel.c.accepted_at,
-                   ver.c.duration_months)
-            .join(ver, and_(ver.c.relationship_id == rel.c.id, ver.c.version == rel.c.proposal_version))
-            .where(rel.c.id.in_(relationship_ids))).all()
 
     # --- nudges -------------------------------------------------------------------------
     def last_nudge(self, relationship_id: str, sender_id: str) -> datetime | None:
-        return _aware(self.session.execute(select(func.max(t.nudges.c.at)).where(
-            t.nudges.c.relationship_id == relationship_id, t.nudges.c.sender_id == sender_id)).scalar())
+        return _aware(self.session.execute(select(func.max(orm.nudges.c.at)).where(
+            orm.nudges.c.relationship_id == relationship_id, orm.nudges.c.sender_id == sender_id)).scalar())
 
     def add_nudge(self, nudge_id: str, relationship_id: str, sender_id: str, recipient_id: str,
                   at: datetime) -> None:
-        self.session.execute(t.nudges.insert().values(id=nudge_id, relationship_id=relationship_id,
+        self.session.execute(orm.nudges.insert().values(id=nudge_id, relationship_id=relationship_id,
                                                       sender_id=sender_id, recipient_id=recipient_id, at=at))
 
-    # --- accounts -----------------------------------------------------------------------
-    def deleted_account(self, member_id: str) -> Any | None:
-        return self.session.execute(select(t.deleted_accounts)
-                                    .where(t.deleted_accounts.c.member_id == member_id)).first()
+    # --- learning notes (each party's own, private) --------------------------------------
+    def learning_note(self, relationship_id: str, member_id: str) -> Any | None:
+        notes = orm.learning_notes
+        return self.session.execute(select(notes).where(notes.c.relationship_id == relationship_id,
+                                                        notes.c.member_id == member_id)).first()
 
-    def relationship_ids_of(self, member_id: str, statuses: tuple[str, ...] | None = None) -> list[str]:
-        rel = orm.relationships
-        query = select(rel.c.id).where(or_(rel.c.mentor_id == member_id, rel.c.mentee_id == member_id))
-        if statuses is not None:
-            query = query.where(rel.c.status.in_(statuses))
-        return [row.id for row in self.session.execute(query.order_by(rel.c.id))]
+    def save_learning_note(self, relationship_id: str, member_id: str, outcomes: str, at: datetime) -> None:
+        notes = orm.learning_notes
+        where = (notes.c.relationship_id == relationship_id, notes.c.member_id == member_id)
+        if self.session.execute(select(notes.c.member_id).where(*where)).first() is None:
+            self.session.execute(notes.insert().values(relationship_id=relationship_id, member_id=member_id,
+                                                       outcomes=outcomes, updated_at=at))
+        else:
+            self.session.execute(update(notes).where(*where).values(outcomes=outcomes, updated_at=at))
+
+    def learning_notes_of(self, member_id: str) -> dict[str, str]:
+        notes = orm.learning_notes
+        return {row.relationship_id: row.outcomes for row in self.session.execute(
+            select(notes.c.relationship_id, notes.c.outcomes).where(notes.c.member_id == member_id))}
+
+    def message_senders(self, relationship_id: str) -> Sequence[Any]:
+        """(sender_id, sent_at) of every message in the relationship: counts, never bodies."""
+        messages = orm.messages
+        return self.session.execute(select(messages.c.sender_id, messages.c.sent_at)
+                                    .where(messages.c.relationship_id == relationship_id)).all()

@@ -3,6 +3,8 @@ data folder) without disturbing the shared broker other tests use."""
 
 from __future__ import annotations
 
+import os
+import random
 import signal
 from typing import Iterator
 
@@ -33,3 +35,12 @@ def own_kafka(kafka_bootstrap: str) -> Iterator[RestartableKafka]:
     engine.start()
     yield engine
     engine.stop()
+
+
+@pytest.fixture
+def fault_rng() -> random.Random:
+    """The fault schedule's randomness, seeded: the seed is printed (shown with a failure's
+    output), and CONNECT_FAULT_SEED=<seed> replays the same kills at the same points."""
+    seed = int(os.environ.get("CONNECT_FAULT_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"\nfault seed: {seed} (CONNECT_FAULT_SEED={seed} repeats this schedule)")
+    return random.Random(seed)

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, Table, func, select
 
 from connect.adapters.email_smtp import SmtpEmailSender
 from connect.adapters.events_kafka import KafkaTransport
@@ -54,6 +54,42 @@ class Source:
 
     def relay(self, transport: KafkaTransport, batch_size: int = 500) -> OutboxRelay:
         return OutboxRelay(self.database, self.table, transport.publisher(), SystemClock(), batch_size=batch_size)
+
+    def unsent(self) -> int:
+        with self.database.session() as session:
+            return session.execute(select(func.count()).select_from(self.table)
+                                   .where(self.table.c.published_at.is_(None))).scalar_one()
+
+
+def caught_up(src: Source, bootstrap: str, group_id: str, topics: list[str] = TOPICS) -> bool:
+    """Nothing is left to happen: every emitted event was relayed, and the consumer group has
+    committed past the last record of every partition of `topics` (a consumer commits only after
+    its work, so every email it was going to send, duplicates included, has been sent)."""
+    if src.unsent():
+        return False
+    from kafka import KafkaConsumer, TopicPartition
+
+    # Configured with the group only to read its committed offsets: it never subscribes, so it
+    # never joins the group or disturbs its members.
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for topic in topics for p in reader.partitions_for_topic(topic) or ()]
+        ends = reader.end_offsets(partitions)
+        return all((reader.committed(partition) or 0) >= end for partition, end in ends.items() if end > 0)
+    finally:
+        reader.close()
+
+
+def end_offset(bootstrap: str, topic: str) -> int:
+    """How many records `topic` holds in all (its partitions' end offsets added up)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    reader = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        return sum(reader.end_offsets(partitions).values()) if partitions else 0
+    finally:
+        reader.close()
 
 
 def source(db_url: str, create: bool = False) -> Source:

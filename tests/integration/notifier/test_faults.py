@@ -3,13 +3,15 @@
 CONNECT_FAULT_EVENTS sets how many events flow while the broker is killed and
 CONNECT_FAULT_KILL_EVENTS how many while relay and notifier processes are killed: 10,000 each
 by default, the issue's figure (about 1.5 minutes per test on 2 cores); smaller for a quick run.
+
+When and what to kill is drawn from a seeded generator: each test prints its seed, and
+CONNECT_FAULT_SEED=<seed> replays the same choices (`fault_rng` in conftest.py).
 """
 
 from __future__ import annotations
 
 import collections
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -52,7 +54,7 @@ def _received(smtp_sink, expected: set[str]) -> collections.Counter[str]:  # typ
 
 
 @pytest.mark.timeout(900)
-def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database, smtp_sink):
+def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database, smtp_sink, fault_rng):
     total = int(os.environ.get("CONNECT_FAULT_EVENTS", "10000"))
     prefix = uuid.uuid4().hex[:8]
     smtp_sink.clear()
@@ -89,7 +91,7 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
         producer.start()
         kills = 0
         while kills < 3:
-            time.sleep(random.uniform(1.0, 3.0))
+            time.sleep(fault_rng.uniform(1.0, 3.0))
             own_kafka.kill()
             kills += 1
             time.sleep(1.0)
@@ -97,7 +99,10 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
         producer.join(300)
         assert emitted.is_set()
         _wait_until(lambda: len(_received(smtp_sink, expected)) >= total, 600, f"{total} emails")
-        time.sleep(2)  # let any duplicate that is still on its way arrive
+        # Any duplicate is sent before its record is committed: once the group is past every
+        # record, every email there will be is in.
+        _wait_until(lambda: pipeline.caught_up(src, own_kafka.bootstrap, "notifier"), 120,
+                    "the notifier to commit past every event")
         received = _received(smtp_sink, expected)
         assert set(received) == expected
         assert [mid for mid, n in received.items() if n > 1] == []
@@ -133,7 +138,10 @@ def test_a_publish_cut_off_by_a_broker_kill_leaves_no_producer_thread(own_kafka)
 
     sending = threading.Thread(target=publish_a_lot)
     sending.start()
-    time.sleep(0.3)  # batches in flight when the broker dies
+    # Kill the broker once batches are in flight: some acknowledged, the publish not finished.
+    _wait_until(lambda: pipeline.end_offset(own_kafka.bootstrap, topic) > 1 or not sending.is_alive(), 60,
+                "the first batches to reach the broker")
+    assert sending.is_alive() and not failed, "the publish finished before the broker could be killed"
     own_kafka.kill()
     try:
         sending.join(120)
@@ -151,7 +159,8 @@ def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.timeout(900)
-def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap, pg_database, smtp_sink):
+def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap, pg_database, smtp_sink,
+                                                                fault_rng):
     total = int(os.environ.get("CONNECT_FAULT_KILL_EVENTS", "10000"))
     prefix = uuid.uuid4().hex[:8]
     smtp_sink.clear()
@@ -176,12 +185,11 @@ def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap
 
     producer = threading.Thread(target=produce)
     producer.start()
-    rng = random.Random(prefix)
     try:
         deadline = time.monotonic() + 600
         while len(_received(smtp_sink, expected)) < total and time.monotonic() < deadline:
             if sum(kills.values()) < 6:
-                time.sleep(rng.uniform(0.5, 2.5))
+                time.sleep(fault_rng.uniform(0.5, 2.5))
                 victim = ("notifier", "relay")[sum(kills.values()) % 2]
                 roles[victim].send_signal(signal.SIGKILL)
                 roles[victim].wait()
@@ -189,7 +197,9 @@ def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap
                 roles[victim] = _spawn(victim, env)
             else:
                 time.sleep(0.2)
-        time.sleep(2)
+        # Every email there will be, duplicates included, is in once the group is past every record.
+        _wait_until(lambda: pipeline.caught_up(src, kafka_bootstrap, f"notifier-{prefix}"), 120,
+                    "the notifier to commit past every event")
     finally:
         producer.join(60)
         for process in roles.values():

@@ -12,7 +12,8 @@ from opensearchpy import OpenSearch
 
 from connect.adapters.events_embedded import EmbeddedTransport
 from connect.events import OutgoingMessage
-from connect.ops import MirrorLoop, ops_consumer
+from services.ops.bootstrap import ops_consumer
+from services.ops.tasks import MirrorLoop
 from connect.settings import Settings
 from schemas.events import (AlternativeMentor, Envelope, EventData, MemberDetailsChanged, MemberErased,
                             ProposalAccepted, ProposalExpired, ProposalSent)

@@ -12,7 +12,9 @@ from opensearchpy import OpenSearch
 
 from connect.adapters.events_embedded import EmbeddedTransport
 from connect.events import OutgoingMessage
-from connect.ops import EventMirror, MirrorLoop, all_topics, ops_consumer
+from services.ops.bootstrap import ops_consumer
+from services.ops.services import EventMirror
+from services.ops.tasks import MirrorLoop, all_topics
 from connect.settings import Settings
 from schemas.events import (RELATIONSHIPS_TOPIC, Envelope, EventData, ProposalAccepted, ProposalExpired,
                             ProposalRejected, ProposalReminderDue, ProposalSent)

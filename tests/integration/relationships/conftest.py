@@ -1,16 +1,5 @@
-"""The relationships tests on real PostgreSQL: the same fixtures, the relationships
-database on a fresh PostgreSQL database per test (the other services stay embedded)."""
+"""The relationships tests that need other engines too (Redis, a Celery worker): on both
+relationships databases, like the rest of the suite (tests/relationships_suite.py)."""
 
-from __future__ import annotations
-
-from typing import Callable
-
-import pytest
-
-from connect.bootstrap import Container
+from tests.relationships_suite import container, relationships_database  # noqa: F401 - fixtures
 from tests.unit.relationships.conftest import mentor, set_availability  # noqa: F401 - fixtures reused as-is
-
-
-@pytest.fixture
-def container(make_container: Callable[..., Container], pg_database: str) -> Container:
-    return make_container(relationships_database_url=pg_database)

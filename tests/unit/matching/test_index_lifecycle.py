@@ -43,8 +43,7 @@ def test_rebuild_swaps_alias_and_catches_up_changes_made_meanwhile(client, auth,
 
 
 def _listed(service):
-    with service.database.session() as session:
-        return list(service._listed_docs(session))
+    return service.listed_documents()
 
 
 def test_reindex_and_seed_demo_commands(tmp_path, monkeypatch):

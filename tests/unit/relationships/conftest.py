@@ -7,15 +7,14 @@ from typing import Any, Callable
 import pytest
 
 from connect.bootstrap import Container
-from connect.events import OutgoingMessage
-from schemas.events import EventData, MemberDetailsChanged, MentorAvailabilityChanged, MentorProfileChanged
+from schemas.events import RELATIONSHIPS_TOPIC, MentorAvailabilityChanged
+from tests.relationships_suite import (announce_mentor, container, publish, published,  # noqa: F401 - fixtures
+                                       relationships_database)
 
 
-def publish(container: Container, *events: EventData) -> None:
-    """Put events on the transport the way matching's relay would."""
-    container.transport.publisher().publish([
-        OutgoingMessage(e.TOPIC, e.key(), e.envelope(producer="matching", occurred_at=container.clock.now()).to_bytes())
-        for e in events])
+def relationship_events(container: Container, relationship_id: str | None = None) -> list[dict[str, Any]]:
+    """What the relationships service published on its own topic (after its relay ran), oldest first."""
+    return published(container, topics=(RELATIONSHIPS_TOPIC,), key=relationship_id)
 
 
 @pytest.fixture
@@ -23,10 +22,7 @@ def mentor(container: Container, deliver: Callable[..., int]) -> Callable[..., s
     """`mentor("M2", name="Grace Hopper", available=True)`: a mentor as matching announces one."""
 
     def make(member_id: str, name: str | None = None, available: bool = True, **_: Any) -> str:
-        publish(container,
-                MemberDetailsChanged(member_id=member_id, name=name or f"Mentor {member_id}",
-                                     email=f"{member_id.lower()}@example.org"),
-                MentorProfileChanged(member_id=member_id, available=available, expertise=["career_planning"]))
+        announce_mentor(container, member_id, name or f"Mentor {member_id}", available)
         deliver({"projector"})
         return member_id
 

@@ -1,31 +1,12 @@
-"""The relationships HTTP API on the embedded shape: lifecycle, rules, views, bad input."""
+"""The relationships HTTP API, on both databases: lifecycle, rules, views, bad input."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
-from schemas.events import RELATIONSHIPS_TOPIC
 from services.relationships.adapters import orm
-from tests.unit.relationships.conftest import proposal_body
-
-
-def _events(container, relationship_id=None):
-    """What the relationships service published (after its relay ran), oldest first."""
-    container.services["relationships"].relay.drain()
-    consumer = container.transport.consumer("test-reader", [RELATIONSHIPS_TOPIC])
-    records = consumer.poll(0)
-    consumer.close()
-    found = [json.loads(r.value) for r in records]
-    return [e for e in found if relationship_id is None or e["key"] == relationship_id]
-
-
-def _count(container, table):
-    db = container.services["relationships"].database
-    with db.session() as session:
-        return session.execute(select(func.count()).select_from(table)).scalar_one()
+from tests.relationships_suite import row_count
+from tests.unit.relationships.conftest import proposal_body, relationship_events
 
 
 def test_proposal_lifecycle_views_and_events(client, auth, container, mentor, deliver, clock):
@@ -77,7 +58,7 @@ def test_proposal_lifecycle_views_and_events(client, auth, container, mentor, de
     assert details["status_history"][1]["reason"] == "Happy to"
     assert [v["version"] for v in details["proposal_history"]] == [1, 2]
     assert details["proposal_history"][0]["goals"] == "Speak at a conference"
-    assert [e["type"] for e in _events(container, rel["id"])] == [
+    assert [e["type"] for e in relationship_events(container, rel["id"])] == [
         "ProposalSent", "ProposalEdited", "ProposalAccepted", "RelationshipCompleted"]
 
     # Strangers learn nothing.
@@ -108,15 +89,15 @@ def test_proposal_rules(client, auth, container, mentor, set_availability):
     first = client.post("/v1/proposals", json=proposal_body("M2"), headers=mentee).json()
     again = client.post("/v1/proposals", json=proposal_body("M2"), headers=mentee)
     assert again.status_code == 409 and again.json()["relationship_id"] == first["id"]
-    assert _count(container, orm.relationships) == 1
+    assert row_count(container, orm.relationships) == 1
     # A mentee may have several mentors; a mentor any number of mentees.
     mentor("M5")
     assert client.post("/v1/proposals", json=proposal_body("M5"), headers=mentee).status_code == 201
     assert client.post("/v1/proposals", json=proposal_body("M2"), headers=auth("M6")).status_code == 201
     assert client.post(f"/v1/relationships/{first['id']}/accept", headers=auth("M2")).status_code == 200
     # Nothing refused left a trace.
-    assert _count(container, orm.relationships) == 3
-    assert len(_events(container)) == 4
+    assert row_count(container, orm.relationships) == 3
+    assert len(relationship_events(container)) == 4
 
 
 def test_withdraw_reopen_and_expected_status(client, auth, container, mentor):
@@ -135,7 +116,7 @@ def test_withdraw_reopen_and_expected_status(client, auth, container, mentor):
     # While the pair has another open relationship, reopening would make two.
     reopened = client.post(url + "/reopen", headers=mentor_h)
     assert reopened.status_code == 200 and reopened.json()["status"] == "pending"
-    types = [e["type"] for e in _events(container, rel["id"])]
+    types = [e["type"] for e in relationship_events(container, rel["id"])]
     assert types == ["ProposalSent", "ProposalAccepted", "RelationshipWithdrawn", "ProposalReopened"]
     assert client.post(url + "/withdraw", headers=mentee).json()["status"] == "withdrawn"
     other = client.post("/v1/proposals", json=proposal_body("M2"), headers=mentee).json()
@@ -168,11 +149,11 @@ def test_listing_filters_and_cursor(client, auth, container, mentor, clock):
 def test_member_projection_is_idempotent_and_follows_account_deletion(client, auth, container, mentor, deliver):
     from connect.events import OutgoingMessage
     from schemas.events import AccountDeleted, MEMBERS_TOPIC
-    from tests.unit.relationships.conftest import publish
+    from tests.relationships_suite import publish
 
     mentor("M2")
     mentor("M2")  # the same events again (at-least-once delivery): still one mentor row, same facts
-    assert _count(container, orm.members) == 1
+    assert row_count(container, orm.members) == 1
     # A type this service does not know, and one it ignores, are skipped without harm.
     container.transport.publisher().publish([OutgoingMessage(MEMBERS_TOPIC, "M2", (
         b'{"event_id": "00000000-0000-0000-0000-000000000001", "type": "SomethingNew", "version": 1, '

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from services.relationships.adapters import orm
 from tests.unit.relationships.conftest import proposal_body
-from tests.unit.relationships.test_api import _count, _events
+from tests.relationships_suite import row_count
+from tests.unit.relationships.conftest import relationship_events
 
 
 def test_fifty_concurrent_identical_posts_create_one_proposal(client, auth, container, mentor):
@@ -22,8 +23,8 @@ def test_fifty_concurrent_identical_posts_create_one_proposal(client, auth, cont
     for answer in answers:
         if answer.status_code == 409:
             assert answer.json()["type"].endswith("idempotency-key-in-flight")
-    assert _count(container, orm.relationships) == 1
-    assert [e["type"] for e in _events(container)] == ["ProposalSent"]
+    assert row_count(container, orm.relationships) == 1
+    assert [e["type"] for e in relationship_events(container)] == ["ProposalSent"]
     # Once done, the key replays the first answer, byte for byte.
     replay = client.post("/v1/proposals", json=body, headers=headers)
     assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
@@ -51,7 +52,7 @@ def test_changed_body_is_422_and_errors_replay_too(client, auth, container, ment
     assert client.post(url + "/accept", json={"reason": "yes"}, headers=accept_key).status_code == 200
     replayed = client.post(url + "/accept", json={"reason": "yes"}, headers=accept_key)
     assert replayed.status_code == 200 and replayed.json()["status"] == "accepted"
-    assert [e["type"] for e in _events(container, first.json()["id"])] == ["ProposalSent", "ProposalAccepted"]
+    assert [e["type"] for e in relationship_events(container, first.json()["id"])] == ["ProposalSent", "ProposalAccepted"]
 
 
 def test_in_flight_key_is_409(client, auth, container, mentor):
@@ -60,13 +61,13 @@ def test_in_flight_key_is_409(client, auth, container, mentor):
     from services.relationships.adapters.idempotency import request_hash
 
     body = proposal_body("M2")
-    from services.relationships.api import ProposalIn
+    from services.relationships.proposals.api import ProposalIn
 
     fingerprint = request_hash("POST", "/v1/proposals", ProposalIn(**body).model_dump(mode="json"))
     assert store.reserve("M1", "slow", fingerprint) is None  # as if a first request were still running
     answer = client.post("/v1/proposals", json=body, headers={**auth("M1"), "Idempotency-Key": "slow"})
     assert answer.status_code == 409 and answer.headers["retry-after"] == "1"
-    assert _count(container, orm.relationships) == 0
+    assert row_count(container, orm.relationships) == 0
 
 
 def test_keys_replay_for_at_least_a_day_then_are_forgotten(client, auth, container, mentor, clock):
@@ -81,7 +82,7 @@ def test_keys_replay_for_at_least_a_day_then_are_forgotten(client, auth, contain
     assert replay.headers["idempotent-replayed"] == "true"
     clock.advance(timedelta(hours=24))
     container.service("relationships").sweep()  # purges keys past their retention
-    assert _count(container, orm.idempotency_keys) == 0
+    assert row_count(container, orm.idempotency_keys) == 0
     # A forgotten key is a new request: here the pair already has an open relationship.
     fresh = client.post("/v1/proposals", json=proposal_body("M2"), headers={**auth("M1"), "Idempotency-Key": "kept"})
     assert fresh.status_code == 409 and fresh.json()["relationship_id"] == first["id"]

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connect.errors import DomainError
 from schemas.events import (ProposalAccepted, ProposalExpired, ProposalRejected, ProposalReminderDue,
                             ProposalReopened, ProposalWithdrawn, RelationshipCompleted, RelationshipWithdrawn)
-from services.relationships.domain.model import (OPEN_STATUSES, REMINDER_DAYS, Action, DomainError,
-                                                 InvalidProposal, MoveRefused, ProposalContent, Relationship,
-                                                 Role, Status, available_actions)
+from services.relationships.proposals.domain import (OPEN_STATUSES, REMINDER_DAYS, Action, InvalidProposal,
+                                                     MoveRefused, ProposalContent, Relationship, Role, Status,
+                                                     available_actions)
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 MENTOR, MENTEE, STRANGER = "M-mentor", "M-mentee", "M-stranger"

@@ -11,7 +11,7 @@ from connect.engines.base import free_port
 from services.relationships.adapters.suggestions import (HttpSuggestions, InProcessSuggestions,
                                                          ProjectionSuggestions)
 from tests.unit.relationships.conftest import proposal_body
-from tests.unit.relationships.test_api import _events
+from tests.unit.relationships.conftest import relationship_events
 
 
 def _mentor_profile(client, auth, member_id, expertise):
@@ -33,7 +33,7 @@ def test_expiry_offers_matching_mentors_in_process_over_http_and_from_the_projec
     rel = client.post("/v1/proposals", json=proposal_body("A", areas=["underwriting"]), headers=auth("M1"))
     assert rel.status_code == 201, rel.text
     container.service("relationships").send_due_reminders(start + timedelta(days=21))
-    expired = _events(container, rel.json()["id"])[-1]
+    expired = relationship_events(container, rel.json()["id"])[-1]
     assert expired["type"] == "ProposalExpired"
     offered = {a["member_id"] for a in expired["data"]["alternatives"]}
     assert offered == {"B", "C"}, expired["data"]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from connect.cli import app as cli
 from tests.unit.relationships.conftest import proposal_body
-from tests.unit.relationships.test_api import _events
+from tests.unit.relationships.conftest import relationship_events
 
 T0 = "2026-12-01T09:00:00Z"
 
@@ -21,6 +21,7 @@ def _at(clock_start, **delta):
 
 def _sweep(monkeypatch, container, when):
     monkeypatch.setenv("CONNECT_VAR_DIR", str(container.settings.var_dir))
+    monkeypatch.setenv("CONNECT_RELATIONSHIPS_DATABASE_URL", container.services["relationships"].database.url)
     result = CliRunner().invoke(cli, ["sweep", "--at", when])
     assert result.exit_code == 0, result.output
     return json.loads(result.output.strip().splitlines()[-1])
@@ -39,7 +40,7 @@ def test_sweep_at_sends_each_reminder_once_then_expires_and_reopen_restarts(
         assert report["reminders"] == expected, (when, report)
     assert report["expired"] == 1
     assert _sweep(monkeypatch, container, _at(start, days=30))["expired"] == 0
-    events = _events(container, rel["id"])
+    events = relationship_events(container, rel["id"])
     assert [(e["type"], e["data"].get("day")) for e in events] == [
         ("ProposalSent", None), ("ProposalReminderDue", 3), ("ProposalReminderDue", 7),
         ("ProposalReminderDue", 15), ("ProposalExpired", None)]
@@ -72,10 +73,10 @@ def test_late_sweep_sends_only_the_latest_reminder_and_never_one_with_the_expiry
     container.service("relationships").send_due_reminders(start + timedelta(days=16))
     first = _sweep(monkeypatch, container, _at(start, days=16))
     assert first["reminders"] == {}  # already done by the run just before
-    assert [(e["type"], e["data"].get("day")) for e in _events(container, late["id"])][1:] == [
+    assert [(e["type"], e["data"].get("day")) for e in relationship_events(container, late["id"])][1:] == [
         ("ProposalReminderDue", 15)]
     assert _sweep(monkeypatch, container, _at(start, days=40))["expired"] == 2
-    assert [e["type"] for e in _events(container, very_late["id"])] == [
+    assert [e["type"] for e in relationship_events(container, very_late["id"])] == [
         "ProposalSent", "ProposalReminderDue", "ProposalExpired"]
     skipped = client.get(f"/v1/relationships/{late['id']}", headers=auth("M1")).json()["reminders"]
     assert [(r["day"], r["sent"]) for r in skipped] == [(3, False), (7, False), (15, True)]
@@ -98,7 +99,7 @@ def test_answered_proposals_get_no_timers_and_overlapping_sweeps_remind_once(cli
     for thread in threads:
         thread.join()
     assert sum(r.reminders.get(3, 0) for r in reports) == 4
-    sent = [e for e in _events(container) if e["type"] == "ProposalReminderDue"]
+    sent = [e for e in relationship_events(container) if e["type"] == "ProposalReminderDue"]
     assert sorted(e["key"] for e in sent) == sorted(ids[2:])
 
 

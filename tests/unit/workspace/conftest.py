@@ -3,36 +3,13 @@ through the public API, for the workspace tests."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
 
 from connect.bootstrap import Container
-from connect.events import OutgoingMessage
-from schemas.events import MEMBERS_TOPIC, RELATIONSHIPS_TOPIC, EventData, MemberDetailsChanged, MentorProfileChanged
-
-
-def announce_mentor(container: Container, member_id: str, name: str) -> None:
-    """A mentor as the matching service announces one (what the relationships projection reads)."""
-    events: list[EventData] = [
-        MemberDetailsChanged(member_id=member_id, name=name, email=f"{member_id.lower()}@example.org"),
-        MentorProfileChanged(member_id=member_id, available=True, expertise=["career_planning"])]
-    container.transport.publisher().publish([
-        OutgoingMessage(e.TOPIC, e.key(), e.envelope(producer="matching", occurred_at=container.clock.now()).to_bytes())
-        for e in events])
-
-
-def published(container: Container, *, types: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Every event the relationships service published so far (relay drained), oldest first."""
-    container.services["relationships"].relay.drain()
-    consumer = container.transport.consumer("workspace-test-reader", [RELATIONSHIPS_TOPIC, MEMBERS_TOPIC])
-    try:
-        found = [json.loads(r.value) for r in consumer.poll(0)]
-    finally:
-        consumer.close()
-    return [e for e in found if not types or e["type"] in types]
+from tests.relationships_suite import announce_mentor, container, relationships_database  # noqa: F401 - fixtures
 
 
 @dataclass

@@ -6,9 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
-from sqlalchemy import text
-
-from tests.unit.workspace.conftest import published
+from tests.relationships_suite import published, rows_holding
 
 CANARY = "CANARY-7f3a"
 
@@ -103,15 +101,7 @@ def test_erasure_leaves_no_canary_in_the_relationships_database(client, propose,
     assert approved.status_code == 200, approved.text
     assert client.get("/v1/relationships", headers=ada).status_code == 403
 
-    database = container.services["relationships"].database
-    with database.engine.connect() as conn:
-        tables = [row[0] for row in conn.execute(text("select name from sqlite_master where type='table'"))]
-        leftovers = {}
-        for table in tables:
-            for row in conn.execute(text(f'select * from "{table}"')):
-                if any(CANARY.lower() in str(value).lower() for value in row):
-                    leftovers.setdefault(table, []).append(row)
-    assert leftovers == {}
+    assert rows_holding(container, CANARY) == {}
     # Grace keeps her own words; the MemberErased event went out.
     bodies = [m["body"] for m in client.get(pair.url + "/messages", headers=pair.mentor).json()["items"]]
     assert "Grace's own words" in bodies

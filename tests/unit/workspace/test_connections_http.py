@@ -4,7 +4,7 @@ facts with a service credential only."""
 
 from __future__ import annotations
 
-from services.relationships.workspace import HttpConnections, InProcessConnections
+from services.relationships.adapters.connections import HttpConnections, InProcessConnections
 from tests.unit.workspace.test_tools_api import test_first_conversation_starts_from_what_the_two_share as plant
 
 

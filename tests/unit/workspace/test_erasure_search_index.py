@@ -3,7 +3,7 @@ its bytes until a merge: erasure must leave none of the member's terms in any in
 
 from __future__ import annotations
 
-from tests.unit.workspace.test_erasure_everywhere import CANARY, _erase, _index_terms
+from tests.unit.workspace.test_erasure_everywhere import CANARY, erase, index_terms
 
 
 def _mentor(client, headers, headline: str) -> None:  # type: ignore[no-untyped-def]
@@ -20,8 +20,8 @@ def test_an_erased_mentor_leaves_no_terms_in_a_rebuilt_index(client, auth, conta
     _mentor(client, auth("M2", name="Grace"), "Underwriting lead")
     deliver()
     container.service("matching").reindex()  # one segment holding both mentors
-    assert _index_terms(container.settings.var_dir), "the canary never reached the search index"
-    _erase(client, ada, auth, deliver)
-    assert _index_terms(container.settings.var_dir) == []
+    assert index_terms(container.settings.var_dir), "the canary never reached the search index"
+    erase(client, ada, auth, deliver)
+    assert index_terms(container.settings.var_dir) == []
     grace = client.post("/v1/mentors/search", headers=auth("M3"), json={"text": "underwriting"})
     assert [hit["mentor"]["member_id"] for hit in grace.json()["results"]] == ["M2"], grace.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.unit.workspace.conftest import published
+from tests.relationships_suite import published
 
 
 def _at(clock, **delta):

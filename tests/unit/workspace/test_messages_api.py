@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.unit.workspace.conftest import published
+from tests.relationships_suite import published
 
 
 def test_a_burst_of_messages_asks_for_one_email_until_read(client, pair, container, clock):

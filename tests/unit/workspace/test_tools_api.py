@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.workspace.conftest import published
+from tests.relationships_suite import published
 
 
 def test_tools_are_versioned_and_guarded_by_etags(client, pair, container):

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from connect.errors import Conflict, Invalid
 from schemas.events import MeetingCancelled, MeetingChanged, MeetingScheduled
-from services.relationships.domain.workspace import (MAX_TOOL_BYTES, Meeting, MeetingDetails, Parties,
-                                                     SupportKind, SupportOutcome, Tool, ToolKind, WorkspaceInvalid,
-                                                     WorkspaceRefused, check_resolution, ice_breakers,
+from services.relationships.account.domain import SupportKind, SupportOutcome, check_resolution
+from services.relationships.workspace.domain import (MAX_TOOL_BYTES, Meeting, MeetingDetails, Parties, Tool,
+                                                     ToolKind, WorkspaceInvalid, WorkspaceRefused, ice_breakers,
                                                      normalise_tool_content, nudge_refusal, post_message)
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -89,9 +90,9 @@ def test_messages_and_nudges_follow_the_relationship():
 
 def test_support_outcomes_fit_the_kind():
     check_resolution(SupportKind.ERASURE, "open", SupportOutcome.APPROVED)
-    with pytest.raises(WorkspaceInvalid):
+    with pytest.raises(Invalid):
         check_resolution(SupportKind.OTHER, "open", SupportOutcome.APPROVED)
-    with pytest.raises(WorkspaceRefused):
+    with pytest.raises(Conflict):
         check_resolution(SupportKind.OTHER, "resolved", SupportOutcome.DONE)
 
 

@@ -1,6 +1,6 @@
-"""Workspace races and erasure on real PostgreSQL: the relationship row lock serialises
-concurrent saves, so stale ETags lose and a burst of messages asks for exactly one email;
-an approved erasure leaves no canary in any table."""
+"""Workspace races and erasure, on both databases: the relationship's row lock (PostgreSQL) or
+the write lock taken at BEGIN (SQLite) serialises concurrent saves, so stale ETags lose and a
+burst of messages asks for exactly one email; an approved erasure leaves no canary in any table."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
-from services.relationships.adapters import orm_workspace
-from tests.unit.workspace.conftest import published
+from services.relationships.adapters import orm
+from tests.relationships_suite import published, rows_holding
 
 CANARY = "CANARY-pg-91c2"
 
@@ -47,7 +47,7 @@ def test_a_concurrent_burst_of_messages_asks_for_one_email(client, pair, contain
     assert len(posted) == senders and sum(e["data"]["notify"] for e in posted) == 1
     database = container.services["relationships"].database
     with database.session() as session:
-        emailed = session.execute(select(orm_workspace.messages.c.emailed)).scalars().all()
+        emailed = session.execute(select(orm.messages.c.emailed)).scalars().all()
     assert sorted(emailed) == [False] * (senders - 1) + [True]
 
 
@@ -70,14 +70,7 @@ def test_erasure_leaves_no_canary_in_any_table(client, propose, auth, container,
                            json={"outcome": "approved"})
     assert resolved.status_code == 200, resolved.text
 
-    database = container.services["relationships"].database
-    leftovers = {}
-    with database.engine.connect() as conn:
-        for table in inspect(conn).get_table_names():
-            for row in conn.execute(text(f'select * from "{table}"')):
-                if any(CANARY.lower() in str(value).lower() for value in row):
-                    leftovers.setdefault(table, []).append(row)
-    assert leftovers == {}
+    assert rows_holding(container, CANARY) == {}
     assert [e["key"] for e in published(container, types=("MemberErased",))] == ["M1"]
 
 

@@ -1,30 +1,31 @@
-"""Thin HTTP layer of the relationship workspace and the account: parse, call
-`WorkspaceService`, answer.  POSTs honour `Idempotency-Key` like the rest of
-the relationships API."""
+"""Routes of the workspace room: parse, call the use case, answer.
+
+Each route owns its status code and headers; POSTs honour `Idempotency-Key`
+like the rest of the relationships API (see `http.py`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from connect.auth import Member, current_member
 from connect.cursors import fingerprint
-from connect.problems import field_error, validation_problem
+from connect.errors import Invalid
 from connect.text import Id, JsonText, Line, Text
-from services.relationships.api import (IdempotencyKey, IfMatch, PageCursor, _idempotent, listing_query, open_after,
-                                        seal_after)
-from services.relationships.domain.model import Role, Status
-from services.relationships.domain.workspace import (MAX_AGENDA_CHARS, MAX_LOCATION_CHARS, MAX_MEETING_MINUTES,
-                                                     MAX_MESSAGE_BODY_CHARS, MAX_OUTCOME_CHARS,
-                                                     MAX_SUPPORT_MESSAGE_CHARS, MAX_TOOL_ITEM_CHARS, MAX_TOOL_ITEMS,
+from connect.uow import Receipt
+from services.relationships.adapters.idempotency import Answer
+from services.relationships.http import (IdempotencyKey, IfMatch, PageCursor, idempotent, listing_query, open_after,
+                                         relationships, respond, seal_after)
+from services.relationships.proposals.domain import Role, Status
+from services.relationships.workspace.domain import (MAX_AGENDA_CHARS, MAX_LOCATION_CHARS, MAX_MEETING_MINUTES,
+                                                     MAX_MESSAGE_BODY_CHARS, MAX_TOOL_ITEM_CHARS, MAX_TOOL_ITEMS,
                                                      MAX_TOOL_TEXT_CHARS, MIN_MEETING_MINUTES, MeetingDetails,
-                                                     SupportKind, SupportOutcome, ToolKind)
-from services.relationships.services import Responder
-from services.relationships.workspace import WorkspaceService
+                                                     ToolKind)
+from services.relationships.workspace.services import WorkspaceService
 
 router = APIRouter(prefix="/v1", tags=["workspace"])
 
@@ -37,7 +38,29 @@ ToolText = Field("", max_length=MAX_TOOL_TEXT_CHARS)
 
 
 def workspace(request: Request) -> WorkspaceService:
-    return request.app.state.container.service("relationships").workspace
+    return relationships(request).workspace
+
+
+def with_etag(view: dict[str, Any]) -> Answer:
+    return Answer(200, view, {"ETag": view["etag"]})
+
+
+def meeting_arranged(view: dict[str, Any]) -> Answer:
+    return Answer(201, view, {"Location": f"/v1/relationships/{view['relationship_id']}/meetings/{view['id']}"})
+
+
+def tool_created(view: dict[str, Any]) -> Answer:
+    return Answer(201, view, {"ETag": view["etag"], "Location": f"/v1/relationships/{view['relationship_id']}"
+                                                                f"/tools/{view['kind']}/{view['id']}"})
+
+
+def message_sent(relationship_id: str) -> Callable[[dict[str, Any]], Answer]:
+    """The presenter of a message sent in this relationship (a message's view does not name it)."""
+    return lambda view: Answer(201, view, {"Location": f"/v1/relationships/{relationship_id}/messages"})
+
+
+def partner_nudged(view: dict[str, Any]) -> Answer:
+    return Answer(202, view, {})
 
 
 class MeetingIn(BaseModel):
@@ -114,43 +137,18 @@ TOOL_MODELS: dict[str, type[BaseModel]] = {"swot": SwotIn, "gstar": GstarIn, "go
 
 
 def _tool_content(kind: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Validate against the kind's model here (the path decides the model, so FastAPI cannot)."""
-    from pydantic import ValidationError
-
+    """Validate against the kind's model here (the path decides the model, so FastAPI cannot);
+    a bad body is refused exactly like one FastAPI validated."""
     try:
         return TOOL_MODELS[kind].model_validate(body).model_dump()
     except ValidationError as exc:
-        raise validation_problem([field_error(".".join(str(p) for p in err["loc"]) or "$", err["msg"], err["type"])
-                                  for err in exc.errors()]) from None
+        raise RequestValidationError(exc.errors()) from None
 
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: Text = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS)
-
-
-class SupportRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: SupportKind
-    relationship_id: Id | None = Field(None, max_length=36)
-    message: Text = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
-    on_behalf_of: Id | None = Field(None, description="Support role only: the member who asked by phone, email or mail.")
-
-
-class ResolveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    outcome: SupportOutcome
-    note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS)
-
-
-def _created(view: dict[str, Any], location: str, etag: str | None = None) -> JSONResponse:
-    headers = {"Location": location}
-    if etag:
-        headers["ETag"] = etag
-    return JSONResponse(view, status_code=201, headers=headers)
 
 
 # --- dashboard ---------------------------------------------------------------------------
@@ -190,11 +188,10 @@ def schedule_meeting(relationship_id: Id, body: MeetingIn, request: Request,
                      idempotency_key: IdempotencyKey = None) -> JSONResponse:
     details = MeetingDetails(**body.model_dump())
 
-    def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-        view = workspace(request).schedule_meeting(member.id, relationship_id, details, respond)
-        return 201, view, {"Location": f"/v1/relationships/{relationship_id}/meetings/{view['id']}"}
+    def run(receipt: Receipt | None) -> dict[str, Any]:
+        return workspace(request).schedule_meeting(member.id, relationship_id, details, receipt)
 
-    return _idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run)
+    return idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run, meeting_arranged)
 
 
 @router.get("/relationships/{relationship_id}/meetings/{meeting_id}", summary="One meeting")
@@ -210,7 +207,7 @@ def change_meeting(relationship_id: Id, meeting_id: Id, body: MeetingPatch, requ
     changes = body.model_dump(exclude_unset=True)
     nulls = [name for name, value in changes.items() if value is None]
     if nulls:
-        raise validation_problem([field_error(name, "must not be null") for name in nulls])
+        raise Invalid({name: "must not be null" for name in nulls})
     return workspace(request).change_meeting(member.id, relationship_id, meeting_id, changes)
 
 
@@ -233,20 +230,15 @@ def first_conversation(relationship_id: Id, request: Request,
 
 @router.get("/relationships/{relationship_id}/agreement", summary="The agreement record (404 until saved)")
 def get_agreement(relationship_id: Id, request: Request, member: Member = Depends(current_member)) -> JSONResponse:
-    from connect.problems import Problem
-
-    view = workspace(request).get_agreement(member.id, relationship_id)
-    if view is None:
-        raise Problem(404, "No agreement has been recorded yet.", type_="not-found")
-    return JSONResponse(view, headers={"ETag": view["etag"]})
+    return respond(with_etag(workspace(request).get_agreement(member.id, relationship_id)))
 
 
 @router.put("/relationships/{relationship_id}/agreement",
             summary="Record or amend how you contact each other, how often you meet, who arranges meetings")
 def put_agreement(relationship_id: Id, body: AgreementIn, request: Request,
                   member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
-    status, view = workspace(request).put_agreement(member.id, relationship_id, if_match, body.model_dump())
-    return JSONResponse(view, status_code=status, headers={"ETag": view["etag"]})
+    created, view = workspace(request).put_agreement(member.id, relationship_id, if_match, body.model_dump())
+    return JSONResponse(view, status_code=201 if created else 200, headers={"ETag": view["etag"]})
 
 
 @router.get("/relationships/{relationship_id}/tools/{kind}", summary="The SWOT, G-STAR or Goals tools saved so far")
@@ -261,20 +253,17 @@ def create_tool(relationship_id: Id, kind: ToolKindPath, body: dict[Line, JsonTe
                 member: Member = Depends(current_member), idempotency_key: IdempotencyKey = None) -> JSONResponse:
     content = _tool_content(kind, body)
 
-    def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-        view = workspace(request).create_tool(member.id, relationship_id, ToolKind(kind), content, respond)
-        return 201, view, {"ETag": view["etag"],
-                           "Location": f"/v1/relationships/{relationship_id}/tools/{kind}/{view['id']}"}
+    def run(receipt: Receipt | None) -> dict[str, Any]:
+        return workspace(request).create_tool(member.id, relationship_id, ToolKind(kind), content, receipt)
 
-    return _idempotent(request, member, idempotency_key, body, run)
+    return idempotent(request, member, idempotency_key, body, run, tool_created)
 
 
 @router.get("/relationships/{relationship_id}/tools/{kind}/{tool_id}",
             summary="One tool: its current content and every version with author and time")
 def get_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, request: Request,
              member: Member = Depends(current_member)) -> JSONResponse:
-    view = workspace(request).get_tool(member.id, relationship_id, ToolKind(kind), tool_id)
-    return JSONResponse(view, headers={"ETag": view["etag"]})
+    return respond(with_etag(workspace(request).get_tool(member.id, relationship_id, ToolKind(kind), tool_id)))
 
 
 @router.put("/relationships/{relationship_id}/tools/{kind}/{tool_id}",
@@ -283,7 +272,7 @@ def amend_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, body: dict[
                member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
     content = _tool_content(kind, body)
     view = workspace(request).amend_tool(member.id, relationship_id, ToolKind(kind), tool_id, if_match, content)
-    return JSONResponse(view, headers={"ETag": view["etag"]})
+    return respond(with_etag(view))
 
 
 class LearningOutcomesIn(BaseModel):
@@ -323,76 +312,17 @@ def list_messages(relationship_id: Id, request: Request, member: Member = Depend
              summary="Send a message; your partner is emailed (one email per burst)")
 def post_message(relationship_id: Id, body: MessageIn, request: Request, member: Member = Depends(current_member),
                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-        view = workspace(request).post_message(member.id, relationship_id, body.body, respond)
-        return 201, view, {"Location": f"/v1/relationships/{relationship_id}/messages"}
+    def run(receipt: Receipt | None) -> dict[str, Any]:
+        return workspace(request).post_message(member.id, relationship_id, body.body, receipt)
 
-    return _idempotent(request, member, idempotency_key, body.model_dump(), run)
+    return idempotent(request, member, idempotency_key, body.model_dump(), run, message_sent(relationship_id))
 
 
 @router.post("/relationships/{relationship_id}/nudge", status_code=202,
              summary="Nudge a partner who has been quiet for 2 weeks (at most weekly)")
 def nudge_partner(relationship_id: Id, request: Request, member: Member = Depends(current_member),
                   idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-        return 202, workspace(request).nudge_partner(member.id, relationship_id, respond), {}
+    def run(receipt: Receipt | None) -> dict[str, Any]:
+        return workspace(request).nudge_partner(member.id, relationship_id, receipt)
 
-    return _idempotent(request, member, idempotency_key, {}, run)
-
-
-# --- account, CPD, support --------------------------------------------------------------------
-
-
-@router.delete("/members/me", summary="Delete my account: withdraw everywhere, leave search, refuse my tokens")
-def delete_account(request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).delete_account(member)
-
-
-@router.get("/members/me/cpd", summary="My mentoring activity for a CPD log (format=json or csv)",
-            response_model=None)
-def cpd_record(request: Request, member: Member = Depends(current_member),
-               format: Literal["json", "csv"] = "json") -> Any:
-    service = workspace(request)
-    record = service.cpd_record(member.id)
-    if format == "csv":
-        stamp = datetime.fromisoformat(record["generated_at"].replace("Z", "+00:00")).date().isoformat()
-        return Response(service.cpd_csv(record), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="connect-cpd-{stamp}.csv"'})
-    return record
-
-
-@router.post("/support-requests", status_code=201, summary="Ask the customer service team for help or erasure")
-def create_support_request(body: SupportRequestIn, request: Request, member: Member = Depends(current_member),
-                           idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    def run(respond: Responder | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-        view = workspace(request).create_support_request(member, body.kind, body.relationship_id, body.message,
-                                                         respond, body.on_behalf_of)
-        return 201, view, {"Location": f"/v1/support-requests/{view['id']}"}
-
-    return _idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run)
-
-
-@router.get("/support-requests", summary="My support requests (the support role: everyone's)")
-def list_support_requests(request: Request, member: Member = Depends(current_member),
-                          status: Literal["open", "resolved"] | None = None,
-                          limit: int = Query(50, ge=1, le=200)) -> dict[str, Any]:
-    return workspace(request).list_support_requests(member, status, limit)
-
-
-@router.get("/support-requests/{request_id}", summary="One support request (its author or the support role)")
-def get_support_request(request_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).get_support_request(member, request_id)
-
-
-@router.post("/support-requests/{request_id}/resolve",
-             summary="Support role: resolve; approving an erasure anonymises the member everywhere")
-def resolve_support_request(request_id: Id, body: ResolveIn, request: Request,
-                            member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).resolve_support_request(member, request_id, body.outcome, body.note)
-
-
-@router.get("/support/relationships/{relationship_id}",
-            summary="Support role: a relationship's metadata, never message bodies or tool contents")
-def support_relationship(relationship_id: Id, request: Request,
-                         member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).support_relationship_view(member, relationship_id)
+    return idempotent(request, member, idempotency_key, {}, run, partner_nudged)

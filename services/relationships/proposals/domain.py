@@ -4,6 +4,8 @@ Plain Python on purpose: the rules below are the whole state machine of
 CONTRACT.md ("Relationships" and "Timers"), testable without a database.
 Every accepted move appends a `StatusChange` (who, when, why) and records a
 schemas event; a refused move raises `MoveRefused` before touching anything.
+The errors below are `connect.errors` families: `connect.problems` gives them
+their HTTP form.
 
 Past history and old proposal versions are append-only logs that no rule ever
 reads back, so the aggregate carries only what decisions need (status, who
@@ -20,6 +22,7 @@ from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
 
+from connect.errors import Conflict, Invalid, NotFound
 from schemas.events import (AlternativeMentor, EventData, ProposalAccepted, ProposalEdited, ProposalExpired,
                             ProposalRejected, ProposalReminderDue, ProposalReopened, ProposalSent,
                             ProposalWithdrawn, RelationshipCompleted, RelationshipWithdrawn)
@@ -74,26 +77,49 @@ MAX_AREAS = 20
 PROPOSAL_FIELDS = ("message", "areas", "goals", "interaction_modes", "duration_months")
 
 
-class DomainError(Exception):
-    pass
+class MoveRefused(Conflict):
+    """The move is not allowed for this actor in the current status."""
 
+    code = "transition-not-allowed"
 
-class MoveRefused(DomainError):
-    """The move is not allowed for this actor in the current status (HTTP 409)."""
-
-    def __init__(self, action: str, status: Status, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, action: Action, status: Status, detail: str) -> None:
+        super().__init__(detail, action=action.value, current_status=status.value)
         self.action = action
         self.status = status
-        self.detail = detail
 
 
-class InvalidProposal(DomainError):
-    """The proposal's content breaks a rule (HTTP 422); `errors` maps field to message."""
+class InvalidProposal(Invalid):
+    """The proposal's content breaks a rule; `errors` maps field to message."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+        super().__init__(errors)
+
+
+class NoSuchRelationship(NotFound):
+    """Strangers learn nothing, not even that the relationship exists."""
+
+    def __init__(self, relationship_id: str) -> None:
+        super().__init__(f"No relationship {relationship_id} of yours.")
+
+
+class MentorUnavailable(Conflict):
+    """The mentor cannot receive a proposal now: `why` is not_a_mentor, inactive or unavailable."""
+
+    code = "mentor-unavailable"
+
+    def __init__(self, mentor_id: str, why: str, detail: str) -> None:
+        super().__init__(detail, mentor_id=mentor_id, why=why)
+
+
+class RelationshipExists(Conflict):
+    """At most one open relationship per mentor–mentee pair."""
+
+    code = "relationship-exists"
+
+    def __init__(self, mentor_id: str, mentee_id: str, relationship_id: str | None, status: str | None) -> None:
+        super().__init__(f"There is already an open ({status}) relationship {relationship_id} between "
+                         f"mentor {mentor_id} and mentee {mentee_id}.",
+                         relationship_id=relationship_id, relationship_status=status)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 Plain Python: meetings, the 'first conversation' tools (SWOT, G-STAR, Goals and
 the agreement record, each kept as a list of immutable versions), messages,
-nudges, support requests and the CPD record.  The rules here decide; the
-use cases in `services/relationships/workspace.py` load, call and store.
+nudges and the first conversation's ice-breakers.  The rules here decide; the
+use cases in `workspace/services.py` load, call and store.
 
-Errors: `WorkspaceInvalid` (422, with field paths) for bad content,
-`WorkspaceRefused` (409) for a move the relationship's state does not allow.
+Errors: `WorkspaceInvalid` (bad content, with field paths), `WorkspaceRefused`
+(a move the relationship's state does not allow); `connect.problems` gives
+them their HTTP form (422, 409).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connect.errors import Conflict, Invalid, NotFound
+from connect.etags import entity_tag
 from schemas.events import (MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted, PartnerNudged,
                             ToolSaved)
 
@@ -45,29 +48,24 @@ MAX_TOOL_ITEM_CHARS = 1000
 #: The whole serialized body of one tool version.
 MAX_TOOL_BYTES = 64 * 1024
 
-MAX_SUPPORT_MESSAGE_CHARS = 5000
-MAX_OUTCOME_CHARS = 5000
 
-
-class WorkspaceError(Exception):
-    pass
-
-
-class WorkspaceInvalid(WorkspaceError):
-    """Bad content (HTTP 422); `errors` maps a field path to a message."""
+class WorkspaceInvalid(Invalid):
+    """Bad content; `errors` maps a field path to a message."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+        super().__init__(errors)
 
 
-class WorkspaceRefused(WorkspaceError):
-    """Not allowed in the current state (HTTP 409)."""
+class WorkspaceRefused(Conflict):
+    """Not allowed in the current state: the relationship's (`current_status` given: the
+    workspace is not open) or the thing's own (a cancelled meeting...)."""
 
     def __init__(self, detail: str, **facts: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.facts = facts
+        super().__init__(detail, code="workspace-not-open" if "current_status" in facts else "conflict", **facts)
+
+
+class NotInWorkspace(NotFound):
+    """No such meeting or tool in this relationship."""
 
 
 @dataclass(frozen=True)
@@ -359,7 +357,7 @@ class Tool:
 
     @property
     def etag(self) -> str:
-        return tool_etag(self.id, self.current.number)
+        return entity_tag(self.id, self.current.number)
 
     def amend(self, parties: Parties, author_id: str, content: dict[str, Any], now: datetime) -> bool:
         """Replace the content with a new version; False (nothing recorded) when nothing changed."""
@@ -373,15 +371,6 @@ class Tool:
         self.events.append(ToolSaved(**parties.ids(author_id), kind=self.kind.value, tool_id=self.id,
                                      version=version.number))
         return True
-
-
-def tool_etag(tool_id: str, version: int) -> str:
-    return f'"{tool_id}.{version}"'
-
-
-def etag_matches(if_match: str, current: str) -> bool:
-    candidates = [tag.strip() for tag in if_match.split(",")]
-    return any(tag == "*" or tag.removeprefix("W/") == current for tag in candidates)
 
 
 # --- messages and nudges ------------------------------------------------------------------
@@ -433,69 +422,7 @@ def nudge(parties: Parties, sender_id: str, partner_last_active: datetime | None
     return PartnerNudged(**parties.ids(sender_id), recipient_id=parties.other(sender_id))
 
 
-# --- support requests ------------------------------------------------------------------------
-
-
-class SupportKind(StrEnum):
-    ERASURE = "erasure"
-    CONTACT_PARTNER = "contact_partner"
-    OTHER = "other"
-
-
-class SupportOutcome(StrEnum):
-    APPROVED = "approved"  # erasure carried out
-    DECLINED = "declined"
-    DONE = "done"  # contact_partner / other handled
-
-
-def check_support_request(kind: SupportKind, relationship_id: str | None, message: str) -> None:
-    errors: dict[str, str] = {}
-    if kind is SupportKind.CONTACT_PARTNER and not relationship_id:
-        errors["relationship_id"] = "is required to contact a partner on your behalf"
-    if len(message) > MAX_SUPPORT_MESSAGE_CHARS:
-        errors["message"] = f"must be at most {MAX_SUPPORT_MESSAGE_CHARS} characters"
-    if kind is not SupportKind.ERASURE and not message.strip():
-        errors["message"] = "must say what you need"
-    if errors:
-        raise WorkspaceInvalid(errors)
-
-
-def check_resolution(kind: SupportKind, status: str, outcome: SupportOutcome) -> None:
-    if status != "open":
-        raise WorkspaceRefused("This support request is already resolved.", request_status=status)
-    if outcome is SupportOutcome.APPROVED and kind is not SupportKind.ERASURE:
-        raise WorkspaceInvalid({"outcome": "only an erasure request is approved; use done or declined"})
-    if outcome is SupportOutcome.DONE and kind is SupportKind.ERASURE:
-        raise WorkspaceInvalid({"outcome": "an erasure request is approved or declined"})
-
-
-# --- CPD record ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CpdRow:
-    """One line of a member's CPD record (the CSV columns, in order)."""
-
-    activity: str  # meeting | relationship | goal
-    relationship_id: str
-    role: str
-    counterpart: str
-    date: str  # ISO date the activity happened or started
-    minutes: int | None = None
-    title: str = ""
-    status: str = ""
-    learning_outcomes: str = ""
-
-
-CPD_COLUMNS = ("activity", "relationship_id", "role", "counterpart", "date", "minutes", "title", "status",
-               "learning_outcomes")
-
-
-def cpd_totals(rows: list[CpdRow]) -> dict[str, Any]:
-    meetings = [r for r in rows if r.activity == "meeting"]
-    return {"meetings_held": len(meetings), "meeting_minutes": sum(r.minutes or 0 for r in meetings),
-            "relationships": len({r.relationship_id for r in rows if r.activity == "relationship"}),
-            "goals": len([r for r in rows if r.activity == "goal"])}
+# --- the first conversation -------------------------------------------------------------
 
 
 ICE_BREAKERS = (

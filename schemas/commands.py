@@ -1,4 +1,4 @@
-"""CLI commands of the events area: `connect schemas generate|check`."""
+"""`connect schemas generate|check`: the published event contract, next to the models it is made from."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Races on real PostgreSQL: row locks decide accept-vs-withdraw, the partial unique index
-decides proposal-vs-proposal, SKIP LOCKED shares a sweep between concurrent runs."""
+"""Races, on both databases: the relationship's row lock (PostgreSQL) or the write lock taken at
+BEGIN (SQLite) decides accept-vs-withdraw, the partial unique index decides
+proposal-vs-proposal, and concurrent sweeps share the work (SKIP LOCKED on PostgreSQL) and
+remind once."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from sqlalchemy import func, select
 
 from services.relationships.adapters import orm
 from tests.unit.relationships.conftest import proposal_body
-from tests.unit.relationships.test_api import _count, _events
+from tests.relationships_suite import row_count
+from tests.unit.relationships.conftest import relationship_events
 
 
 def test_concurrent_accept_and_withdraw_exactly_one_wins(client, auth, container, mentor):
@@ -33,7 +36,7 @@ def test_concurrent_accept_and_withdraw_exactly_one_wins(client, auth, container
     jobs = [(n, action) for n in range(pairs) for action in ("accept", "withdraw")]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         results = list(pool.map(move, jobs))
-    events = _events(container)
+    events = relationship_events(container)
     for n, rel_id in enumerate(ids):
         answers = {action: response for m, action, response in results if m == n}
         codes = sorted(r.status_code for r in answers.values())
@@ -59,10 +62,10 @@ def test_concurrent_proposals_for_one_pair_make_one_relationship(client, auth, c
         if answer.status_code != 201:
             assert answer.status_code == 409, answer.text
             assert answer.json()["relationship_id"] == created[0]
-    assert _count(container, orm.relationships) == 1
+    assert row_count(container, orm.relationships) == 1
     # The refused inserts rolled back with their events: one ProposalSent, nothing half-written.
-    assert [e["key"] for e in _events(container) if e["type"] == "ProposalSent"] == created
-    assert _count(container, orm.proposal_versions) == 1 and _count(container, orm.status_history) == 1
+    assert [e["key"] for e in relationship_events(container) if e["type"] == "ProposalSent"] == created
+    assert row_count(container, orm.proposal_versions) == 1 and row_count(container, orm.status_history) == 1
 
 
 def test_concurrent_sweeps_share_the_work_and_remind_once(client, auth, container, mentor, clock):
@@ -71,11 +74,11 @@ def test_concurrent_sweeps_share_the_work_and_remind_once(client, auth, containe
     mentor("M2")
     # Many proposals quickly, through the service (the API path is covered elsewhere).
     from connect.auth import Member
-    from services.relationships.domain.model import ProposalContent
+    from services.relationships.proposals.domain import ProposalContent
 
     content = ProposalContent("hello", ("career_planning",), "", ("video",), 6)
     for n in range(120):
-        service.propose(Member(id=f"E{n}", name=f"E{n}", email=""), "M2", content)
+        service.proposals.propose(Member(id=f"E{n}", name=f"E{n}", email=""), "M2", content)
     reports = []
     threads = [threading.Thread(target=lambda: reports.append(
         service.send_due_reminders(start + timedelta(days=7, hours=1), batch_size=10))) for _ in range(4)]
@@ -89,5 +92,5 @@ def test_concurrent_sweeps_share_the_work_and_remind_once(client, auth, containe
     with database.session() as session:
         sent = session.execute(select(func.count()).select_from(orm.reminders).where(orm.reminders.c.sent)).scalar()
     assert sent == 120
-    reminders = [e for e in _events(container) if e["type"] == "ProposalReminderDue"]
+    reminders = [e for e in relationship_events(container) if e["type"] == "ProposalReminderDue"]
     assert len(reminders) == 120 and len({e["key"] for e in reminders}) == 120

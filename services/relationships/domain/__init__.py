@@ -1,1 +1,0 @@
-"""The relationships domain: plain Python, no framework imports."""
