@@ -11,7 +11,7 @@ Measures, on this machine:
   * how long a profile change takes to become searchable in the embedded shape (PUT -> found).
 
 OpenSearch comes from --opensearch-url, else CONNECT_BENCH_OPENSEARCH_URL, else the launcher in
-connect/engines (Maven Central jars; stopped at the end).  Results go to bench/results/matching.json
+stack/engines (Maven Central jars; stopped at the end).  Results go to bench/results/matching.json
 with the machine they were measured on, and a table is printed.
 """
 
@@ -111,7 +111,7 @@ def bulk_index(index: Any, docs: list[dict[str, Any]]) -> float:
 def start_opensearch(url: str | None) -> tuple[str, Callable[[], None]]:
     if url:
         return url, lambda: None
-    from connect.engines.opensearch import OpenSearchEngine
+    from stack.engines.opensearch import OpenSearchEngine
 
     engine = OpenSearchEngine(heap="1g")
     engine.start()

@@ -204,8 +204,16 @@ def _register_service_commands() -> None:
                 raise
             continue
         module.register(app)
-    for platform_module in ("connect.stack", "connect.ops"):  # distributed-shape commands: stack, ops
-        import_module(platform_module).register(app)
+    import_module("connect.ops").register(app)
+    # The tooling's commands (`connect stack ...`, `connect run smtp-sink`), when it is there: a
+    # checkout has it, the runtime image does not.
+    try:
+        tooling = import_module("stack.commands")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("stack", "stack.commands"):
+            raise
+    else:
+        tooling.register(app, run_app)
 
 
 _register_service_commands()

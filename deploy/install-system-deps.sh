@@ -81,15 +81,15 @@ fi
 
 # The Python launchers also compile the OpenSearch launcher class and record what they fetched;
 # fall back to plain Maven when no interpreter can import the package yet.
-if [ -n "$python" ] && (cd "$repo" && PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$python" -c 'import connect.engines' 2>/dev/null); then
+if [ -n "$python" ] && (cd "$repo" && PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$python" -c 'import stack.engines' 2>/dev/null); then
     log "fetching engine jars (Kafka, OpenSearch) with $python"
-    (cd "$repo" && PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$python" -c 'from connect.engines import fetch_all; fetch_all()')
+    (cd "$repo" && PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$python" -c 'from stack.engines import fetch_all; fetch_all()')
 else
     cache="${CONNECT_ENGINES_CACHE:-$HOME/.cache/connect/engines}"
     for name in kafka opensearch; do
         pom="$here/engines/$name/pom.xml"
         lib="$cache/$name/lib"
-        # Same marker as connect/engines/base.py writes: the pom's sha256.
+        # Same marker as stack/engines/base.py writes: the pom's sha256.
         digest="$(sha256sum "$pom" | cut -d' ' -f1)"
         if [ "$(cat "$lib/.complete" 2>/dev/null)" != "$digest" ]; then
             log "fetching $name jars with mvn into $lib"

@@ -12,7 +12,7 @@ Where an engine comes from, first match wins:
    ``CONNECT_TEST_REDIS_URL``, ``CONNECT_TEST_KAFKA_BOOTSTRAP``, ``CONNECT_TEST_OPENSEARCH_URL``;
 2. a container through testcontainers, only when a Docker daemon answers a ping
    (``CONNECT_TEST_DOCKER=0`` turns this off);
-3. the local launchers of ``connect.engines`` (Debian packages and Maven Central jars; run
+3. the local launchers of ``stack.engines`` (Debian packages and Maven Central jars; run
    ``deploy/install-system-deps.sh`` once on a fresh machine).
 
 The SMTP sink always runs in-process. An engine that cannot start skips the tests needing it,
@@ -31,7 +31,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from connect.engines.base import Engine, EngineError
+from stack.engines import engine_class
+from stack.engines.base import Engine, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,9 @@ def _provide(
     name: str,
     env_var: str,
     docker_factory: Callable[[], tuple[Any, str]],
-    local_factory: Callable[[], Engine],
 ) -> str:
+    """The engine's address: from ``env_var``, else a container, else the launcher registered
+    as ``name`` in ``stack.engines``."""
     explicit = os.environ.get(env_var, "").strip()
     if explicit:
         _start_seconds[name] = ("env", 0.0)
@@ -154,7 +156,7 @@ def _provide(
             _start_seconds[name] = ("docker", time.monotonic() - began)
             return url
 
-    engine = local_factory()
+    engine: Engine = engine_class(name)()
     # Registered before start() so that even a half-started engine is torn down.
     request.addfinalizer(engine.stop)
     failure: tuple[str, str] | None = None
@@ -182,45 +184,37 @@ def _sqlalchemy_postgres_url(url: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_url(request: pytest.FixtureRequest) -> str:
     """SQLAlchemy URL (``postgresql+psycopg://``) of a database on a real PostgreSQL server."""
-    from connect.engines.postgres import PostgresEngine
-
     return _sqlalchemy_postgres_url(
-        _provide(request, "postgres", "CONNECT_TEST_POSTGRES_URL", _docker_postgres, PostgresEngine)
+        _provide(request, "postgres", "CONNECT_TEST_POSTGRES_URL", _docker_postgres)
     )
 
 
 @pytest.fixture(scope="session")
 def redis_url(request: pytest.FixtureRequest) -> str:
     """``redis://host:port/0`` of a real Redis server."""
-    from connect.engines.redis import RedisEngine
-
-    return _provide(request, "redis", "CONNECT_TEST_REDIS_URL", _docker_redis, RedisEngine)
+    return _provide(request, "redis", "CONNECT_TEST_REDIS_URL", _docker_redis)
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
     """Bootstrap address (``host:port``) of a real Kafka broker; topics auto-create."""
-    from connect.engines.kafka import KafkaEngine
-
-    return _provide(request, "kafka", "CONNECT_TEST_KAFKA_BOOTSTRAP", _docker_kafka, KafkaEngine)
+    return _provide(request, "kafka", "CONNECT_TEST_KAFKA_BOOTSTRAP", _docker_kafka)
 
 
 @pytest.fixture(scope="session")
 def opensearch_url(request: pytest.FixtureRequest) -> str:
     """``http://host:port`` of a real OpenSearch node (security off)."""
-    from connect.engines.opensearch import OpenSearchEngine
-
-    return _provide(request, "opensearch", "CONNECT_TEST_OPENSEARCH_URL", _docker_opensearch, OpenSearchEngine)
+    return _provide(request, "opensearch", "CONNECT_TEST_OPENSEARCH_URL", _docker_opensearch)
 
 
 @pytest.fixture(scope="session")
 def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The in-process SMTP sink (``connect.engines.smtp.SmtpSink``); ``.url`` is ``smtp://host:port``.
+    """The in-process SMTP sink (``stack.engines.smtp.SmtpSink``); ``.url`` is ``smtp://host:port``.
 
     Shared by the whole run: call ``smtp_sink.clear()`` at the start of a test that counts mail.
     Accepted messages are also written as ``.eml`` files under pytest's temp folder.
     """
-    from connect.engines.smtp import SmtpSink
+    from stack.engines.smtp import SmtpSink
 
     sink = SmtpSink(mail_dir=tmp_path_factory.mktemp("smtp-sink"))
     began = time.monotonic()
@@ -239,7 +233,7 @@ def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def pg_database(postgres_url: str) -> Iterator[str]:
     """URL of a new, uniquely named database on the shared server, dropped after the test."""
-    from connect.engines.postgres import create_database, drop_database
+    from stack.engines.postgres import create_database, drop_database
 
     name = "test_%s" % uuid.uuid4().hex[:16]
     url = create_database(postgres_url, name)

@@ -162,8 +162,8 @@ def test_smtp_sink_programmed_temporary_failures(smtp_sink) -> None:
 
 
 def test_detached_engine_can_be_found_and_stopped(tmp_path) -> None:
-    from connect.engines.base import EngineError
-    from connect.engines.redis import RedisEngine
+    from stack.engines.base import EngineError
+    from stack.engines.redis import RedisEngine
 
     from tests.engines import engine_unavailable
 

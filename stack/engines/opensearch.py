@@ -10,26 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
 
-from .base import (
-    EngineError,
-    JvmEngine,
-    _digest,
-    _file_lock,
-    classpath,
-    deploy_dir,
-    engines_cache_dir,
-    ensure_maven_lib,
-    find_java,
-    find_javac,
-   
-    port_open,
-)
+from connect.settings import deploy_dir
+
+from .base import JvmEngine, classpath, ensure_classes, ensure_maven_lib, find_java, port_open
 
 MAIN_CLASS = "ConnectOpenSearch"
 NODE_DIR = "node_1"  # the runner's folder for its first node under the base path
@@ -52,45 +39,14 @@ logger.deprecation.level = error
 """
 
 
-def _source() -> Path:
-    return deploy_dir() / "engines" / "opensearch" / ("%s.java" % MAIN_CLASS)
-
-
 def fetch(java: str | None = None) -> tuple[Path, Path]:
     """Fetch the jars and compile the launcher class once; return (lib folder, classes folder)."""
-    lib = ensure_maven_lib("opensearch", deploy_dir() / "engines" / "opensearch" / "pom.xml")
-    source = _source()
-    if not source.is_file():
-        raise EngineError("launcher source not found: %s (set CONNECT_DEPLOY_DIR)" % source)
-    classes = engines_cache_dir() / "opensearch" / "classes"
-    marker = classes / ".complete"
-    digest = _digest([source, lib / ".complete"])
-    if marker.is_file() and marker.read_text().strip() == digest:
-        return lib, classes
-    with _file_lock(engines_cache_dir() / "opensearch" / ".lock"):
-        if marker.is_file() and marker.read_text().strip() == digest:
-            return lib, classes
-        javac = find_javac(java or find_java())
-        if javac is None:
-            raise EngineError("javac not found; a JDK is needed (run deploy/install-system-deps.sh)")
-        if classes.exists():
-            shutil.rmtree(classes)
-        classes.mkdir(parents=True)
-        proc = subprocess.run(
-            [javac, "-nowarn", "-d", str(classes), "-cp", classpath(lib), str(source)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=300,
-        )
-        if proc.returncode != 0:
-            raise EngineError("could not compile %s" % source.name, proc.stdout)
-        marker.write_text(digest + "\n")
-    return lib, classes
+    folder = deploy_dir() / "engines" / "opensearch"
+    lib = ensure_maven_lib("opensearch", folder / "pom.xml")
+    return lib, ensure_classes("opensearch", [folder / ("%s.java" % MAIN_CLASS)], lib, java or find_java())
 
 
 class OpenSearchEngine(JvmEngine):
-    min_heap = "512m"
     """OpenSearch on ``http://127.0.0.1:<port>`` (transport on ``transport_port``), one node.
 
     ``settings`` adds or replaces node settings (``opensearch.yml`` keys). Disk-based shard
@@ -98,6 +54,7 @@ class OpenSearchEngine(JvmEngine):
     ``jvm_options`` are added to the JVM's; ``fast_start=False`` drops the C1-only JIT option.
     """
 
+    min_heap = "512m"
     name = "opensearch"
     stop_grace = 20.0
     default_startup_timeout = 120.0
@@ -147,7 +104,7 @@ class OpenSearchEngine(JvmEngine):
         (config / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         yml = config / "opensearch.yml"
         if not yml.exists():
-            yml.write_text("# node settings are passed by connect/engines/opensearch.py\n")
+            yml.write_text("# node settings are passed by stack/engines/opensearch.py\n")
         (self.root / "tmp").mkdir(exist_ok=True)
 
     def _command(self) -> Sequence[str]:

@@ -1,4 +1,4 @@
-"""Shared machinery of the local engine launchers.
+"""Shared machinery of the local engine launchers (tooling: tests, `connect stack`, benchmarks).
 
 An engine is an external server process (PostgreSQL, Redis, Kafka, OpenSearch, an SMTP sink)
 started on free loopback ports with its data in a folder of its own. Two ways to run one:
@@ -109,14 +109,6 @@ def engines_cache_dir() -> Path:
     if configured:
         return Path(configured).expanduser()
     return Path.home() / ".cache" / "connect" / "engines"
-
-
-def deploy_dir() -> Path:
-    """The repository's ``deploy/`` folder (poms, logging configs); ``CONNECT_DEPLOY_DIR`` overrides."""
-    configured = os.environ.get("CONNECT_DEPLOY_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    return Path(__file__).resolve().parents[2] / "deploy"
 
 
 def find_java() -> str:
@@ -230,6 +222,42 @@ def classpath(*entries: Path) -> str:
     return os.pathsep.join(str(entry / "*") if entry.name == "lib" else str(entry) for entry in entries)
 
 
+def ensure_classes(name: str, sources: Sequence[Path], lib: Path, java: str, *,
+                   javac_options: Sequence[str] = ()) -> Path:
+    """Compile the project's ``sources`` against the jars of ``lib`` once, into
+    ``<cache>/<name>/classes``; return that folder. Recompiled when a source or the jars change."""
+    for source in sources:
+        if not source.is_file():
+            raise EngineError("source not found: %s (set CONNECT_DEPLOY_DIR to the repo's deploy/)" % source)
+    root = engines_cache_dir() / name
+    classes = root / "classes"
+    marker = classes / ".complete"
+    digest = _digest([*sources, lib / ".complete"])
+    if marker.is_file() and marker.read_text().strip() == digest:
+        return classes
+    with _file_lock(root / ".lock"):
+        if marker.is_file() and marker.read_text().strip() == digest:
+            return classes
+        javac = find_javac(java)
+        if javac is None:
+            raise EngineError("javac not found; a JDK is needed (run deploy/install-system-deps.sh)")
+        if classes.exists():
+            shutil.rmtree(classes)
+        classes.mkdir(parents=True)
+        proc = subprocess.run(
+            [javac, "-nowarn", *javac_options, "-d", str(classes), "-cp", classpath(lib),
+             *(str(source) for source in sources)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+        )
+        if proc.returncode != 0:
+            raise EngineError("could not compile %s" % ", ".join(source.name for source in sources), proc.stdout)
+        marker.write_text(digest + "\n")
+    return classes
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -278,7 +306,7 @@ def process_stat(pid: int | str) -> list[str]:
     return raw[raw.rindex(")") + 2:].split()
 
 
-def _process_start_ticks(pid: int) -> int | None:
+def process_start_ticks(pid: int) -> int | None:
     """Start time of ``pid`` in clock ticks; tells a live engine from a recycled pid."""
     try:
         return int(process_stat(pid)[19])
@@ -298,7 +326,7 @@ def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
             return False
     except OSError:
         return False
-    if start_ticks is not None and _process_start_ticks(pid) != start_ticks:
+    if start_ticks is not None and process_start_ticks(pid) != start_ticks:
         return False
     return True
 
@@ -588,7 +616,7 @@ class Engine:
         finally:
             logfile.close()
         self.pid = self.process.pid
-        self._start_ticks = _process_start_ticks(self.pid)
+        self._start_ticks = process_start_ticks(self.pid)
         log.debug("%s spawned pid %s: %s", self.name, self.pid, " ".join(argv))
 
     def _wait_ready(self, began: float) -> None:
