@@ -3,13 +3,14 @@
 A pytest plugin (registered in the repository's conftest.py) rather than a folder's conftest, so
 that tests/integration and tests/contract share one broker, one cluster, one server.
 
-Session fixtures: ``postgres_url``, ``redis_url``, ``kafka_bootstrap``, ``opensearch_url``,
-``smtp_sink``; per test: ``pg_database`` (a fresh database on the shared server).
+Session fixtures: ``postgres_url``, ``redis_url``, ``kafka_bootstrap``, ``elasticsearch_url``,
+``opensearch_url``, ``smtp_sink``; per test: ``pg_database`` (a fresh database on the shared server).
 
 Where an engine comes from, first match wins:
 
 1. an explicit address in the environment: ``CONNECT_TEST_POSTGRES_URL``,
-   ``CONNECT_TEST_REDIS_URL``, ``CONNECT_TEST_KAFKA_BOOTSTRAP``, ``CONNECT_TEST_OPENSEARCH_URL``;
+   ``CONNECT_TEST_REDIS_URL``, ``CONNECT_TEST_KAFKA_BOOTSTRAP``, ``CONNECT_TEST_ELASTICSEARCH_URL``,
+   ``CONNECT_TEST_OPENSEARCH_URL``;
 2. a container through testcontainers, only when a Docker daemon answers a ping
    (``CONNECT_TEST_DOCKER=0`` turns this off);
 3. the local launchers of ``stack.engines`` (Debian packages and Maven Central jars; run
@@ -123,6 +124,14 @@ def _docker_kafka() -> tuple[Any, str]:
     return container, container.get_bootstrap_server()
 
 
+def _docker_elasticsearch() -> tuple[Any, str]:
+    from stack.engines.elasticsearch import image
+
+    container = _container_class("elasticsearch", "ElasticSearchContainer")(
+        image(), mem_limit="1g").with_env("ES_JAVA_OPTS", "-Xms512m -Xmx512m").start()
+    return container, "http://%s:%s" % (container.get_container_host_ip(), container.get_exposed_port(9200))
+
+
 def _docker_opensearch() -> tuple[Any, str]:
     container = _container_class("opensearch", "OpenSearchContainer")("opensearchproject/opensearch:2.19.1").start()
     config = container.get_config()
@@ -199,6 +208,12 @@ def redis_url(request: pytest.FixtureRequest) -> str:
 def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
     """Bootstrap address (``host:port``) of a real Kafka broker; topics auto-create."""
     return _provide(request, "kafka", "CONNECT_TEST_KAFKA_BOOTSTRAP", _docker_kafka)
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url(request: pytest.FixtureRequest) -> str:
+    """``http://host:port`` of a real Elasticsearch 8.19 node (security off)."""
+    return _provide(request, "elasticsearch", "CONNECT_TEST_ELASTICSEARCH_URL", _docker_elasticsearch)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Launchers for the real engines (PostgreSQL, Redis, Kafka, OpenSearch, an SMTP sink).
+"""Launchers for the real engines (PostgreSQL, Redis, Kafka, Elasticsearch, OpenSearch, an SMTP sink).
 
 Used by the test harness (tests/engines.py), ``connect stack up`` and the benchmarks; never by
 the runtime. ``ENGINES`` is the one registry of them, by the name both use; importing this
@@ -21,6 +21,7 @@ ENGINES = {
     "redis": "redis:RedisEngine",
     "kafka": "kafka:KafkaEngine",
     "opensearch": "opensearch:OpenSearchEngine",
+    "elasticsearch": "elasticsearch:ElasticsearchEngine",
     "smtp": "smtp:SmtpSinkEngine",
 }
 

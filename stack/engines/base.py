@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Sequence
 
@@ -143,7 +144,9 @@ def find_javac(java: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path):
+def file_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created if missing): one fetch or build at a time
+    across the processes sharing the engines cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -153,7 +156,8 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _digest(paths: Iterable[Path]) -> str:
+def files_digest(paths: Iterable[Path]) -> str:
+    """One SHA-256 over the contents of ``paths``: the marker a cached artefact was built from."""
     sha = hashlib.sha256()
     for path in paths:
         sha.update(path.read_bytes())
@@ -171,10 +175,10 @@ def ensure_maven_lib(name: str, pom: Path, *, timeout: float = 900.0) -> Path:
     root = engines_cache_dir() / name
     lib = root / "lib"
     marker = lib / ".complete"
-    digest = _digest([pom])
+    digest = files_digest([pom])
     if marker.is_file() and marker.read_text().strip() == digest:
         return lib
-    with _file_lock(root / ".lock"):
+    with file_lock(root / ".lock"):
         if marker.is_file() and marker.read_text().strip() == digest:
             return lib
         mvn = shutil.which("mvn")
@@ -222,20 +226,19 @@ def classpath(*entries: Path) -> str:
     return os.pathsep.join(str(entry / "*") if entry.name == "lib" else str(entry) for entry in entries)
 
 
-def ensure_classes(name: str, sources: Sequence[Path], lib: Path, java: str, *,
-                   javac_options: Sequence[str] = ()) -> Path:
+def ensure_classes(name: str, sources: Sequence[Path], lib: Path, java: str, *, into: str = "classes") -> Path:
     """Compile the project's ``sources`` against the jars of ``lib`` once, into
-    ``<cache>/<name>/classes``; return that folder. Recompiled when a source or the jars change."""
+    ``<cache>/<name>/<into>``; return that folder. Recompiled when a source or the jars change."""
     for source in sources:
         if not source.is_file():
             raise EngineError("source not found: %s (set CONNECT_DEPLOY_DIR to the repo's deploy/)" % source)
     root = engines_cache_dir() / name
-    classes = root / "classes"
+    classes = root / into
     marker = classes / ".complete"
-    digest = _digest([*sources, lib / ".complete"])
+    digest = files_digest([*sources, lib / ".complete"])
     if marker.is_file() and marker.read_text().strip() == digest:
         return classes
-    with _file_lock(root / ".lock"):
+    with file_lock(root / ".lock"):
         if marker.is_file() and marker.read_text().strip() == digest:
             return classes
         javac = find_javac(java)
@@ -245,8 +248,7 @@ def ensure_classes(name: str, sources: Sequence[Path], lib: Path, java: str, *,
             shutil.rmtree(classes)
         classes.mkdir(parents=True)
         proc = subprocess.run(
-            [javac, "-nowarn", *javac_options, "-d", str(classes), "-cp", classpath(lib),
-             *(str(source) for source in sources)],
+            [javac, "-nowarn", "-d", str(classes), "-cp", classpath(lib), *(str(source) for source in sources)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -256,6 +258,17 @@ def ensure_classes(name: str, sources: Sequence[Path], lib: Path, java: str, *,
             raise EngineError("could not compile %s" % ", ".join(source.name for source in sources), proc.stdout)
         marker.write_text(digest + "\n")
     return classes
+
+
+def cluster_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
+    """``GET /_cluster/health`` of an Elasticsearch or OpenSearch node, waiting up to a second for
+    yellow; plain urllib, no client needed."""
+    request = urllib.request.Request(
+        url.rstrip("/") + "/_cluster/health?wait_for_status=yellow&timeout=1s",
+        headers={"Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL
+        return json.loads(response.read().decode("utf-8"))
 
 
 # --------------------------------------------------------------------------- processes

@@ -8,15 +8,13 @@ cache) because the runner's main cannot take free ports or settings, nor report 
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
 
 from connect.settings import deploy_dir
 
-from .base import JvmEngine, classpath, ensure_classes, ensure_maven_lib, find_java, port_open
+from .base import JvmEngine, classpath, cluster_health, ensure_classes, ensure_maven_lib, find_java, port_open
 
 MAIN_CLASS = "ConnectOpenSearch"
 NODE_DIR = "node_1"  # the runner's folder for its first node under the base path
@@ -131,13 +129,3 @@ class OpenSearchEngine(JvmEngine):
         self.port = settings.get("port")
         self.transport_port = settings.get("transport_port")
         self.cluster_name = settings.get("cluster_name", self.cluster_name)
-
-
-def cluster_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    """``GET /_cluster/health`` waiting up to a second for yellow; plain urllib, no client needed."""
-    request = urllib.request.Request(
-        url.rstrip("/") + "/_cluster/health?wait_for_status=yellow&timeout=1s",
-        headers={"Accept": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL
-        return json.loads(response.read().decode("utf-8"))

@@ -105,3 +105,11 @@ def test_roles_start_after_migrations_and_engines_exist() -> None:
     # Exactly one scheduler: two beats would fire every periodic job twice.
     beats = [name for name, spec in CONNECT_ROLES.items() if spec["command"][:2] == ["run", "beat"]]
     assert len(beats) == 1 and not SERVICES_BY_NAME[beats[0]].get("deploy", {}).get("replicas")
+
+
+def test_elasticsearch_and_kibana_run_the_release_the_tests_run() -> None:
+    from stack.engines.elasticsearch import image, version
+
+    assert SERVICES_BY_NAME["elasticsearch"]["image"] == image()
+    assert SERVICES_BY_NAME["kibana"]["image"] == f"kibana:{version()}"
+    assert version().startswith("8.19.")
