@@ -4,7 +4,8 @@ A pytest plugin (registered in the repository's conftest.py) rather than a folde
 that tests/integration and tests/contract share one broker, one cluster, one server.
 
 Session fixtures: ``postgres_url``, ``redis_url``, ``kafka_bootstrap``, ``elasticsearch_url``,
-``opensearch_url``, ``smtp_sink``; per test: ``pg_database`` (a fresh database on the shared server).
+``opensearch_url``, ``smtp_sink``; per test: ``pg_database`` (a fresh database on the shared server)
+and ``search_cluster`` (a test runs once on Elasticsearch, once on OpenSearch).
 
 Where an engine comes from, first match wins:
 
@@ -27,6 +28,7 @@ import logging
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -220,6 +222,23 @@ def elasticsearch_url(request: pytest.FixtureRequest) -> str:
 def opensearch_url(request: pytest.FixtureRequest) -> str:
     """``http://host:port`` of a real OpenSearch node (security off)."""
     return _provide(request, "opensearch", "CONNECT_TEST_OPENSEARCH_URL", _docker_opensearch)
+
+
+@dataclass(frozen=True)
+class SearchCluster:
+    kind: str  # "elasticsearch" or "opensearch": the CONNECT_SEARCH_URL scheme
+    url: str
+
+    @property
+    def search_url(self) -> str:
+        """The ``CONNECT_SEARCH_URL`` that points Connect at this cluster."""
+        return "%s+%s" % (self.kind, self.url)
+
+
+@pytest.fixture(params=["elasticsearch", "opensearch"])
+def search_cluster(request: pytest.FixtureRequest) -> SearchCluster:
+    """Each distributed search engine in turn, on the session's node."""
+    return SearchCluster(request.param, request.getfixturevalue("%s_url" % request.param))
 
 
 @pytest.fixture(scope="session")
