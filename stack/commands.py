@@ -1,19 +1,25 @@
 """`connect stack up|down|status|env` and `connect run smtp-sink`: the CLI side of `stack.local`.
 
 Registered by `connect.cli` when this package is present (a checkout; the runtime image leaves
-the tooling out). Importing this module imports no engine.
+the tooling out). Importing this module imports no engine (stack.local names them only).
 """
 
 from __future__ import annotations
 
 import signal
+from enum import Enum
 from pathlib import Path
 
 import typer
 
+from stack.local import SEARCH_ENGINES
+
 stack_app = typer.Typer(help="The distributed shape on this machine, with real engines.", no_args_is_help=True)
 
 FOLDER_HELP = "The folder `stack up` ran in."
+
+
+SearchEngine = Enum("SearchEngine", {name: name for name in SEARCH_ENGINES}, type=str)  # type: ignore[misc]
 
 
 def _say(message: str) -> None:
@@ -24,6 +30,8 @@ def _say(message: str) -> None:
 def up(
     folder: Path = typer.Option(Path("."), "--folder", help="Where the stack keeps its state (./var)."),
     api_timeout: float = typer.Option(90.0, help="Seconds to wait for the API's /readyz."),
+    search: SearchEngine = typer.Option(SearchEngine[SEARCH_ENGINES[0]], "--search",
+                                        help="The search cluster to run (the distributed default is Elasticsearch)."),
 ) -> None:
     """Start engines and every role; print `export CONNECT_...` lines once all are ready."""
     from stack import local
@@ -36,7 +44,7 @@ def up(
     # A terminated `stack up` cleans up like an interrupted one.
     signal.signal(signal.SIGTERM, interrupted)
     try:
-        settings = local.up(paths, api_timeout, _say)
+        settings = local.up(paths, api_timeout, _say, search.value)
     except (Exception, KeyboardInterrupt) as exc:  # whatever failed or was interrupted, leave nothing behind
         _say(f"stack up failed: {exc!r}" if isinstance(exc, KeyboardInterrupt) else f"stack up failed: {exc}")
         for name, outcome in local.down(paths):

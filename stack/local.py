@@ -1,7 +1,8 @@
 """The distributed shape on one machine: what `connect stack up` / `down` / `status` do.
 
 Run in a folder, `up` starts real engines with the launchers of `stack.engines` in detached mode
-(PostgreSQL, Redis, Kafka, OpenSearch, state under ./var/stack), an SMTP sink that keeps every
+(PostgreSQL, Redis, Kafka, Elasticsearch or, on request, OpenSearch; state under ./var/stack), an
+SMTP sink that keeps every
 message as an .eml file under ./var/mail, applies the migrations, then starts every role of the
 distributed shape as its own detached process (API, relay, consumers, Celery worker and beat).
 It returns once the API answers /readyz, with the `CONNECT_*` settings; with them exported,
@@ -31,12 +32,15 @@ from stack.engines.base import Engine, free_port
 from stack.roles import StackError
 
 STATE_NAME = "state.json"
-# Order of `stack up`; `stack down` stops in reverse.
-ENGINES = ("postgres", "redis", "kafka", "opensearch")
+# The search cluster of the distributed shape: Elasticsearch, or OpenSearch when asked for.
+SEARCH_ENGINES = ("elasticsearch", "opensearch")
+# Every engine a stack may run, in the order `stack up` starts them; `stack down` stops in reverse.
+ALL_ENGINES = ("postgres", "redis", "kafka", *SEARCH_ENGINES)
 # What a stack's engines get beyond a test's: kept data, and room to start on a busy machine.
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "redis": {"persist": True},
     # Two cores and several JVMs: a small heap is plenty for a local stack.
+    "elasticsearch": {"heap": "512m", "cluster_name": "connect-stack", "startup_timeout": 180},
     "opensearch": {"heap": "512m", "cluster_name": "connect-stack", "startup_timeout": 180},
     "kafka": {"startup_timeout": 180},
 }
@@ -108,9 +112,17 @@ def _ensure_databases(admin_url: str) -> dict[str, str]:
 # --- settings ---------------------------------------------------------------------
 
 
+def engines_for(search: str) -> tuple[str, ...]:
+    """The engines of a stack whose search cluster is ``search``, in start order."""
+    if search not in SEARCH_ENGINES:
+        raise StackError(f"no search engine {search!r}: one of {', '.join(SEARCH_ENGINES)}")
+    return ("postgres", "redis", "kafka", search)
+
+
 def stack_settings(paths: StackPaths, urls: dict[str, str], databases: dict[str, str], smtp_port: int,
                    api_port: int) -> dict[str, str]:
-    """Every CONNECT_* setting of the stack: what each role gets and what `stack up` prints."""
+    """Every CONNECT_* setting of the stack: what each role gets and what `stack up` prints.
+    ``urls`` has one search cluster, whose name is its ``CONNECT_SEARCH_URL`` scheme."""
     from connect.settings import all_setting_names
 
     api_url = f"http://127.0.0.1:{api_port}"
@@ -121,7 +133,7 @@ def stack_settings(paths: StackPaths, urls: dict[str, str], databases: dict[str,
         # The fallback for a service without a URL of its own; each service has its own below.
         "CONNECT_DATABASE_URL": urls["postgres"],
         **{f"CONNECT_{service.upper()}_DATABASE_URL": url for service, url in databases.items()},
-        "CONNECT_SEARCH_URL": f"opensearch+{urls['opensearch']}",
+        "CONNECT_SEARCH_URL": next(f"{name}+{urls[name]}" for name in SEARCH_ENGINES if name in urls),
         "CONNECT_KAFKA_BOOTSTRAP": urls["kafka"],
         "CONNECT_CELERY_BROKER": urls["redis"],
         "CONNECT_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
@@ -157,8 +169,11 @@ def _consumer_roles(env: dict[str, str]) -> set[str]:
 # --- up and down ------------------------------------------------------------------
 
 
-def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None]) -> dict[str, str]:
-    """Start engines and every role; the stack's settings once the API is ready."""
+def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None],
+       search: str = "elasticsearch") -> dict[str, str]:
+    """Start engines (``search`` the search cluster) and every role; the stack's settings once
+    the API is ready."""
+    engines = engines_for(search)
     state = read_state(paths)
     running = [role for role, entry in state["processes"].items() if roles.alive(entry)]
     if running:
@@ -169,10 +184,10 @@ def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None]) -> dic
     _write_state(paths, state)
 
     began = time.monotonic()
-    say("starting engines: " + ", ".join(ENGINES))
+    say("starting engines: " + ", ".join(engines))
     urls: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
-        futures = {name: pool.submit(_start_engine, name, paths) for name in ENGINES}
+    with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+        futures = {name: pool.submit(_start_engine, name, paths) for name in engines}
         errors = []
         for name, future in futures.items():
             try:
@@ -243,14 +258,16 @@ def down(paths: StackPaths) -> list[tuple[str, str]]:
     processes = state.get("processes", {})
     for role in sorted(processes, key=lambda r: ROLE_ORDER.index(r) if r in ROLE_ORDER else -1, reverse=True):
         report.append((role, roles.stop(processes[role])))
-    for name in reversed(ENGINES):
-        data_dir = state.get("engines", {}).get(name) or str(paths.engine_dir(name))
+    recorded = state.get("engines", {})
+    # Every engine a stack may run, recorded or not: an interrupted `up` may not have noted one.
+    for name in reversed(ALL_ENGINES):
         try:
-            stopped = engine_class(name).stop_detached(data_dir)
+            stopped = engine_class(name).stop_detached(recorded.get(name) or str(paths.engine_dir(name)))
         except Exception as exc:  # report and go on: stop as much as can be stopped
             report.append((name, f"could not stop: {exc}"))
             continue
-        report.append((name, "stopped" if stopped else "was not running"))
+        if name in recorded or stopped:
+            report.append((name, "stopped" if stopped else "was not running"))
     with contextlib.suppress(FileNotFoundError):
         paths.state.unlink()
     return report
