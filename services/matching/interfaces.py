@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Protocol
 
+from connect.events import DependencyUnavailable
 from services.matching.domain.search import SearchPage, SearchQuery
 
 
@@ -52,5 +53,6 @@ class SearchIndex(Protocol):
     def close(self) -> None: ...
 
 
-class SearchUnavailable(Exception):
-    """The search engine did not answer; the API turns this into 503."""
+class SearchUnavailable(DependencyUnavailable):
+    """The search engine did not answer; the API turns this into 503, and the indexer waits for
+    it to answer again (a change is never dead-lettered for an outage)."""
