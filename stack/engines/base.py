@@ -773,3 +773,66 @@ class JvmEngine(Engine):
             main,
             *args,
         ]
+
+
+class SearchNodeEngine(JvmEngine):
+    """One node of a search cluster (Elasticsearch, OpenSearch) on ``http://127.0.0.1:<port>``,
+    transport on ``transport_port``, ready once the cluster health is yellow or green.
+
+    ``settings`` adds or replaces node settings (``elasticsearch.yml`` / ``opensearch.yml`` keys);
+    subclasses start from ``base_settings()``, which turns disk-based shard allocation off so a
+    nearly full CI disk does not turn indices read-only or red. ``jvm_options`` are added to the
+    JVM's; ``fast_start=False`` drops the C1-only JIT option.
+    """
+
+    min_heap = "512m"
+    stop_grace = 20.0
+    default_startup_timeout = 120.0
+    default_heap: ClassVar[str] = "512m"
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        port: int | None = None,
+        transport_port: int | None = None,
+        cluster_name: str = "connect-test",
+        heap: str | None = None,
+        settings: dict[str, str] | None = None,
+        **jvm: Any,
+    ) -> None:
+        super().__init__(data_dir, heap=heap or self.default_heap, **jvm)
+        self.port = port
+        self.transport_port = transport_port
+        self.cluster_name = cluster_name
+        self.settings = dict(settings or {})
+
+    def base_settings(self) -> dict[str, str]:
+        return {
+            "http.port": str(self.port),
+            "transport.port": str(self.transport_port),
+            "network.host": self.host,
+            "discovery.type": "single-node",
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+        }
+
+    def pick_ports(self) -> None:
+        self.port = self.pick_port(self.port, "port")
+        self.transport_port = self.pick_port(self.transport_port, "transport_port")
+
+    def _build_url(self) -> str:
+        return "http://%s:%s" % (self.host, self.port)
+
+    def _ready(self) -> bool:
+        if not port_open(self.host, self.port):  # type: ignore[arg-type]
+            return False
+        health = cluster_health(self.url, timeout=5.0)
+        return health.get("status") in ("yellow", "green")
+
+    def _state_settings(self) -> dict[str, Any]:
+        return {"port": self.port, "transport_port": self.transport_port, "cluster_name": self.cluster_name}
+
+    def _restore_settings(self, settings: dict[str, Any]) -> None:
+        self.port = settings.get("port")
+        self.transport_port = settings.get("transport_port")
+        self.cluster_name = settings.get("cluster_name", self.cluster_name)

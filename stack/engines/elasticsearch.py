@@ -28,16 +28,14 @@ from connect.settings import deploy_dir
 
 from .base import (
     EngineError,
-    JvmEngine,
+    SearchNodeEngine,
     classpath,
-    cluster_health,
     engines_cache_dir,
     ensure_classes,
     ensure_maven_lib,
     file_lock,
     files_digest,
     find_java,
-    port_open,
 )
 
 MAIN_CLASS = "ConnectElasticsearch"
@@ -127,51 +125,25 @@ def _lay_out_home(lib: Path, standin: Path, home: Path) -> None:
     )
 
 
-class ElasticsearchEngine(JvmEngine):
-    """Elasticsearch on ``http://127.0.0.1:<port>`` (transport on ``transport_port``), one node,
-    security off (no x-pack: the Maven Central server has none).
-
-    ``settings`` adds or replaces node settings (``elasticsearch.yml`` keys). Disk-based shard
-    allocation is off so a nearly full CI disk does not turn indices read-only or red.
-    ``jvm_options`` are added to the JVM's; ``fast_start=False`` drops the C1-only JIT option.
-    """
+class ElasticsearchEngine(SearchNodeEngine):
+    """Elasticsearch, one node, security off (no x-pack: the Maven Central server has none);
+    see ``SearchNodeEngine`` for the options."""
 
     name = "elasticsearch"
-    min_heap = "512m"
-    stop_grace = 20.0
-    default_startup_timeout = 120.0
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        port: int | None = None,
-        transport_port: int | None = None,
-        cluster_name: str = "connect-test",
-        heap: str = "512m",
-        settings: dict[str, str] | None = None,
-        **jvm: Any,
-    ) -> None:
-        super().__init__(data_dir, heap=heap, **jvm)
-        self.port = port
-        self.transport_port = transport_port
-        self.cluster_name = cluster_name
-        self.settings = dict(settings or {})
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, **options: Any) -> None:
+        super().__init__(data_dir, **options)
         self.home: Path | None = None
         self.classes: Path | None = None
 
     def node_settings(self) -> dict[str, str]:
         assert self.root is not None
         settings = {
+            **self.base_settings(),
             "cluster.name": self.cluster_name,
             "node.name": "node-1",
             "path.data": str(self.root / "data"),
             "path.logs": str(self.root / "logs"),
-            "network.host": self.host,
-            "http.port": str(self.port),
-            "transport.port": str(self.transport_port),
-            "discovery.type": "single-node",
-            "cluster.routing.allocation.disk.threshold_enabled": "false",
             # Warnings, plus the node's start and stop milestones, to the engine log.
             "logger.level": "WARN",
             "logger.org.elasticsearch.node.Node": "INFO",
@@ -183,8 +155,7 @@ class ElasticsearchEngine(JvmEngine):
         assert self.root is not None
         self.java = self.java or find_java()
         self.home, self.classes = fetch(self.java)
-        self.port = self.pick_port(self.port, "port")
-        self.transport_port = self.pick_port(self.transport_port, "transport_port")
+        self.pick_ports()
         (self.root / "tmp").mkdir(exist_ok=True)
 
     def _command(self) -> Sequence[str]:
@@ -196,20 +167,3 @@ class ElasticsearchEngine(JvmEngine):
             options=("--module-path", str(self.home / "lib"), "--add-modules", "ALL-MODULE-PATH",
                      "-XX:+ExitOnOutOfMemoryError", "-Dlog4j2.disable.jmx=true", "-Dfile.encoding=UTF-8"),
         )
-
-    def _build_url(self) -> str:
-        return "http://%s:%s" % (self.host, self.port)
-
-    def _ready(self) -> bool:
-        if not port_open(self.host, self.port):  # type: ignore[arg-type]
-            return False
-        health = cluster_health(self.url, timeout=5.0)
-        return health.get("status") in ("yellow", "green")
-
-    def _state_settings(self) -> dict[str, Any]:
-        return {"port": self.port, "transport_port": self.transport_port, "cluster_name": self.cluster_name}
-
-    def _restore_settings(self, settings: dict[str, Any]) -> None:
-        self.port = settings.get("port")
-        self.transport_port = settings.get("transport_port")
-        self.cluster_name = settings.get("cluster_name", self.cluster_name)

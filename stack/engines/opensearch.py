@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from connect.settings import deploy_dir
 
-from .base import JvmEngine, classpath, cluster_health, ensure_classes, ensure_maven_lib, find_java, port_open
+from .base import SearchNodeEngine, classpath, ensure_classes, ensure_maven_lib, find_java
 
 MAIN_CLASS = "ConnectOpenSearch"
 NODE_DIR = "node_1"  # the runner's folder for its first node under the base path
@@ -44,46 +44,21 @@ def fetch(java: str | None = None) -> tuple[Path, Path]:
     return lib, ensure_classes("opensearch", [folder / ("%s.java" % MAIN_CLASS)], lib, java or find_java())
 
 
-class OpenSearchEngine(JvmEngine):
-    """OpenSearch on ``http://127.0.0.1:<port>`` (transport on ``transport_port``), one node.
+class OpenSearchEngine(SearchNodeEngine):
+    """OpenSearch, one node (see ``SearchNodeEngine`` for the options)."""
 
-    ``settings`` adds or replaces node settings (``opensearch.yml`` keys). Disk-based shard
-    allocation is off so a nearly full CI disk does not turn indices read-only or red.
-    ``jvm_options`` are added to the JVM's; ``fast_start=False`` drops the C1-only JIT option.
-    """
-
-    min_heap = "512m"
     name = "opensearch"
-    stop_grace = 20.0
-    default_startup_timeout = 120.0
+    default_heap = "1g"
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        port: int | None = None,
-        transport_port: int | None = None,
-        cluster_name: str = "connect-test",
-        heap: str = "1g",
-        settings: dict[str, str] | None = None,
-        **jvm: Any,
-    ) -> None:
-        super().__init__(data_dir, heap=heap, **jvm)
-        self.port = port
-        self.transport_port = transport_port
-        self.cluster_name = cluster_name
-        self.settings = dict(settings or {})
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, **options: Any) -> None:
+        super().__init__(data_dir, **options)
         self.classes: Path | None = None
 
     def node_settings(self) -> dict[str, str]:
         settings = {
-            "http.port": str(self.port),
-            "transport.port": str(self.transport_port),
-            "network.host": self.host,
-            "discovery.type": "single-node",
+            **self.base_settings(),
             # The runner defaults to cluster_manager+data only; ingest pipelines need the role too.
             "node.roles": "cluster_manager,data,ingest",
-            "cluster.routing.allocation.disk.threshold_enabled": "false",
             "action.auto_create_index": "true",
         }
         settings.update(self.settings)
@@ -93,8 +68,7 @@ class OpenSearchEngine(JvmEngine):
         assert self.root is not None
         self.java = self.java or find_java()
         self.lib, self.classes = fetch(self.java)
-        self.port = self.pick_port(self.port, "port")
-        self.transport_port = self.pick_port(self.transport_port, "transport_port")
+        self.pick_ports()
         config = self.root / NODE_DIR / "config"
         config.mkdir(parents=True, exist_ok=True)
         # Written before start: the runner only copies its own (chatty, file-logging) config
@@ -112,20 +86,3 @@ class OpenSearchEngine(JvmEngine):
             [str(self.root), self.cluster_name, *("%s=%s" % item for item in self.node_settings().items())],
             options=("-XX:+ExitOnOutOfMemoryError", "-Dlog4j2.disable.jmx=true"),
         )
-
-    def _build_url(self) -> str:
-        return "http://%s:%s" % (self.host, self.port)
-
-    def _ready(self) -> bool:
-        if not port_open(self.host, self.port):  # type: ignore[arg-type]
-            return False
-        health = cluster_health(self.url, timeout=5.0)
-        return health.get("status") in ("yellow", "green")
-
-    def _state_settings(self) -> dict[str, Any]:
-        return {"port": self.port, "transport_port": self.transport_port, "cluster_name": self.cluster_name}
-
-    def _restore_settings(self, settings: dict[str, Any]) -> None:
-        self.port = settings.get("port")
-        self.transport_port = settings.get("transport_port")
-        self.cluster_name = settings.get("cluster_name", self.cluster_name)
