@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from connect.bootstrap import BackgroundRunner
 from tests.engines import engine_unavailable
 
-MENTORS = 12
+MENTORS = 8
 # How long the node stays down once the indexer has met the outage: longer than the consumer's
 # retry burst (about 3 s of backoff), so a change must wait for the node, not be given up on.
 OUTAGE_SECONDS = 8.0
