@@ -7,6 +7,7 @@ folder.  Nothing here opens a connection: settings are plain values.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,12 @@ _GROUPS: tuple[type[_ConnectSettings], ...] = (
 def all_setting_names() -> set[str]:
     """Every CONNECT_* variable some settings class reads (used to check docker-compose.yml)."""
     return {f"CONNECT_{name.upper()}" for cls in _GROUPS for name in cls.model_fields}
+
+
+def deploy_dir() -> Path:
+    """The repository's ``deploy/`` folder (Kibana objects, engine poms); ``CONNECT_DEPLOY_DIR``
+    overrides it, as in the image, where the package is installed away from the checkout."""
+    configured = os.environ.get("CONNECT_DEPLOY_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(__file__).resolve().parents[1] / "deploy"

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Iterable, Protocol
 
 from connect.errors import Unavailable
+from connect.events import DependencyUnavailable
 from services.matching.domain.search import SearchPage, SearchQuery
 
 
@@ -53,8 +54,10 @@ class SearchIndex(Protocol):
     def close(self) -> None: ...
 
 
-class SearchUnavailable(Unavailable):
-    """The search engine did not answer (`reason` says how); clients are told to retry shortly."""
+class SearchUnavailable(Unavailable, DependencyUnavailable):
+    """The search engine did not answer (`reason` says how).  The API answers 503 and tells
+    clients to retry shortly; the indexer waits for it to answer again (an outage never
+    dead-letters a change)."""
 
     code = "search-unavailable"
 
