@@ -81,7 +81,8 @@ class PageIn(_Strict):
 
 
 class SearchIn(_Strict):
-    text: Optional[str] = None
+    text: Optional[str] = Field(None, description="What I need, in my own words (at most 500 characters); "
+                                                  "without it, the goals of my mentee profile are used")
     criteria: dict[str, Any] = Field(default_factory=dict)
     weights: dict[str, Any] = Field(default_factory=dict)
     filters: dict[str, Any] = Field(default_factory=dict,
@@ -105,11 +106,19 @@ class RelationshipFlag(BaseModel):
     status: str
 
 
+class MatchedTextOut(BaseModel):
+    sentence: str = Field(description="The passage of the mentor's profile (headline, expertise line or a "
+                                      "sentence of the bio) closest in meaning to the need")
+    similarity: float = Field(description="Cosine similarity of that passage with the need (-1..1)")
+
+
 class SearchResultOut(BaseModel):
     mentor: dict[str, Any]
     score: float
     match_percent: int
     matched: list[MatchedOut]
+    matched_text: Optional[MatchedTextOut] = Field(
+        None, description="Why the text matched; null without a need or when no passage is near it")
     connections: list[ConnectionOut]
     relationship: Optional[RelationshipFlag] = Field(
         None, description="Set when the searcher already has a pending or accepted relationship with this mentor")
@@ -119,6 +128,8 @@ class SearchOut(BaseModel):
     results: list[SearchResultOut]
     total: int
     next_cursor: Optional[str]
+    need: Optional[str] = Field(None, description="What meaning was read from: `text`, `mentee_goals` (no text "
+                                                  "given: the goals of my mentee profile) or null (criteria only)")
 
 
 class SuggestionOut(BaseModel):

@@ -8,6 +8,7 @@ import threading
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
 from sqlalchemy import bindparam, func, literal_column, select, text, union_all
 
 from connect.auth import Member, RecentlyConfirmed
@@ -19,11 +20,12 @@ from connect.uow import SqlUnitOfWork
 from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAvailabilityChanged,
                             MentorProfileChanged)
 from services.matching.adapters import orm
-from services.matching.domain import taxonomy
+from services.matching.adapters.embedding_cache import PassageVectors
+from services.matching.domain import meaning, taxonomy
 from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, MenteeProfile, MentorProfile, index_document,
                                                load_level, normalise_tag)
-from services.matching.domain.search import SearchQuery, build_search, connections
-from services.matching.interfaces import SearchIndex
+from services.matching.domain.search import MAX_TEXT_LENGTH, Meaning, SearchQuery, build_search, connections
+from services.matching.interfaces import Embedder, SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ OPEN_STATUSES = ("pending", "accepted")
 _OPEN_OF = (select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id, orm.relationships.c.status)
             .where(orm.relationships.c.mentee_id == bindparam("mentee_id"),
                    orm.relationships.c.status.in_(OPEN_STATUSES)))
+_MENTEE_PROFILE_OF = select(orm.mentee_profiles.c.profile).where(
+    orm.mentee_profiles.c.member_id == bindparam("member_id"))
 # Profile fields another service may learn to show two members what they have in common.
 CONNECTION_FACTS = ("sectors", "employer", "location", "interests", "qualifications", "languages")
 
@@ -50,10 +54,14 @@ class NotFound(Exception):
 
 class MatchingService:
     def __init__(self, database: Database, clock: Clock, index: SearchIndex,
-                 after_commit: Callable[[], None] | None = None) -> None:
+                 after_commit: Callable[[], None] | None = None, embedder: Embedder | None = None) -> None:
         self.database = database
         self.clock = clock
         self.index = index
+        self.embedder = embedder
+        self.passage_vectors = PassageVectors(database, embedder, clock) if embedder is not None else None
+        # The index keeps profile vectors (the embedded engine; Elasticsearch/OpenSearch in phase B).
+        self.embeds = self.passage_vectors is not None and bool(getattr(index, "holds_vectors", False))
         self.outbox = Outbox(orm.outbox, producer="matching")
         self.after_commit = after_commit
         # Remembers what was last written so an unchanged caller costs no write.
@@ -339,8 +347,25 @@ class MatchingService:
                weights: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
                size: int = 20, cursor: str | None = None) -> dict[str, Any]:
         query = build_search(text=text, criteria=criteria, weights=weights, filters=filters, size=size,
-                             cursor=cursor, searcher_id=searcher_id)
+                             cursor=cursor, searcher_id=searcher_id, meaning=self.need(text, searcher_id))
         return self.run_search(query, searcher_id)
+
+    def need(self, text: str | None, searcher_id: str | None) -> Meaning | None:
+        """The need as a vector: the search text when it has any letters or digits, else the goals
+        of the searcher's mentee profile; None without either (criteria only, as before)."""
+        if not self.embeds or self.embedder is None:
+            return None
+        source = "text"
+        if not meaning.has_meaning(text):
+            source, text = "mentee_goals", None
+            if searcher_id is not None:
+                with self.database.read_connection() as conn:
+                    profile = conn.execute(_MENTEE_PROFILE_OF, {"member_id": searcher_id}).scalar()
+                text = (profile or {}).get("goals")
+        if not meaning.has_meaning(text) or len(text or "") > MAX_TEXT_LENGTH and source == "text":
+            return None  # too long a text is refused by build_search, before anything is embedded
+        vector = meaning.quantise(self.embedder.embed([text or ""]))[0]
+        return Meaning(vector=vector, source=source, model_id=self.embedder.model_id)
 
     def run_search(self, query: SearchQuery, searcher_id: str | None) -> dict[str, Any]:
         page = self.index.search(query)
@@ -355,6 +380,7 @@ class MatchingService:
                 for rel in conn.execute(_OPEN_OF, {"mentee_id": searcher_id}):
                     if rel.mentor_id in on_page:
                         open_with[rel.mentor_id] = {"relationship_id": rel.relationship_id, "status": rel.status}
+        explained = self._explain(query, page.hits)
         results = []
         for hit in page.hits:
             matched = query.matched(hit.doc)
@@ -363,10 +389,29 @@ class MatchingService:
                 "score": round(hit.score, 4),
                 "match_percent": query.match_percent(matched, hit.score, int(hit.doc.get("load_level") or 0)),
                 "matched": matched,
+                "matched_text": explained.get(hit.member_id),
                 "connections": connections(searcher_doc, hit.doc) if searcher_doc else [],
                 "relationship": open_with.get(hit.member_id),
             })
-        return {"results": results, "total": page.total, "next_cursor": page.next_cursor}
+        return {"results": results, "total": page.total, "next_cursor": page.next_cursor,
+                "need": query.meaning.source if query.meaning is not None else None}
+
+    def _explain(self, query: SearchQuery, hits: list[Any]) -> dict[str, dict[str, Any]]:
+        """Per mentor on the page: the passage of their profile closest to the need (from the
+        passage vectors the indexer cached), when one reaches the similarity floor."""
+        if query.meaning is None or not hits or self.passage_vectors is None:
+            return {}
+        texts = {hit.member_id: meaning.passages(hit.doc.get("headline", ""), hit.doc.get("bio", ""),
+                                                 hit.doc.get("expertise") or []) for hit in hits}
+        vectors = self.passage_vectors.vectors([t for ts in texts.values() for t in ts], store=False)
+        out = {}
+        for member_id, passages in texts.items():
+            if not passages:
+                continue
+            best = meaning.closest(passages, np.stack([vectors[t] for t in passages]), query.meaning.vector)
+            if best is not None:
+                out[member_id] = {"sentence": best[0], "similarity": round(best[1], 3)}
+        return out
 
     def _searcher_doc(self, conn: Any, searcher_id: str) -> dict[str, Any]:
         """The searcher's mentee and mentor profiles merged, shaped like an index document."""
@@ -431,50 +476,95 @@ class MatchingService:
             loads[mentor_id] = (pending + count, active) if status == "pending" else (pending, active + count)
         return loads
 
+    def with_vectors(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The documents with their profile vector (`doc["vector"]`, int8), when the index keeps
+        vectors: each passage is embedded once ever (cached by text hash), off the request path."""
+        if not self.embeds or not docs:
+            return docs
+        assert self.passage_vectors is not None
+        texts = [meaning.passages(d["headline"], d["bio"], d["expertise"]) for d in docs]
+        vectors = self.passage_vectors.vectors(t for ts in texts for t in ts)
+        for doc, passages in zip(docs, texts):
+            doc["vector"] = (meaning.profile_vector(np.stack([vectors[t] for t in passages]))
+                             if passages else None)
+        return docs
+
     def refresh_index(self, member_ids: list[str]) -> None:
         """Bring these mentors' index entries in line with the database (listed or removed)."""
         with self.database.session() as session:
             found = dict(self._listed_docs(session, member_ids=member_ids))
-        self.index.upsert(doc for doc in found.values() if doc is not None)
+        self.index.upsert(self.with_vectors([doc for doc in found.values() if doc is not None]))
         self.index.delete(mid for mid in member_ids if found.get(mid) is None)
 
     def catch_up_index(self, since: datetime) -> None:
         """Re-apply every mentor changed since `since` (after an alias swap)."""
         with self.database.session() as session:
             found = list(self._listed_docs(session, changed_since=since))
-        self.index.upsert(doc for _mid, doc in found if doc is not None)
+        self.index.upsert(self.with_vectors([doc for _mid, doc in found if doc is not None]))
         self.index.delete(mid for mid, doc in found if doc is None)
 
     def count_mentors(self) -> int:
         with self.database.session() as session:
             return session.execute(select(func.count()).select_from(orm.mentor_profiles)).scalar_one()
 
-    def reindex(self, progress: Callable[[int], None] | None = None, batch: int = 2000) -> tuple[str, int]:
-        """Build a new index version from the database, then swap the alias to it."""
+    def reindex(self, progress: Callable[[int], None] | None = None, batch: int = 500) -> tuple[str, int]:
+        """Build a new index version from the database, then swap the alias to it.  Passages not
+        embedded before are embedded here (the rest come from the cache); afterwards the cache
+        drops what no listed profile uses any more."""
         started_at = self.clock.now()
         build = self.index.begin_build()
         added = 0
+        used: set[bytes] = set()
+
+        def add(docs: list[dict[str, Any]], rows: int) -> int:
+            self.with_vectors(docs)
+            used.update(meaning.text_hash(t) for d in docs for t in meaning.passages(d["headline"], d["bio"],
+                                                                                     d["expertise"]))
+            count = build.add(docs)
+            if progress is not None:
+                progress(rows)
+            return count
+
         try:
-            with self.database.session() as session:
+            # Reads only: embedding stores passage vectors meanwhile, which SQLite's write lock
+            # (taken by a session) would block.
+            with self.database.read_connection() as session:
                 chunk: list[dict[str, Any]] = []
+                rows = 0
                 for _mid, doc in self._listed_docs(session):
+                    rows += 1
                     if doc is not None:
                         chunk.append(doc)
                     if len(chunk) >= batch:
-                        added += build.add(chunk)
-                        chunk = []
-                    if progress is not None:
-                        progress(1)
-                added += build.add(chunk)
-                # What changed while we read goes into the new index before it goes live.
-                late = list(self._listed_docs(session, changed_since=started_at))
-            build.add(doc for _mid, doc in late if doc is not None)
+                        added += add(chunk, rows)
+                        chunk, rows = [], 0
+                added += add(chunk, rows)
+            # What changed while we read goes into the new index before it goes live (read
+            # afresh: on SQLite the connection above kept the snapshot of its first read).
+            with self.database.read_connection() as conn:
+                late = list(self._listed_docs(conn, changed_since=started_at))
+            build.add(self.with_vectors([doc for _mid, doc in late if doc is not None]))
             build.delete(mid for mid, doc in late if doc is None)
             build.swap(started_at)
         except BaseException:
             build.abort()
             raise
+        if self.embeds and self.passage_vectors is not None:
+            dropped = self.passage_vectors.prune(used, before=started_at)
+            if dropped:
+                log.info("embedding cache: %d vectors no listed profile uses were dropped", dropped)
         return build.name, added
+
+    def rebuild_if_vectors_stale(self) -> bool:
+        """Rebuild when the live index holds no vectors of the configured model (an index made
+        before meaning existed, or under another model); True when it rebuilt."""
+        current = getattr(self.index, "vectors_current", None)
+        if not self.embeds or current is None or current():
+            return False
+        log.info("the search index holds no vectors of %s: rebuilding it",
+                 self.embedder.model_id if self.embedder else "")
+        self.reindex()
+        return True
 
     def ensure_index(self) -> None:
         self.index.ensure()
