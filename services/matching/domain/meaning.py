@@ -23,11 +23,14 @@ import numpy as np
 
 from services.matching.domain import taxonomy
 
-# Similarities below FLOOR say nothing (all-MiniLM-L6-v2 gives unrelated English texts about
-# 0.0-0.2); at FULL and above a passage says what the need says.  Calibrated on the judged set
-# in bench/data: median cosine of irrelevant pairs 0.09, of highly relevant pairs 0.45.
-SIMILARITY_FLOOR = 0.2
-SIMILARITY_FULL = 0.6
+# Similarities at or below FLOOR add nothing; from FULL up a profile says what the need says.
+# Measured with all-MiniLM-L6-v2 on the judged set in bench/data: between a need and the
+# profile vectors of mentors of its topic the median cosine is 0.27 (a quarter below 0.20),
+# of unrelated mentors 0.20.  A grid over floor {0, 0.1, 0.2}, full {0.5, 0.7} and the
+# semantic share {0.5, 0.75, 0.9} moved hybrid nDCG@10 between 0.348 and 0.379; these are
+# among the best, rounded (docs/matching.md, "Quality").
+SIMILARITY_FLOOR = 0.1
+SIMILARITY_FULL = 0.5
 # Mentors that meet no criterion and share no word are listed when they are among this many
 # nearest in meaning (and above the floor): a paraphrased need finds them, a page of
 # unrelated mentors does not follow.

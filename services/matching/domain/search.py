@@ -48,8 +48,8 @@ from services.matching.domain.profiles import normalise_tag
 
 TEXT_SHARE = 0.5
 # The share of text relevance that meaning takes when a search has words too (the rest is
-# the words found); chosen on the judged set in bench/data (docs/matching.md, "Quality").
-SEMANTIC_SHARE = 0.75
+# the words found); chosen on the judged set in bench/data (see meaning.SIMILARITY_FLOOR).
+SEMANTIC_SHARE = 0.5
 NUDGE_SHARE = 0.1
 MAX_LOAD_LEVEL = 4
 MAX_WEIGHT = 100.0
