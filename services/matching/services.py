@@ -401,8 +401,7 @@ class MatchingService:
         passage vectors the indexer cached), when one reaches the similarity floor."""
         if query.meaning is None or not hits or self.passage_vectors is None:
             return {}
-        texts = {hit.member_id: meaning.passages(hit.doc.get("headline", ""), hit.doc.get("bio", ""),
-                                                 hit.doc.get("expertise") or []) for hit in hits}
+        texts = {hit.member_id: meaning.doc_passages(hit.doc) for hit in hits}
         vectors = self.passage_vectors.vectors([t for ts in texts.values() for t in ts], store=False)
         out = {}
         for member_id, passages in texts.items():
@@ -482,12 +481,7 @@ class MatchingService:
         if not self.embeds or not docs:
             return docs
         assert self.passage_vectors is not None
-        texts = [meaning.passages(d["headline"], d["bio"], d["expertise"]) for d in docs]
-        vectors = self.passage_vectors.vectors(t for ts in texts for t in ts)
-        for doc, passages in zip(docs, texts):
-            doc["vector"] = (meaning.profile_vector(np.stack([vectors[t] for t in passages]))
-                             if passages else None)
-        return docs
+        return meaning.attach_vectors(docs, self.passage_vectors.vectors)
 
     def refresh_index(self, member_ids: list[str]) -> None:
         """Bring these mentors' index entries in line with the database (listed or removed)."""
@@ -518,8 +512,7 @@ class MatchingService:
 
         def add(docs: list[dict[str, Any]], rows: int) -> int:
             self.with_vectors(docs)
-            used.update(meaning.text_hash(t) for d in docs for t in meaning.passages(d["headline"], d["bio"],
-                                                                                     d["expertise"]))
+            used.update(meaning.text_hash(t) for d in docs for t in meaning.doc_passages(d))
             count = build.add(docs)
             if progress is not None:
                 progress(rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -59,6 +59,23 @@ def passages(headline: str, bio: str, expertise: Iterable[str]) -> list[str]:
         if has_meaning(text) and text not in out:
             out.append(text)
     return out[:MAX_PASSAGES]
+
+
+def doc_passages(doc: dict[str, Any]) -> list[str]:
+    """The passages of an index document (`profiles.index_document`)."""
+    return passages(doc.get("headline", ""), doc.get("bio", ""), doc.get("expertise") or [])
+
+
+def attach_vectors(docs: list[dict[str, Any]],
+                   vectors_of: Callable[[list[str]], dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+    """Set each index document's `vector` (int8 profile vector, None without passages), given
+    the int8 vectors of passages (`vectors_of(texts)` -> {text: vector})."""
+    texts = [doc_passages(doc) for doc in docs]
+    vectors = vectors_of([t for ts in texts for t in ts])
+    for doc, passages_of_doc in zip(docs, texts):
+        doc["vector"] = (profile_vector(np.stack([vectors[t] for t in passages_of_doc]))
+                         if passages_of_doc else None)
+    return docs
 
 
 def text_hash(text: str) -> bytes:
