@@ -402,7 +402,7 @@ class MatchingService:
         if query.meaning is None or not hits or self.passage_vectors is None:
             return {}
         texts = {hit.member_id: meaning.doc_passages(hit.doc) for hit in hits}
-        vectors = self.passage_vectors.vectors([t for ts in texts.values() for t in ts], store=False)
+        vectors = self.passage_vectors.remembered([t for ts in texts.values() for t in ts])
         out = {}
         for member_id, passages in texts.items():
             if not passages:

@@ -7,11 +7,13 @@ page's passages from here too (and embed, without storing, any a concurrent prun
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Iterable
 
 import numpy as np
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import bindparam, delete, select, text, tuple_
 
 from connect.clock import Clock
 from connect.db import Database
@@ -20,7 +22,11 @@ from services.matching.domain import meaning
 from services.matching.interfaces import Embedder
 
 LOOKUP_CHUNK = 500
+MEMORY = 50_000  # vectors kept in memory for explanations (popular mentors' passages): ~20 MiB
 table = orm.embeddings
+# Built once: a statement built per call cost more than the read on SQLite.
+_CACHED = select(table.c.text_hash, table.c.vector).where(
+    table.c.model == bindparam("model"), table.c.text_hash.in_(bindparam("hashes", expanding=True)))
 
 
 class PassageVectors:
@@ -29,6 +35,8 @@ class PassageVectors:
         self.embedder = embedder
         self.clock = clock
         self.embedded = 0  # texts embedded by this process (the reindex reports it)
+        self._memory: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._memory_lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -40,10 +48,26 @@ class PassageVectors:
         found: dict[str, np.ndarray] = {}
         hashes = list(by_hash)
         for start in range(0, len(hashes), LOOKUP_CHUNK):
-            rows = conn.execute(select(table.c.text_hash, table.c.vector).where(
-                table.c.model == self.model_id, table.c.text_hash.in_(hashes[start:start + LOOKUP_CHUNK])))
+            rows = conn.execute(_CACHED, {"model": self.model_id, "hashes": hashes[start:start + LOOKUP_CHUNK]})
             for text_hash, vector in rows:
                 found[by_hash[bytes(text_hash)]] = np.frombuffer(vector, dtype=np.int8)
+        return found
+
+    def remembered(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Vectors for search explanations: from memory, else as `vectors` (without storing),
+        remembered for the next page that shows the same mentors."""
+        hashes = {t: meaning.text_hash(t) for t in texts}
+        with self._memory_lock:
+            found = {t: self._memory[h] for t, h in hashes.items() if h in self._memory}
+        missing = [t for t in texts if t not in found]
+        if missing:
+            fetched = self.vectors(missing, store=False)
+            found.update(fetched)
+            with self._memory_lock:
+                for t, vector in fetched.items():
+                    self._memory[hashes[t]] = vector
+                while len(self._memory) > MEMORY:
+                    self._memory.popitem(last=False)
         return found
 
     def vectors(self, texts: Iterable[str], *, store: bool = True) -> dict[str, np.ndarray]:
