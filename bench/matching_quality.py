@@ -2,7 +2,7 @@
 
     python -m bench.matching_quality [--engines embedded]
 
-The judged set (bench/data, `python -m bench.judged_set`): 190 mentors written from 26 latent
+The judged set (bench/data, `python -m bench._judged_set`): 190 mentors written from 26 latent
 topics, 78 needs said in the mentees' own words, graded relevance (2: the need's topic, 1: a
 related or secondary topic).  Each engine gets the mentors through the real path (members and
 profiles imported, `reindex`: passages embedded by the configured model, vectors indexed), then
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from bench._common import machine
-from bench.judged_set import load
+from bench._judged_set import load
 
 RESULTS = Path(__file__).resolve().parent / "results" / "matching_quality.json"
 MODES = ("lexical", "semantic", "hybrid")

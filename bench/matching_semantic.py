@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench._common import machine, percentile
-from bench.judged_set import load as load_judged
+from bench._judged_set import load as load_judged
 
 RESULTS = Path(__file__).resolve().parent / "results" / "matching_semantic.json"
 EXPERTISE = ["underwriting", "claims", "broking", "risk_management", "compliance", "financial_planning",

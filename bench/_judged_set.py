@@ -1,6 +1,6 @@
 """Writes the judged set of mentor search from its hand-written source (deterministic).
 
-    python -m bench.judged_set
+    python -m bench._judged_set
 
 Source: bench/data/judged_topics.yaml (latent topics: how mentors describe the help they
 give, how mentees say what they need).  Output, committed beside it:
