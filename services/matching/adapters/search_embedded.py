@@ -91,6 +91,11 @@ def build_schema(layout: BitLayout | None = None, vectors: bool = False) -> tant
     return builder.build()
 
 
+def version_schema(folder: Path) -> tantivy.Schema:
+    """The schema of the version in `folder`: its own bit layout, its vector field if it has vectors."""
+    return build_schema(BitLayout.load(folder), vectors=VectorSpace.load(folder) is not None)
+
+
 def to_document(doc: dict[str, Any], layout: BitLayout | None = None, vector_row: int | None = None
                 ) -> tantivy.Document:
     """`vector_row`: the 1-based row of the document's vector in the version's vector file (0:
