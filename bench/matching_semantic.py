@@ -1,6 +1,6 @@
 """Meaning at scale: the embedding model, the vector store and hybrid search on 100k mentors (embedded engine).
 
-    python -m bench.matching_semantic [--mentors 100000] [--changed 1000] [--rounds 25]
+    python -m bench.matching_semantic [--mentors 100000] [--index-mentors 0] [--changed 1000] [--rounds 25]
 
 On a scratch folder, through the matching service as `connect serve` runs it:
 
@@ -15,6 +15,12 @@ On a scratch folder, through the matching service as `connect serve` runs it:
 * incremental: M mentors change their bio (one new sentence each); the indexer's
   `refresh_index` of them (embedding the new passages, appending their vectors) is timed,
   then a full `reindex` after those changes.
+
+`--index-mentors K` (K > 0) also measures search speed and memory on an index of K mentors
+built directly (no database, as bench.matching does), their profile vectors drawn from a
+pool made by the real model from the passages of 2,000 synthetic profiles: search cost at a
+scale whose bulk embedding would not fit a busy machine's afternoon (the vectors repeat, so
+similarity ties are more common than in life; the scan and the ranking do the same work).
 
 Results go to bench/results/matching_semantic.json with the machine and its load.
 Elasticsearch/OpenSearch join once their adapters keep vectors (phase B of issue 17).
@@ -80,9 +86,46 @@ def reindex(service: Any) -> dict[str, Any]:
             "passages_embedded": service.passage_vectors.embedded - embedded}
 
 
+def index_only(service: Any, count: int, specs: dict[str, list[dict[str, Any]]], need: dict[str, Any],
+               rounds: int, scratch: str) -> dict[str, Any]:
+    """Search speed and memory on `count` mentors indexed directly, vectors from a real-model pool."""
+    from bench.matching import bulk_index, synthetic_docs
+    from services.matching.adapters.search_embedded import EmbeddedSearchIndex
+    from services.matching.adapters.search_vectors import VectorSpace
+    from services.matching.domain import meaning
+    from services.matching.domain.search import build_search
+
+    embedder = service.embedder
+    pool_docs = synthetic_docs(2000, seed=3)
+    began = time.perf_counter()
+    meaning.attach_vectors(pool_docs, lambda texts: dict(zip(texts, meaning.quantise(embedder.embed(texts)))))
+    pool_seconds = round(time.perf_counter() - began, 1)
+    docs = synthetic_docs(count)
+    for i, doc in enumerate(docs):
+        doc["vector"] = pool_docs[i % len(pool_docs)]["vector"]
+    index = EmbeddedSearchIndex(Path(scratch) / "index-only", "bench",
+                                space=VectorSpace(embedder.model_id, embedder.dimensions))
+    try:
+        bulk_seconds = bulk_index(index, docs)
+        calls = {name: [(lambda q=build_search(text=s.get("text"), criteria=s.get("criteria"), size=20,
+                                               meaning=need[s.get("text") or s["goals"]]): index.search(q))
+                        for s in group] for name, group in specs.items()}
+        timings = {name: _timed(group, rounds) for name, group in calls.items()}
+        criteria_only = _timed([lambda q=build_search(criteria=s["criteria"], size=20): index.search(q)
+                                for s in specs["criteria_and_goals"]], rounds)
+        matrix = index._current().matrix
+        return {"mentors": count, "pool_profiles": len(pool_docs), "pool_embedding_seconds": pool_seconds,
+                "bulk_index_seconds": bulk_seconds, "search_with_need_vector": timings,
+                "criteria_only_same_queries": criteria_only,
+                "vector_store": {"rows": matrix._count, "memory_mib": round(matrix.nbytes / 2 ** 20, 1)}}
+    finally:
+        index.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mentors", type=int, default=100_000)
+    parser.add_argument("--index-mentors", type=int, default=0)
     parser.add_argument("--changed", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--no-save", action="store_true")
@@ -171,6 +214,9 @@ def main() -> None:
                                       "passages_embedded": service.passage_vectors.embedded - embedded}
             results["incremental"]["full_reindex_after"] = reindex(service)
             print("incremental:", results["incremental"])
+            if args.index_mentors:
+                results["index_only"] = index_only(service, args.index_mentors, specs, need, args.rounds, scratch)
+                print("index only:", results["index_only"])
         finally:
             container.close()
     results["machine"]["load_average_at_end"] = __import__("os").getloadavg()
