@@ -65,6 +65,23 @@ def test_without_text_the_goals_of_my_mentee_profile_are_the_need(client, auth, 
                   **criteria).json()["results"][0]["mentor"]["member_id"] == "FRAUD"
 
 
+def test_a_cursor_of_a_search_by_goals_stops_opening_when_the_goals_change(client, auth, mentors):
+    """The need is in the fingerprint the cursor is sealed with: the next page of a search by
+    goals is that search's, and once the goals change it is a new search (400 on page.cursor)."""
+    goals = {"goals": "I failed a paper and need a better way to revise for the next sitting"}
+    client.put("/v1/members/me/mentee-profile", headers=auth("MENTEE"), json=goals)
+    asked = {"criteria": {"languages": ["en"]}}
+    first = search(client, auth, member_id="MENTEE", **asked, page={"size": 1}).json()
+    assert first["need"] == "mentee_goals" and first["next_cursor"]
+    second = search(client, auth, member_id="MENTEE", **asked, page={"size": 1, "cursor": first["next_cursor"]})
+    assert second.status_code == 200, second.text
+    assert second.json()["results"][0]["mentor"]["member_id"] != first["results"][0]["mentor"]["member_id"]
+    client.put("/v1/members/me/mentee-profile", headers=auth("MENTEE"), json={"goals": "Plan my pension"})
+    stale = search(client, auth, member_id="MENTEE", **asked, page={"size": 1, "cursor": first["next_cursor"]})
+    assert stale.status_code == 400
+    assert [e["path"] for e in stale.json()["errors"]] == ["page.cursor"]
+
+
 @pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "👍 🎉 ✨ !!!"])
 def test_text_without_letters_is_no_need(client, auth, mentors, text):
     response = search(client, auth, text=text)
