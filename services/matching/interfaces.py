@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
+
+import numpy as np
 
 from connect.errors import Unavailable
 from connect.events import DependencyUnavailable
@@ -67,3 +69,22 @@ class SearchUnavailable(Unavailable, DependencyUnavailable):
 
     def __str__(self) -> str:
         return f"{self.detail} ({self.reason})"
+
+
+class Embedder(Protocol):
+    """Turns texts into sentence vectors: what "meaning" is to matching.
+
+    One implementation serves both shapes (`adapters/embedder_onnx.py`, a model run on the
+    CPU in process), like the clock; unit tests of domain rules may use a deterministic fake."""
+
+    # Names the vector space: the embedding cache and each index version are keyed by it,
+    # so vectors of two models are never compared.
+    model_id: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised float32 row per text, in order; an empty text gives a zero row."""
+
+
+class EmbeddingModelError(Exception):
+    """The configured embedding model cannot be found or loaded (raised at start-up)."""
