@@ -174,6 +174,25 @@ class MatchingService:
                     for table in (orm.mentee_profiles, orm.mentor_profiles)]
         return [{key: profile[key] for key in CONNECTION_FACTS if profile.get(key)} for profile in rows if profile]
 
+    def sign_in_examples(self, per_kind: int = 4) -> list[dict[str, Any]]:
+        """A few active members of each kind (both profiles, mentor only, mentee only) for the
+        development sign-in page, with which profiles they hold."""
+        mentor = select(orm.mentor_profiles.c.member_id).where(
+            orm.mentor_profiles.c.member_id == orm.members.c.member_id).exists()
+        mentee = select(orm.mentee_profiles.c.member_id).where(
+            orm.mentee_profiles.c.member_id == orm.members.c.member_id).exists()
+        base = select(orm.members.c.member_id, orm.members.c.name, orm.members.c.email).where(
+            orm.members.c.active.is_(True))
+        kinds = (("mentor", "mentee"), base.where(mentor, mentee)), (("mentor",), base.where(mentor, ~mentee)), \
+            (("mentee",), base.where(~mentor, mentee))
+        examples = []
+        with self.database.read_connection() as conn:
+            for holds, stmt in kinds:
+                for row in conn.execute(stmt.order_by(orm.members.c.member_id).limit(per_kind)):
+                    examples.append({"member_id": row.member_id, "name": row.name, "email": row.email,
+                                     "holds": holds})
+        return examples
+
     # --- taxonomy and profiles --------------------------------------------------------
 
     @staticmethod
