@@ -19,7 +19,7 @@ from connect.uow import SqlUnitOfWork
 from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAvailabilityChanged,
                             MentorProfileChanged)
 from services.matching.adapters import orm
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, MenteeProfile, MentorProfile, index_document,
                                                load_level, normalise_tag)
 from services.matching.domain.search import SearchQuery, build_search, connections

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 
 AVAILABILITY_MESSAGE = "You are currently unavailable to mentees"
 

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.profiles import normalise_tag
 
 TEXT_SHARE = 0.5
