@@ -42,7 +42,8 @@ _TEMPLATES = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "te
                          autoescape=select_autoescape(default=True))
 # The page has no script; its styles are inline, nothing else may load and nobody may frame it.
 _PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-                 "X-Frame-Options": "DENY", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+                 "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+                 "Referrer-Policy": "no-referrer"}
 
 
 @dataclass(frozen=True)
