@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from asyncio import gather
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -25,20 +27,20 @@ async def home(request: Request) -> Response:
     if member.account is None:
         return RedirectResponse("/choose-account" if len(member.holds) > 1 else "/account", status_code=303)
     api = api_for(request, member)
-    dashboard = await api.my_dashboard(role=member.account, limit=20)
-    profile = await api.profile("mentor") if member.account == "mentor" else None
+    if member.account == "mentor":
+        dashboard, profile = await gather(api.my_dashboard(role="mentor", limit=20), api.profile("mentor"))
+    else:
+        dashboard, profile = await api.my_dashboard(role=member.account, limit=20), None
     return await render(request, "home.html", dashboard=dashboard, mentor_profile=profile)
 
 
 @router.get("/account")
 async def edit_account(request: Request) -> Response:
     member = signed_in(request)
-    api = api_for(request, member)
-    me = await api.me()
-    if not member.is_support:
-        await refresh_holds(request)
-    mentor = await api.profile("mentor") if "mentor" in request.session.get("holds", []) else None
-    return await render(request, "account.html", me=me, mentor_profile=mentor)
+    if member.is_support:
+        return await render(request, "account.html", me=await api_for(request, member).me(), mentor_profile=None)
+    me, profiles = await gather(api_for(request, member).me(), refresh_holds(request))
+    return await render(request, "account.html", me=me, mentor_profile=profiles["mentor"])
 
 
 @router.post("/account/roles")

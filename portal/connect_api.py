@@ -8,6 +8,7 @@ requests, without a socket).  Errors come back as `ApiError` carrying the proble
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,15 +80,8 @@ class ConnectApi:
 
     async def profiles(self) -> dict[str, dict[str, Any] | None]:
         """Which profiles the member holds.  (Two requests today: the API has no one call telling it.)"""
-        found: dict[str, dict[str, Any] | None] = {}
-        for kind in ("mentor", "mentee"):
-            try:
-                found[kind] = await self._json("GET", f"/v1/members/me/{kind}-profile")
-            except ApiError as exc:
-                if exc.status != 404:
-                    raise
-                found[kind] = None
-        return found
+        mentor, mentee = await asyncio.gather(self.profile("mentor"), self.profile("mentee"))
+        return {"mentor": mentor, "mentee": mentee}
 
     async def profile(self, kind: str) -> dict[str, Any] | None:
         try:

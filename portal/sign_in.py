@@ -92,8 +92,9 @@ async def callback(request: Request) -> Response:
     return RedirectResponse(local_path(next_path, "/", "/") if member.holds else "/account", status_code=303)
 
 
-async def refresh_holds(request: Request) -> list[str]:
-    """Which profiles the member holds (asked of the API); the chosen account follows them."""
+async def refresh_holds(request: Request) -> dict[str, Any]:
+    """Which profiles the member holds (asked of the API); the chosen account follows them.
+    Returns the profiles, for a page that shows them."""
     member = signed_in(request)
     profiles = await api_for(request, member).profiles()
     holds = [kind for kind in ("mentor", "mentee") if profiles.get(kind) is not None]
@@ -101,7 +102,7 @@ async def refresh_holds(request: Request) -> list[str]:
     account = request.session.get("account")
     if account not in holds:
         request.session["account"] = holds[0] if len(holds) == 1 else None
-    return holds
+    return profiles
 
 
 @router.get("/choose-account")

@@ -3,8 +3,9 @@ Goals, Meetings), messages, nudge, learning outcomes; and the CPD record."""
 
 from __future__ import annotations
 
+from asyncio import gather
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Awaitable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Request
@@ -56,12 +57,21 @@ async def _names(request: Request, relationship_id: str) -> tuple[dict[str, Any]
     return rel, names
 
 
+async def _unless_refused(call: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
+    """What a workspace read gives, or None while the workspace is closed (not accepted yet)."""
+    try:
+        return await call
+    except ApiError as exc:
+        if exc.status in (403, 409):
+            return None
+        raise
+
+
 @router.get("/relationships/{relationship_id}/dashboard")
 async def dashboard(request: Request, relationship_id: str) -> Response:
     member = signed_in(request)
     api = api_for(request, member)
-    board = await api.dashboard(relationship_id)
-    notes = await api.learning_outcomes(relationship_id) if board.get("started_at") else None
+    board, notes = await gather(api.dashboard(relationship_id), _unless_refused(api.learning_outcomes(relationship_id)))
     return await render(request, "dashboard.html", board=board, notes=notes)
 
 
@@ -77,9 +87,8 @@ async def save_learning(request: Request, relationship_id: str, form: FormData =
 async def first_conversation(request: Request, relationship_id: str) -> Response:
     member = signed_in(request)
     api = api_for(request, member)
-    rel, names = await _names(request, relationship_id)
-    talk = await api.first_conversation(relationship_id)
-    agreement = await api.agreement(relationship_id)
+    (rel, names), talk, agreement = await gather(_names(request, relationship_id),
+                                                 api.first_conversation(relationship_id), api.agreement(relationship_id))
     return await render(request, "first_conversation.html", rel=rel, talk=talk, names=names,
                         agreement=agreement.body if agreement else None, etag=agreement.etag if agreement else "",
                         errors={}, values=(agreement.body["content"] if agreement else {}))
@@ -114,8 +123,9 @@ async def save_agreement(request: Request, relationship_id: str, form: FormData 
 async def tools(request: Request, relationship_id: str) -> Response:
     member = signed_in(request)
     api = api_for(request, member)
-    rel, names = await _names(request, relationship_id)
-    saved = {kind: (await api.tools(relationship_id, kind))["items"] for kind in TOOL_NAMES} \
+    (rel, names), *lists = await gather(_names(request, relationship_id),
+                                        *(api.tools(relationship_id, kind) for kind in TOOL_NAMES))
+    saved = {kind: found["items"] for kind, found in zip(TOOL_NAMES, lists)} \
         if rel["status"] in ("accepted", "completed") else {}
     return await render(request, "tools.html", rel=rel, saved=saved, names=names, tool_names=TOOL_NAMES)
 
@@ -148,8 +158,8 @@ async def create_tool(request: Request, relationship_id: str, kind: str,
 @router.get("/relationships/{relationship_id}/tools/{kind}/{tool_id}")
 async def tool_page(request: Request, relationship_id: str, kind: str, tool_id: str) -> Response:
     member = signed_in(request)
-    found = await api_for(request, member).tool(relationship_id, _kind(kind), tool_id)
-    rel, names = await _names(request, relationship_id)
+    found, (rel, names) = await gather(api_for(request, member).tool(relationship_id, _kind(kind), tool_id),
+                                       _names(request, relationship_id))
     return await render(request, "tool_edit.html", rel=rel, kind=kind, tool=found.body, values=found.body["content"],
                         errors={}, etag=found.etag, names=names, tool_names=TOOL_NAMES, statuses=GOAL_STATUSES)
 
@@ -211,8 +221,8 @@ def meeting_values(meeting: dict[str, Any]) -> dict[str, Any]:
 @router.get("/relationships/{relationship_id}/meetings")
 async def meetings(request: Request, relationship_id: str) -> Response:
     member = signed_in(request)
-    rel, names = await _names(request, relationship_id)
-    listing = await api_for(request, member).meetings(relationship_id)
+    (rel, names), listing = await gather(_names(request, relationship_id),
+                                         api_for(request, member).meetings(relationship_id))
     return await render(request, "meetings.html", rel=rel, names=names, meetings=listing["items"], values={},
                         errors={}, zones=TIME_ZONES)
 
@@ -242,8 +252,8 @@ async def schedule(request: Request, relationship_id: str, form: FormData = Depe
 @router.get("/relationships/{relationship_id}/meetings/{meeting_id}")
 async def meeting_page(request: Request, relationship_id: str, meeting_id: str) -> Response:
     member = signed_in(request)
-    rel, names = await _names(request, relationship_id)
-    meeting = await api_for(request, member).meeting(relationship_id, meeting_id)
+    (rel, names), meeting = await gather(_names(request, relationship_id),
+                                         api_for(request, member).meeting(relationship_id, meeting_id))
     return await render(request, "meeting.html", rel=rel, names=names, meeting=meeting,
                         values=meeting_values(meeting), errors={}, zones=TIME_ZONES)
 
@@ -292,9 +302,9 @@ async def cancel(request: Request, relationship_id: str, meeting_id: str,
 async def messages(request: Request, relationship_id: str, cursor: str | None = None) -> Response:
     member = signed_in(request)
     api = api_for(request, member)
-    rel, names = await _names(request, relationship_id)
-    listing = await api.messages(relationship_id, cursor=cursor)
-    board = await api.dashboard(relationship_id)
+    (rel, names), listing, board = await gather(_names(request, relationship_id),
+                                                api.messages(relationship_id, cursor=cursor),
+                                                api.dashboard(relationship_id))
     return await render(request, "messages.html", rel=rel, names=names, listing=listing, board=board, errors={},
                         values={})
 
