@@ -90,17 +90,17 @@ def _api_process(host: str, port: int, parent: int) -> None:
     from connect import logs
     from connect.bootstrap import build_container
     from connect.settings import Settings
-    from connect.web import create_app
+    from connect.web import create_site
 
     settings = Settings()
     logs.configure(settings.api.log_level, settings.api.log_json)
     threading.Thread(target=_stop_when_orphaned, args=(parent,), name="orphan-watch", daemon=True).start()
     container = build_container(settings)
-    _serve_on(create_app(container, background=False, migrate=False), bind(host, port))
+    _serve_on(create_site(container, background=False, migrate=False), bind(host, port))
 
 
 def serve_workers(container: Container, host: str, port: int, workers: int) -> None:
-    from connect.web import create_app
+    from connect.web import create_site
 
     prepare_shared_state(container)
     port = claim_port(host, port)
@@ -112,7 +112,7 @@ def serve_workers(container: Container, host: str, port: int, workers: int) -> N
         process.start()
     log.info("serving Connect on http://%s:%s with %s API processes", host, port, workers)
     try:
-        _serve_on(create_app(container, background=True, migrate=False), sock)
+        _serve_on(create_site(container, background=True, migrate=False), sock)
     finally:
         for process in extra:
             process.terminate()
