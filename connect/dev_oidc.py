@@ -7,7 +7,8 @@ members (clearly marked as development only), a token endpoint and the JWKS of t
 issuer.  The portal then runs the very same authorization-code + PKCE flow in both shapes.
 
 It is deliberately small: one public client (the portal, PKCE required, redirect URI fixed to
-`<CONNECT_PORTAL_URL>/auth/callback`), no consent, no refresh tokens.  Codes are short-lived
+`<CONNECT_PORTAL_URL>/auth/callback`), no consent, no refresh tokens.  Its issuer is the API's
+public address (`CONNECT_API_URL`, else `CONNECT_PORTAL_URL`: one server in the embedded default).  Codes are short-lived
 tokens signed with the development key, so any process of `connect serve --workers N` can redeem a
 code another one issued; each process refuses a code it has redeemed before.
 """
@@ -69,23 +70,26 @@ def s256(verifier: str) -> str:
 
 
 class DevOidcProvider:
-    def __init__(self, issuer: DevIssuer, public_url: str, accounts: Callable[[], list[DevAccount]],
+    def __init__(self, issuer: DevIssuer, public_url: str, portal_url: str, accounts: Callable[[], list[DevAccount]],
                  token_seconds: int) -> None:
         self.signer = issuer
-        self.base = public_url.rstrip("/")
-        self.issuer_url = self.base + PREFIX
-        self.redirect_uri = self.base + "/auth/callback"
+        self.issuer_url = public_url.rstrip("/") + PREFIX
+        self.redirect_uri = portal_url.rstrip("/") + "/auth/callback"
         self.accounts = accounts
         self.token_seconds = token_seconds
         self._redeemed: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def discovery(self) -> dict[str, Any]:
+    def discovery(self, asked_at: str) -> dict[str, Any]:
+        """The browser goes to the public authorize endpoint; the portal's server-to-server calls
+        (token, keys) go back to the address it fetched this document from, which may be an internal
+        one (`http://api:8000` in docker-compose) where the public one does not resolve."""
+        back_channel = asked_at.rstrip("/") + PREFIX
         return {
             "issuer": self.issuer_url,
             "authorization_endpoint": self.issuer_url + "/authorize",
-            "token_endpoint": self.issuer_url + "/token",
-            "jwks_uri": self.issuer_url + "/jwks",
+            "token_endpoint": back_channel + "/token",
+            "jwks_uri": back_channel + "/jwks",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code"],
             "subject_types_supported": ["public"],
@@ -172,7 +176,7 @@ def router(provider_of: Callable[[Request], DevOidcProvider]) -> APIRouter:
 
     @routes.get("/.well-known/openid-configuration")
     def discovery(request: Request) -> JSONResponse:
-        return JSONResponse(provider_of(request).discovery())
+        return JSONResponse(provider_of(request).discovery(str(request.base_url)))
 
     @routes.get("/jwks")
     def jwks(request: Request) -> JSONResponse:

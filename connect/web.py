@@ -126,8 +126,8 @@ def _dev_oidc(app: FastAPI, container: Container) -> None:
     support = dev_oidc.DevAccount(dev_oidc.SUPPORT_ACCOUNT_ID, "Customer Service (demo)", "support@example.org",
                                   roles=("support",))
     app.state.dev_oidc = dev_oidc.DevOidcProvider(
-        container.dev_issuer, settings.api.portal_url,  # type: ignore[arg-type]
-        lambda: container.dev_accounts() + [support], settings.auth.dev_token_ttl_seconds)
+        container.dev_issuer, settings.api.api_url or settings.api.portal_url,  # type: ignore[arg-type]
+        settings.api.portal_url, lambda: container.dev_accounts() + [support], settings.auth.dev_token_ttl_seconds)
     app.include_router(dev_oidc.router(lambda request: request.app.state.dev_oidc))
 
 

@@ -29,8 +29,6 @@ CHOICE_CRITERIA = (
     ("interaction_modes", "interaction_modes", "How you would like to meet"),
     ("qualifications", "qualifications", "Qualifications"),
 )
-#: The vocabulary of each criterion and "what you share" kind whose values are taxonomy ids.
-VOCAB_OF = {name: vocab for name, vocab, _legend in CHOICE_CRITERIA}
 #: How much a criterion counts: the API's own weight unless the member says otherwise.
 WEIGHTS = {"low": 1.0, "high": 6.0}
 PAGE_SIZE = 10
@@ -109,7 +107,7 @@ async def search(request: Request) -> Response:
     first_url = "/search?" + urlencode(without_cursor) if page > 1 else None
     return await render(request, "search.html", results=results, asked=asked, chosen=chosen, params=params,
                         criteria=CHOICE_CRITERIA, errors=errors, here=here, next_url=next_url, first_url=first_url,
-                        page=page, page_size=PAGE_SIZE, vocab_of=VOCAB_OF)
+                        page=page, page_size=PAGE_SIZE)
 
 
 async def _open_relationship(request: Request, mentor_id: str) -> dict[str, Any] | None:

@@ -28,6 +28,13 @@ from portal.settings import PortalSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 ACCOUNTS = ("mentor", "mentee", "support")
+#: A status history's actions, as the history reads ("Ada proposed").
+PAST = {"propose": "proposed", "accept": "accepted", "reject": "rejected", "withdraw": "withdrew",
+        "reopen": "reopened", "complete": "completed", "expire": "expired", "edit": "edited"}
+#: The taxonomy vocabulary of each search criterion and "what you share" kind whose values are ids.
+VOCABULARY_OF = {"expertise": "expertise", "areas": "expertise", "areas_sought": "expertise", "sectors": "sectors",
+                 "career_stage": "career_stages", "region": "regions", "languages": "languages",
+                 "interaction_modes": "interaction_modes", "qualifications": "qualifications"}
 
 
 class SignInRequired(Exception):
@@ -217,6 +224,7 @@ def templates() -> Jinja2Templates:
     made.env.filters["when"] = _when
     made.env.filters["date"] = _date
     made.env.filters["words"] = lambda value: str(value or "").replace("_", " ")
+    made.env.filters["past"] = lambda action: PAST.get(action, str(action).replace("_", " "))
     made.env.auto_reload = False
     return made
 
@@ -237,6 +245,7 @@ async def render(request: Request, template: str, status: int = 200, **context: 
         "label": lambda vocab, value: labels.get(vocab, {}).get(value, str(value).replace("_", " ")),
         "labels": labels,
         "new_key": lambda: str(uuid.uuid4()),
+        "vocab_of": VOCABULARY_OF,
         **context,
     }
     return request.app.state.templates.TemplateResponse(request, template, page, status_code=status)

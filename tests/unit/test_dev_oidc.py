@@ -45,6 +45,8 @@ def test_discovery_names_the_endpoints(client):
     assert meta["issuer"] == "http://127.0.0.1:8000/dev-oidc"
     assert meta["authorization_endpoint"] == meta["issuer"] + "/authorize"
     assert meta["code_challenge_methods_supported"] == ["S256"]
+    # Server-to-server endpoints follow the address the client asked at (an internal one in compose).
+    assert meta["token_endpoint"] == "http://testserver/dev-oidc/token"
     assert client.get("/dev-oidc/jwks").json()["keys"][0]["alg"] == "ES256"
 
 
