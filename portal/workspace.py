@@ -57,6 +57,17 @@ async def _names(request: Request, relationship_id: str) -> tuple[dict[str, Any]
     return rel, names
 
 
+async def _refusals(call: Awaitable[Any]) -> dict[str, str]:
+    """Make the change a form asked for: no errors when it is made, else what to show on the form."""
+    try:
+        await call
+    except ApiError as exc:
+        if exc.status not in FORM_ERRORS:
+            raise
+        return exc.field_errors() or {"": exc.detail}
+    return {}
+
+
 async def _unless_refused(call: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
     """What a workspace read gives, or None while the workspace is closed (not accepted yet)."""
     try:
@@ -233,12 +244,7 @@ async def schedule(request: Request, relationship_id: str, form: FormData = Depe
     api = api_for(request, member)
     body, errors = meeting_body(form)
     if not errors:
-        try:
-            await api.schedule_meeting(relationship_id, body, idempotency_key(form))
-        except ApiError as exc:
-            if exc.status not in FORM_ERRORS:
-                raise
-            errors = exc.field_errors() or {"": exc.detail}
+        errors = await _refusals(api.schedule_meeting(relationship_id, body, idempotency_key(form)))
     if errors:
         rel, names = await _names(request, relationship_id)
         listing = await api.meetings(relationship_id)
@@ -265,12 +271,7 @@ async def change(request: Request, relationship_id: str, meeting_id: str,
     api = api_for(request, member)
     body, errors = meeting_body(form, partial=True)
     if not errors:
-        try:
-            await api.change_meeting(relationship_id, meeting_id, body)
-        except ApiError as exc:
-            if exc.status not in FORM_ERRORS:
-                raise
-            errors = exc.field_errors() or {"": exc.detail}
+        errors = await _refusals(api.change_meeting(relationship_id, meeting_id, body))
     if errors:
         rel, names = await _names(request, relationship_id)
         meeting = await api.meeting(relationship_id, meeting_id)

@@ -118,6 +118,11 @@ class Site:
                 assert answer.status_code == 200, answer.text
         return relationship_id
 
+    def pair(self, token: str, accept: bool = False) -> tuple[Person, Person, str]:
+        """A new mentor (headline carrying `token`), a new mentee, and the mentee's proposal to them."""
+        mentor, mentee = self.mentor(token), self.mentee()
+        return mentor, mentee, self.proposal(mentee, mentor, accept=accept)
+
     def mail(self, to: Person, subject: str, timeout: float = 15.0) -> EmailMessage:
         """The email to `to` whose subject contains `subject`, waiting for the notifier."""
         deadline = time.monotonic() + timeout

@@ -123,9 +123,7 @@ def test_send_a_connection_request_and_the_mentor_accepts(browse, site):
 
 
 def test_edit_details_of_a_proposal(browse, site):
-    mentor = site.mentor("otterbridge")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor)
+    mentor, mentee, relationship = site.pair("otterbridge")
     me = browse("mentee")
     me.sign_in(mentee)
     page = me.go("/relationships")
@@ -145,9 +143,7 @@ def test_edit_details_of_a_proposal(browse, site):
 
 
 def test_withdraw_and_reopen_a_proposal_from_details(browse, site):
-    mentor = site.mentor("harbourlight")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor)
+    mentor, mentee, relationship = site.pair("harbourlight")
     me = browse("mentee")
     me.sign_in(mentee)
     page = me.go(f"/relationships/{relationship}")
@@ -165,9 +161,7 @@ def test_withdraw_and_reopen_a_proposal_from_details(browse, site):
 
 
 def test_withdraw_from_a_relationship_with_the_actions_menu(browse, site):
-    mentor = site.mentor("windmill")
-    mentee = site.mentee()
-    site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, _relationship = site.pair("windmill", accept=True)
     them = browse("mentor")
     them.sign_in(mentor)
     page = them.go("/relationships")
@@ -181,9 +175,7 @@ def test_withdraw_from_a_relationship_with_the_actions_menu(browse, site):
 
 
 def test_reopen_a_rejected_proposal(browse, site):
-    mentor = site.mentor("juniper")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor)
+    mentor, mentee, relationship = site.pair("juniper")
     them = browse("mentor")
     them.sign_in(mentor)
     page = them.go(f"/relationships/{relationship}")
@@ -202,9 +194,7 @@ def test_reopen_a_rejected_proposal(browse, site):
 
 
 def test_first_conversation_and_the_tools(browse, site):
-    mentor = site.mentor("kingfisher")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, relationship = site.pair("kingfisher", accept=True)
     me = browse("mentee")
     me.sign_in(mentee)
     page = me.go(f"/relationships/{relationship}/dashboard")
@@ -257,9 +247,7 @@ def test_first_conversation_and_the_tools(browse, site):
 
 
 def test_meetings_arrange_change_cancel(browse, site):
-    mentor = site.mentor("nightjar")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, relationship = site.pair("nightjar", accept=True)
     me = browse("mentee")
     me.sign_in(mentee)
     page = me.go("/relationships")
@@ -293,9 +281,7 @@ def test_meetings_arrange_change_cancel(browse, site):
 
 
 def test_messages_between_partners(browse, site):
-    mentor = site.mentor("starling")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, relationship = site.pair("starling", accept=True)
     me = browse("mentee")
     me.sign_in(mentee)
     page = me.go(f"/relationships/{relationship}/dashboard")
@@ -370,9 +356,7 @@ def test_new_member_becomes_mentee_then_also_mentor(browse, site):
 
 
 def test_delete_account(browse, site):
-    mentor = site.mentor("heron")
-    mentee = site.mentee()
-    site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, _relationship = site.pair("heron", accept=True)
     me = browse("mentee")
     me.sign_in(mentee)
     page = me.go("/account")
@@ -391,9 +375,7 @@ def test_delete_account(browse, site):
 
 
 def test_cpd_record_and_download(browse, site):
-    mentor = site.mentor("osprey")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, relationship = site.pair("osprey", accept=True)
     with site.api(mentee) as api:
         goal = api.post(f"/v1/relationships/{relationship}/tools/goals",
                         json={"goal": "Chair a meeting", "learning_outcomes": "Prepare an agenda."})
@@ -415,9 +397,7 @@ def test_cpd_record_and_download(browse, site):
 
 
 def test_support_request_worked_by_customer_service(browse, site):
-    mentor = site.mentor("puffin")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, relationship = site.pair("puffin", accept=True)
     with site.api(mentee) as api:
         assert api.post(f"/v1/relationships/{relationship}/messages", json={"body": "private words"}).status_code == 201
     me = browse("mentee")
@@ -497,9 +477,7 @@ def test_help_pages(browse, site):
 
 def test_nudge_a_quiet_partner(browse, site):
     """Last in the module: it moves the site's clock two weeks on."""
-    mentor = site.mentor("curlew")
-    mentee = site.mentee()
-    relationship = site.proposal(mentee, mentor, accept=True)
+    mentor, mentee, relationship = site.pair("curlew", accept=True)
     site.clock.shift(days=15)
     me = browse("mentee")
     me.sign_in(mentee)
