@@ -26,6 +26,11 @@ _SLUG = re.compile(r"^[a-z0-9-]{1,80}$")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True}).enable("table")
 
 
+def to_html(source: str) -> str:
+    """Markdown as HTML that can carry no script: raw HTML is off, then nh3 keeps an allow-list."""
+    return nh3.clean(_markdown.render(source))
+
+
 @dataclass(frozen=True)
 class HelpPage:
     section: str
@@ -64,7 +69,7 @@ def page(section: str, slug: str) -> HelpPage:
     title = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("# ") else slug.replace("-", " ").title()
     body = "\n".join(lines[1:]) if lines and lines[0].startswith("# ") else source
     summary = meta.get("summary", "")
-    return HelpPage(section, slug, title, summary, nh3.clean(_markdown.render(body)), meta)
+    return HelpPage(section, slug, title, summary, to_html(body), meta)
 
 
 @lru_cache(maxsize=8)
