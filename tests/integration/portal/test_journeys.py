@@ -43,6 +43,52 @@ def test_sign_in_choose_and_switch_account(browse, site):
     assert "/choose-account" in page.url
 
 
+def _tab_to(page, text: str, exact: bool = False, limit: int = 250) -> None:
+    """Press Tab until the focused control's text, value or label contains (or is) `text`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => { const e = document.activeElement;
+            const label = e.labels && e.labels.length ? e.labels[0].innerText : "";
+            return [e.innerText, e.value, e.getAttribute("aria-label"), label].filter(Boolean).join(" "); }""")
+        if (focused.strip() == text) if exact else (text in focused):
+            return
+    raise AssertionError(f"Tab never reached {text!r}")
+
+
+def test_keyboard_only_from_sign_in_to_connection_request(browse, site):
+    """The core journey with the keyboard alone: Tab to each control, type, press Enter."""
+    mentor = site.mentor("wagtail")
+    mentee = site.mentee()
+    me = browse("keyboard")
+    page = me.go("/")
+    _tab_to(page, "Sign in with your membership details")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dev-oidc/authorize?*")
+    for label, value in (("Membership number", mentee.member_id), ("Name", mentee.name), ("Email", mentee.email)):
+        _tab_to(page, label)
+        page.keyboard.type(value)
+    _tab_to(page, "Sign in", exact=True)
+    page.keyboard.press("Enter")
+    page.wait_for_url(site.base + "/")
+    _tab_to(page, "Find a mentor")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search")
+    _tab_to(page, "Words to look for")
+    page.keyboard.type("wagtail")
+    page.keyboard.press("Enter")  # submits the search form
+    page.wait_for_url("**/search?run=1*")
+    _tab_to(page, mentor.name)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/mentors/{mentor.member_id}?**")
+    _tab_to(page, "Your message")
+    page.keyboard.type("Found you with the keyboard alone.")
+    _tab_to(page, "Send connection request")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/relationships/*")
+    assert f"Your connection request was sent to {mentor.name}" in me.flash()
+    site.mail(mentor, f"New mentoring proposal from {mentee.name}")
+
+
 def test_find_a_mentor_open_profile_and_go_back(browse, site):
     mentor = site.mentor("zebracorn", expertise=["actuarial", "career_planning"])
     mentee = site.mentee()
@@ -298,6 +344,12 @@ def test_messages_between_partners(browse, site):
     assert "1" in page.get_by_role("row", name=re.compile(mentee.name)).inner_text()  # one unread
     page = them.go(f"/relationships/{relationship}/messages")
     assert "Thank you for accepting!" in them.text()
+    # The mentor completes the relationship from its dashboard; the mentee hears of it.
+    page = them.go(f"/relationships/{relationship}/dashboard")
+    them.submit("Complete the relationship")
+    assert "You marked the relationship as complete" in them.flash()
+    assert "Completed" in page.locator(".status").first.inner_text()
+    site.mail(mentee, f"Your mentoring relationship with {mentor.name} is complete")
 
 
 def test_make_unavailable_and_available_again(browse, site):
