@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError
@@ -88,7 +89,7 @@ async def callback(request: Request) -> Response:
     await refresh_holds(request)
     member = signed_in(request)
     if len(member.holds) > 1:
-        return RedirectResponse("/choose-account?next=" + next_path, status_code=303)
+        return RedirectResponse("/choose-account?next=" + quote(next_path, safe=""), status_code=303)
     return RedirectResponse(local_path(next_path, "/", "/") if member.holds else "/account", status_code=303)
 
 
