@@ -138,6 +138,13 @@ class Site:
             time.sleep(0.1)
 
 
+def through(locator: Any) -> None:
+    """Click a link or button that loads another page, and wait for that page: a click returns
+    before the navigation it starts, and reading the page then may read the old one."""
+    with locator.page.expect_navigation():
+        locator.click()
+
+
 def body_text(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
@@ -223,18 +230,16 @@ class Pages:
     def sign_in(self, person: Person, account: str | None = None) -> None:
         """Through the portal's sign-in and the development provider's page, as a member would."""
         page = self.go("/")
-        page.get_by_role("link", name="Sign in with your membership details").click()
+        through(page.get_by_role("link", name="Sign in with your membership details"))
         page.get_by_label("Membership number").fill(person.member_id)
         page.get_by_label("Name").fill(person.name)
         page.get_by_label("Email").fill(person.email)
-        page.get_by_role("button", name="Sign in", exact=True).click()
-        page.wait_for_load_state()
+        through(page.get_by_role("button", name="Sign in", exact=True))
         if "/choose-account" in page.url and account:
-            page.get_by_role("button", name=f"Use my {account} account").click()
+            through(page.get_by_role("button", name=f"Use my {account} account"))
 
     def submit(self, name: str) -> None:
-        self.page.get_by_role("button", name=name).click()
-        self.page.wait_for_load_state()
+        through(self.page.get_by_role("button", name=name))
 
     def flash(self) -> str:
         return self.page.locator(".flash").inner_text()
