@@ -4,6 +4,7 @@ from pathlib import Path
 
 from connect.auth import MemberHook
 from connect.bootstrap import ConsumerSpec, Container, ServiceModule
+from connect.dev_oidc import DevAccount
 from connect.outbox import OutboxRelay
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC, RELATIONSHIPS_TOPIC
 from services.matching import api
@@ -35,4 +36,6 @@ def wire(container: Container) -> ServiceModule:
         ],
         ready_checks={"search": index.ping},
         facade=facade,
+        dev_accounts=lambda: [DevAccount(e["member_id"], e["name"], e["email"], holds=e["holds"])
+                              for e in facade.sign_in_examples()],
     )
