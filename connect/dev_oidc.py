@@ -32,7 +32,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from connect.auth import DevIssuer
+from connect.auth import MAX_NAME_CHARS, DevIssuer, InvalidToken, member_from_claims
 
 PREFIX = "/dev-oidc"
 CLIENT_ID = "connect-portal"
@@ -163,12 +163,20 @@ class DevOidcProvider:
         member_id = (form.get("member_id") or "").strip()
         known = {a.member_id: a for a in self.accounts()}
         if member_id in known and not form.get("name"):
-            return known[member_id]
-        if not _MEMBER_ID.match(member_id):
+            account = known[member_id]
+        elif not _MEMBER_ID.match(member_id):
             raise OidcError("invalid_request", "A membership number is letters, digits, '.', '_' or '-'.")
-        name = " ".join((form.get("name") or "").split())[:200] or member_id
-        email = (form.get("email") or "").strip()[:200] or f"{member_id.lower()}@example.org"
-        return DevAccount(member_id, name, email)
+        else:
+            name = " ".join((form.get("name") or "").split())[:MAX_NAME_CHARS] or member_id
+            email = (form.get("email") or "").strip() or f"{member_id.lower()}@example.org"
+            account = DevAccount(member_id, name, email)
+        # The API checks every token's claims (connect/auth.py); a name or email it refuses would
+        # sign the member in to a portal whose every request is then refused.  Say so here instead.
+        try:
+            member_from_claims({"sub": account.member_id, "name": account.name, "email": account.email})
+        except InvalidToken as exc:
+            raise OidcError("invalid_request", "Connect would refuse these details: %s." % exc) from None
+        return account
 
 
 def router(provider_of: Callable[[Request], DevOidcProvider]) -> APIRouter:

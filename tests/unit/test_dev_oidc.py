@@ -63,6 +63,29 @@ def test_code_with_pkce_gives_tokens_the_api_accepts(client):
     assert claims["sub"] == "DEMO1" and claims["nonce"] == "n1"
 
 
+def test_codes_and_id_tokens_are_not_api_tokens(client):
+    """All three are signed with the development key (same kid): only the access token names the
+    API's issuer and audience."""
+    verifier = secrets.token_urlsafe(40)
+    code = _code(client, verifier)
+    id_token = _redeem(client, code, verifier).json()["id_token"]
+    for token in (code, id_token):
+        answer = client.get("/v1/members/me", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401, answer.text
+
+
+@pytest.mark.parametrize("details", [{"name": "Ada\x00Lovelace"}, {"name": "Ada \x1b[31mLovelace"},
+                                     {"email": "not-an-address"}, {"email": "ada@example.org\r\nBcc: x@example.org"}])
+def test_details_the_api_would_refuse_are_refused_on_the_page(client, details):
+    """A token whose claims the API refuses would sign the member in to a portal that cannot serve them."""
+    verifier = secrets.token_urlsafe(40)
+    form = {**_authorize_params(verifier), "member_id": "DEMO2", "name": "Ada Lovelace", "email": "ada@example.org",
+            **details}
+    answer = client.post("/dev-oidc/authorize", data=form, follow_redirects=False)
+    assert answer.status_code == 400 and "location" not in answer.headers
+    assert "Connect would refuse these details" in unescape(answer.text)
+
+
 def test_a_wrong_verifier_is_refused(client):
     verifier = secrets.token_urlsafe(40)
     answer = _redeem(client, _code(client, verifier), secrets.token_urlsafe(40))
