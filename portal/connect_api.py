@@ -12,6 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -47,6 +48,14 @@ class Tagged:
 
 
 _TAXONOMY: dict[str, Any] = {}
+
+
+def _at(template: str, *segments: str) -> str:
+    """An API path with ids from a portal URL in it, each percent-encoded whole: no character of
+    an id (a NUL, `?`, `/`, a `..` segment) changes the request or stops httpx making it; the API
+    then judges the id itself (connect/text.py)."""
+    quoted = [quote(value, safe="") for value in segments]
+    return template.format(*(value.replace(".", "%2E") if value in (".", "..") else value for value in quoted))
 
 
 class ConnectApi:
@@ -85,14 +94,14 @@ class ConnectApi:
 
     async def profile(self, kind: str) -> dict[str, Any] | None:
         try:
-            return await self._json("GET", f"/v1/members/me/{kind}-profile")
+            return await self._json("GET", _at("/v1/members/me/{}-profile", kind))
         except ApiError as exc:
             if exc.status == 404:
                 return None
             raise
 
     async def put_profile(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._json("PUT", f"/v1/members/me/{kind}-profile", json=body)
+        return await self._json("PUT", _at("/v1/members/me/{}-profile", kind), json=body)
 
     async def set_availability(self, available: bool) -> dict[str, Any]:
         return await self._json("PUT", "/v1/members/me/mentor-profile/availability", json={"available": available})
@@ -113,7 +122,7 @@ class ConnectApi:
         return await self._json("POST", "/v1/mentors/search", json=body)
 
     async def mentor(self, member_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/mentors/{member_id}")
+        return await self._json("GET", _at("/v1/mentors/{}", member_id))
 
     # --- proposals and relationships -------------------------------------------------------------
 
@@ -132,22 +141,23 @@ class ConnectApi:
         return await self._json("GET", "/v1/relationships", params=params)
 
     async def relationship(self, relationship_id: str) -> Tagged:
-        return await self._tagged("GET", f"/v1/relationships/{relationship_id}")
+        return await self._tagged("GET", _at("/v1/relationships/{}", relationship_id))
 
     async def edit_proposal(self, relationship_id: str, etag: str, changes: dict[str, Any]) -> Tagged:
-        return await self._tagged("PATCH", f"/v1/relationships/{relationship_id}/proposal", json=changes,
+        return await self._tagged("PATCH", _at("/v1/relationships/{}/proposal", relationship_id), json=changes,
                                   headers={"If-Match": etag})
 
     async def transition(self, relationship_id: str, action: str, *, reason: str | None = None,
                          expected_status: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         body = {k: v for k, v in (("reason", reason), ("expected_status", expected_status)) if v}
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return await self._json("POST", f"/v1/relationships/{relationship_id}/{action}", json=body, headers=headers)
+        return await self._json("POST", _at("/v1/relationships/{}/{}", relationship_id, action), json=body,
+                                headers=headers)
 
     # --- the workspace -------------------------------------------------------------------------
 
     async def dashboard(self, relationship_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/relationships/{relationship_id}/dashboard")
+        return await self._json("GET", _at("/v1/relationships/{}/dashboard", relationship_id))
 
     async def my_dashboard(self, *, role: str | None = None, limit: int = 20) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
@@ -156,72 +166,73 @@ class ConnectApi:
         return await self._json("GET", "/v1/dashboard", params=params)
 
     async def meetings(self, relationship_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/relationships/{relationship_id}/meetings")
+        return await self._json("GET", _at("/v1/relationships/{}/meetings", relationship_id))
 
     async def meeting(self, relationship_id: str, meeting_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/relationships/{relationship_id}/meetings/{meeting_id}")
+        return await self._json("GET", _at("/v1/relationships/{}/meetings/{}", relationship_id, meeting_id))
 
     async def schedule_meeting(self, relationship_id: str, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        return await self._json("POST", f"/v1/relationships/{relationship_id}/meetings", json=body,
+        return await self._json("POST", _at("/v1/relationships/{}/meetings", relationship_id), json=body,
                                 headers={"Idempotency-Key": idempotency_key})
 
     async def change_meeting(self, relationship_id: str, meeting_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return await self._json("PATCH", f"/v1/relationships/{relationship_id}/meetings/{meeting_id}", json=changes)
+        return await self._json("PATCH", _at("/v1/relationships/{}/meetings/{}", relationship_id, meeting_id),
+                                json=changes)
 
     async def cancel_meeting(self, relationship_id: str, meeting_id: str, reason: str | None) -> dict[str, Any]:
-        return await self._json("DELETE", f"/v1/relationships/{relationship_id}/meetings/{meeting_id}",
+        return await self._json("DELETE", _at("/v1/relationships/{}/meetings/{}", relationship_id, meeting_id),
                                 json={"reason": reason} if reason else None)
 
     async def first_conversation(self, relationship_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/relationships/{relationship_id}/first-conversation")
+        return await self._json("GET", _at("/v1/relationships/{}/first-conversation", relationship_id))
 
     async def agreement(self, relationship_id: str) -> Tagged | None:
         try:
-            return await self._tagged("GET", f"/v1/relationships/{relationship_id}/agreement")
+            return await self._tagged("GET", _at("/v1/relationships/{}/agreement", relationship_id))
         except ApiError as exc:
             if exc.status == 404 and exc.type.endswith("not-found") and "agreement" in exc.detail:
                 return None
             raise
 
     async def put_agreement(self, relationship_id: str, body: dict[str, Any], etag: str | None) -> Tagged:
-        return await self._tagged("PUT", f"/v1/relationships/{relationship_id}/agreement", json=body,
+        return await self._tagged("PUT", _at("/v1/relationships/{}/agreement", relationship_id), json=body,
                                   headers={"If-Match": etag} if etag else None)
 
     async def tools(self, relationship_id: str, kind: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/relationships/{relationship_id}/tools/{kind}")
+        return await self._json("GET", _at("/v1/relationships/{}/tools/{}", relationship_id, kind))
 
     async def tool(self, relationship_id: str, kind: str, tool_id: str) -> Tagged:
-        return await self._tagged("GET", f"/v1/relationships/{relationship_id}/tools/{kind}/{tool_id}")
+        return await self._tagged("GET", _at("/v1/relationships/{}/tools/{}/{}", relationship_id, kind, tool_id))
 
     async def create_tool(self, relationship_id: str, kind: str, body: dict[str, Any],
                           idempotency_key: str) -> dict[str, Any]:
-        return await self._json("POST", f"/v1/relationships/{relationship_id}/tools/{kind}", json=body,
+        return await self._json("POST", _at("/v1/relationships/{}/tools/{}", relationship_id, kind), json=body,
                                 headers={"Idempotency-Key": idempotency_key})
 
     async def amend_tool(self, relationship_id: str, kind: str, tool_id: str, body: dict[str, Any],
                          etag: str) -> Tagged:
-        return await self._tagged("PUT", f"/v1/relationships/{relationship_id}/tools/{kind}/{tool_id}", json=body,
-                                  headers={"If-Match": etag})
+        return await self._tagged("PUT", _at("/v1/relationships/{}/tools/{}/{}", relationship_id, kind, tool_id),
+                                  json=body, headers={"If-Match": etag})
 
     async def learning_outcomes(self, relationship_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/relationships/{relationship_id}/learning-outcomes")
+        return await self._json("GET", _at("/v1/relationships/{}/learning-outcomes", relationship_id))
 
     async def put_learning_outcomes(self, relationship_id: str, outcomes: str) -> dict[str, Any]:
-        return await self._json("PUT", f"/v1/relationships/{relationship_id}/learning-outcomes",
+        return await self._json("PUT", _at("/v1/relationships/{}/learning-outcomes", relationship_id),
                                 json={"outcomes": outcomes})
 
     async def messages(self, relationship_id: str, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        return await self._json("GET", f"/v1/relationships/{relationship_id}/messages", params=params)
+        return await self._json("GET", _at("/v1/relationships/{}/messages", relationship_id), params=params)
 
     async def post_message(self, relationship_id: str, body: str, idempotency_key: str) -> dict[str, Any]:
-        return await self._json("POST", f"/v1/relationships/{relationship_id}/messages", json={"body": body},
+        return await self._json("POST", _at("/v1/relationships/{}/messages", relationship_id), json={"body": body},
                                 headers={"Idempotency-Key": idempotency_key})
 
     async def nudge(self, relationship_id: str, idempotency_key: str) -> dict[str, Any]:
-        return await self._json("POST", f"/v1/relationships/{relationship_id}/nudge",
+        return await self._json("POST", _at("/v1/relationships/{}/nudge", relationship_id),
                                 headers={"Idempotency-Key": idempotency_key})
 
     # --- CPD and support ----------------------------------------------------------------------
@@ -239,18 +250,18 @@ class ConnectApi:
         return await self._json("GET", "/v1/support-requests", params=params)
 
     async def support_request(self, request_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/support-requests/{request_id}")
+        return await self._json("GET", _at("/v1/support-requests/{}", request_id))
 
     async def create_support_request(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         return await self._json("POST", "/v1/support-requests", json=body,
                                 headers={"Idempotency-Key": idempotency_key})
 
     async def resolve_support_request(self, request_id: str, outcome: str, note: str | None) -> dict[str, Any]:
-        return await self._json("POST", f"/v1/support-requests/{request_id}/resolve",
+        return await self._json("POST", _at("/v1/support-requests/{}/resolve", request_id),
                                 json={"outcome": outcome, "note": note or None})
 
     async def support_relationship(self, relationship_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/v1/support/relationships/{relationship_id}")
+        return await self._json("GET", _at("/v1/support/relationships/{}", relationship_id))
 
 
 def _error(response: httpx.Response) -> ApiError:
