@@ -112,6 +112,11 @@ def engines_cache_dir() -> Path:
     return Path.home() / ".cache" / "connect" / "engines"
 
 
+def install_hint(program: str, package: str) -> str:
+    """The one line that says a program is missing and which command installs it."""
+    return "%s not found: install it with `apt-get install %s` (or `make engines`)" % (program, package)
+
+
 def find_java() -> str:
     """The ``java`` to run engines with: ``CONNECT_JAVA``, then ``$JAVA_HOME/bin/java``, then PATH."""
     candidates = [os.environ.get("CONNECT_JAVA", "")]
@@ -123,7 +128,7 @@ def find_java() -> str:
             return candidate
     found = shutil.which("java")
     if not found:
-        raise EngineError("no java found (set JAVA_HOME or run deploy/install-system-deps.sh)")
+        raise EngineError(install_hint("java", "default-jdk-headless") + "; JAVA_HOME or CONNECT_JAVA picks another")
     return found
 
 
@@ -551,6 +556,11 @@ class Engine:
 
     # ------------------------------------------------------------------ for subclasses
 
+    @classmethod
+    def preflight(cls, data_dir: Path) -> None:
+        """Refuse now, with an `EngineError` of one line, what would make a start in ``data_dir``
+        fail later (a program not installed, a folder the server may not enter)."""
+
     def _prepare(self) -> None:
         """Write config, format storage, fetch jars; runs before the server is spawned."""
 
@@ -756,6 +766,10 @@ class JvmEngine(Engine):
         self.java = java
         self.jvm_options = [*(FAST_START_JVM_OPTIONS if fast_start else ()), *jvm_options]
         self.lib: Path | None = None
+
+    @classmethod
+    def preflight(cls, data_dir: Path) -> None:
+        find_java()
 
     def java_command(self, main: str, class_path: str, args: Sequence[str] = (),
                      options: Sequence[str] = ()) -> list[str]:
