@@ -5,7 +5,6 @@ chosen port, and a profile written right after `/healthz` answers is searchable 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.system.test_serve_cli import free_port
+from tests.system.test_serve_cli import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
@@ -64,9 +63,4 @@ def test_make_serve_on_a_chosen_port_makes_a_new_profile_searchable_at_once(tmp_
                 time.sleep(0.02)
             time.sleep(1.0)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, 20)
