@@ -1,18 +1,23 @@
 # The two commands a fresh machine needs:
 #   make serve   install, then run Connect's embedded default on http://127.0.0.1:8000
+#                (make serve PORT=8010 HOST=0.0.0.0 to listen elsewhere)
 #   make test    install (engines included), then run the whole test suite
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
 # CI (CI=true) must fail, never skip, when a real engine cannot start.
 export CONNECT_REQUIRE_ENGINES ?= $(if $(filter true 1,$(CI)),1,)
 
 .PHONY: install engines serve test unit bench
 
+# editable_mode=compat: a path entry for the checkout instead of setuptools' import finder, whose
+# install prints an "Editable installation" notice that a newcomer takes for a problem.
 $(BIN)/connect: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $@
 
 install: $(BIN)/connect
@@ -22,7 +27,7 @@ engines:
 
 serve: install
 	$(BIN)/connect seed-demo --if-empty
-	$(BIN)/connect serve
+	$(BIN)/connect serve --host $(HOST) --port $(PORT)
 
 unit: install
 	$(BIN)/pytest tests/unit -q -m "not integration"

@@ -49,11 +49,23 @@ def serve(
                                                "consumers and the sweep (see connect/workers.py)."),
 ) -> None:
     """Run the embedded default: the whole platform in one process (API, portal, relays, consumers, sweep)."""
+    import errno
     import os
 
     from connect.http_server import serve as serve_http
     from connect.web import create_site
+    from connect.workers import bind
 
+    # Take the port before anything else: a port in use is one line, not a log entry after the
+    # migrations and the index have been opened for nothing.
+    try:
+        listener = bind(host, port, shared=False)
+    except OSError as exc:
+        reason = {errno.EADDRINUSE: "is already in use", errno.EACCES: "needs more privileges",
+                  errno.EADDRNOTAVAIL: "is not an address of this machine"}.get(exc.errno, f"cannot be used ({exc.strerror})")
+        typer.echo(f"connect serve: {host}:{port} {reason}; choose another with --port "
+                   "(make serve PORT=...) or stop what listens there.", err=True)
+        raise typer.Exit(1) from None
     # Members use the portal at this server's own address unless told otherwise (emails link to it).
     os.environ.setdefault("CONNECT_PORTAL_URL", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
     settings = load_settings()
@@ -62,11 +74,12 @@ def serve(
     if workers > 1:
         from connect.workers import serve_workers
 
+        listener.close()  # the processes share the port through sockets of their own
         serve_workers(container, host, port, workers)
         return
     web = create_site(container, background=True, migrate=True)
     log.info("serving Connect on http://%s:%s (state in %s)", host, port, settings.var_dir.resolve())
-    serve_http(web, max_head_bytes=settings.api.max_header_bytes, host=host, port=port)
+    serve_http(web, max_head_bytes=settings.api.max_header_bytes, sockets=[listener])
 
 
 @app.command()

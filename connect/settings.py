@@ -129,7 +129,8 @@ class ApiSettings(_ConnectSettings):
     # turns at the GIL so often that throughput fell and the tail grew.
     request_threads: int = Field(default=4, ge=1, le=256)
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines (true), plain lines (false); unset: plain on a terminal, JSON otherwise.
+    log_json: bool | None = None
 
 
 class Settings:

@@ -45,6 +45,9 @@ def up(
     signal.signal(signal.SIGTERM, interrupted)
     try:
         settings = local.up(paths, api_timeout, _say, search.value)
+    except local.CannotStart as exc:  # nothing was started: one line, nothing to stop
+        _say(f"stack up: {exc}")
+        raise typer.Exit(1) from None
     except (Exception, KeyboardInterrupt) as exc:  # whatever failed or was interrupted, leave nothing behind
         _say(f"stack up failed: {exc!r}" if isinstance(exc, KeyboardInterrupt) else f"stack up failed: {exc}")
         for name, outcome in local.down(paths):

@@ -29,7 +29,7 @@ from typing import Any, Callable
 from connect.settings import SERVICES
 from stack import roles
 from stack.engines import engine_class
-from stack.engines.base import Engine, free_port
+from stack.engines.base import Engine, EngineError, free_port
 from stack.roles import StackError
 
 STATE_NAME = "state.json"
@@ -172,6 +172,23 @@ def _consumer_roles(env: dict[str, str]) -> set[str]:
 # --- up and down ------------------------------------------------------------------
 
 
+class CannotStart(StackError):
+    """The stack would fail to start here: said in one line before anything starts."""
+
+
+def preflight(paths: StackPaths, engines: tuple[str, ...]) -> None:
+    """Every engine's check of what it needs (programs, a folder its server may enter)."""
+    problems: list[str] = []
+    for name in engines:
+        try:
+            engine_class(name).preflight(paths.engine_dir(name))
+        except EngineError as exc:
+            if str(exc) not in problems:  # the JVM engines share one java
+                problems.append(str(exc))
+    if problems:
+        raise CannotStart("; ".join(problems))
+
+
 def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None],
        search: str = "elasticsearch") -> dict[str, str]:
     """Start engines (``search`` the search cluster) and every role; the stack's settings once
@@ -182,6 +199,7 @@ def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None],
     if running:
         raise StackError(f"a stack already runs from {paths.folder} ({', '.join(running)}); "
                          "run `connect stack down` first")
+    preflight(paths, engines)
     state = {"folder": str(paths.folder), "engines": {}, "processes": {}, "settings": {}}
     paths.mail.mkdir(parents=True, exist_ok=True)
     _write_state(paths, state)

@@ -33,6 +33,7 @@ def wire(container: Container) -> ServiceModule:
     container.authenticator.on_seen.append(MemberHook(facade.member_seen, facade.knows_details))
     # First of all hooks: a deleted member's token is refused before anything records them.
     container.authenticator.on_seen.insert(0, MemberHook(facade.refuse_inactive, facade.confirmed_active))
+    indexer = IndexerHandler(facade)
     return ServiceModule(
         name="matching",
         database=database,
@@ -40,7 +41,8 @@ def wire(container: Container) -> ServiceModule:
         router=api.router,
         relay=OutboxRelay(database, orm.outbox, container.transport.publisher(), container.clock),
         consumers=[
-            ConsumerSpec("matching-indexer", [PROFILES_TOPIC, MEMBERS_TOPIC], IndexerHandler(facade), role="indexer"),
+            ConsumerSpec("matching-indexer", [PROFILES_TOPIC, MEMBERS_TOPIC], indexer, role="indexer",
+                         batch_handler=indexer.handle_records),
             ConsumerSpec("matching-relationships", [RELATIONSHIPS_TOPIC], RelationshipProjector(facade),
                          role="indexer"),
         ],

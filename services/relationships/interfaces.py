@@ -26,3 +26,15 @@ class SharedConnections(Protocol):
     """
 
     def between(self, member_id: str, other_id: str) -> list[dict[str, Any]]: ...
+
+
+class MentorFacts(Protocol):
+    """What matching knows of a mentor *now*, asked when the member projection has not heard of
+    the mentor yet (the profile event is still on its way): `mentor(id)` is
+    `{"name", "available", "expertise"}` for an active member with a mentor profile, else None.
+
+    Adapters never raise: when matching cannot answer they log and return None, and the proposal
+    is refused as it would have been without asking.
+    """
+
+    def mentor(self, member_id: str) -> dict[str, Any] | None: ...

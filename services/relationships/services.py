@@ -23,7 +23,7 @@ from services.relationships.account.services import AccountService
 from services.relationships.adapters import orm
 from services.relationships.adapters.idempotency import IdempotencyStore
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
-from services.relationships.interfaces import MentorSuggestions, SharedConnections
+from services.relationships.interfaces import MentorFacts, MentorSuggestions, SharedConnections
 from services.relationships.members.services import MemberDirectory
 from services.relationships.proposals.services import ProposalsService, SweepReport
 from services.relationships.workspace.services import WorkspaceService
@@ -33,14 +33,15 @@ log = logging.getLogger(__name__)
 
 class RelationshipsService:
     def __init__(self, database: Database, clock: Clock, after_commit: Callable[[], None] | None = None,
-                 suggestions: MentorSuggestions | None = None, connections: SharedConnections | None = None) -> None:
+                 suggestions: MentorSuggestions | None = None, connections: SharedConnections | None = None,
+                 mentors: MentorFacts | None = None) -> None:
         self.database = database
         self.clock = clock
         self.outbox = Outbox(orm.outbox, producer="relationships")
         self.after_commit = after_commit
         self.idempotency = IdempotencyStore(database, clock)
         self.members = MemberDirectory(self.uow, clock)
-        self.proposals = ProposalsService(self.uow, clock, suggestions)
+        self.proposals = ProposalsService(self.uow, clock, suggestions, mentors)
         self.workspace = WorkspaceService(self.uow, clock, self.proposals, connections)
         self.account = AccountService(self.uow, database, clock)
 

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Sequence
 
@@ -112,6 +113,11 @@ def engines_cache_dir() -> Path:
     return Path.home() / ".cache" / "connect" / "engines"
 
 
+def install_hint(program: str, package: str) -> str:
+    """The one line that says a program is missing and which command installs it."""
+    return "%s not found: install it with `apt-get install %s` (or `make engines`)" % (program, package)
+
+
 def find_java() -> str:
     """The ``java`` to run engines with: ``CONNECT_JAVA``, then ``$JAVA_HOME/bin/java``, then PATH."""
     candidates = [os.environ.get("CONNECT_JAVA", "")]
@@ -123,7 +129,7 @@ def find_java() -> str:
             return candidate
     found = shutil.which("java")
     if not found:
-        raise EngineError("no java found (set JAVA_HOME or run deploy/install-system-deps.sh)")
+        raise EngineError(install_hint("java", "default-jdk-headless") + "; JAVA_HOME or CONNECT_JAVA picks another")
     return found
 
 
@@ -164,10 +170,17 @@ def files_digest(paths: Iterable[Path]) -> str:
     return sha.hexdigest()
 
 
+def pom_digest(pom: Path) -> str:
+    """SHA-256 of the pom's canonical XML (C14N 2.0 without comments, whitespace between elements
+    stripped): what the jars depend on, so a comment or re-indented line keeps the cache."""
+    return hashlib.sha256(ET.canonicalize(from_file=str(pom), strip_text=True).encode()).hexdigest()
+
+
 def ensure_maven_lib(name: str, pom: Path, *, timeout: float = 900.0) -> Path:
     """Copy the runtime closure of ``pom`` into ``<cache>/<name>/lib`` once; return that folder.
 
-    A marker holding the pom's digest makes a half-finished copy or an edited pom refetch; a
+    A marker holding the pom's digest (`pom_digest`) makes a half-finished copy or a pom whose
+    content changed refetch; a
     file lock keeps parallel test workers from fetching into the same folder at once.
     """
     if not pom.is_file():
@@ -175,11 +188,14 @@ def ensure_maven_lib(name: str, pom: Path, *, timeout: float = 900.0) -> Path:
     root = engines_cache_dir() / name
     lib = root / "lib"
     marker = lib / ".complete"
-    digest = files_digest([pom])
-    if marker.is_file() and marker.read_text().strip() == digest:
+    digest = pom_digest(pom)
+    # A marker written before the key was canonical holds the digest of the pom's bytes: the
+    # same pom, so the same jars (accepting it spares the shared cache a copy per checkout).
+    current = {digest, files_digest([pom])}
+    if marker.is_file() and marker.read_text().strip() in current:
         return lib
     with file_lock(root / ".lock"):
-        if marker.is_file() and marker.read_text().strip() == digest:
+        if marker.is_file() and marker.read_text().strip() in current:
             return lib
         mvn = shutil.which("mvn")
         if not mvn:
@@ -449,9 +465,12 @@ class Engine:
                 _track(self)
             try:
                 self._prepare()
+                # The readiness clock starts at the spawn: fetching jars or laying out a home in
+                # `_prepare` (minutes, once) is not the server being slow to start.
+                spawned = time.monotonic()
                 self._spawn(self._command(), **self._spawn_options())
                 self._url = self._build_url()
-                self._wait_ready(began)
+                self._wait_ready(spawned)
                 self._after_ready()
             except BaseException as exc:
                 tail = self.log_tail()
@@ -550,6 +569,11 @@ class Engine:
         return True
 
     # ------------------------------------------------------------------ for subclasses
+
+    @classmethod
+    def preflight(cls, data_dir: Path) -> None:
+        """Refuse now, with an `EngineError` of one line, what would make a start in ``data_dir``
+        fail later (a program not installed, a folder the server may not enter)."""
 
     def _prepare(self) -> None:
         """Write config, format storage, fetch jars; runs before the server is spawned."""
@@ -756,6 +780,10 @@ class JvmEngine(Engine):
         self.java = java
         self.jvm_options = [*(FAST_START_JVM_OPTIONS if fast_start else ()), *jvm_options]
         self.lib: Path | None = None
+
+    @classmethod
+    def preflight(cls, data_dir: Path) -> None:
+        find_java()
 
     def java_command(self, main: str, class_path: str, args: Sequence[str] = (),
                      options: Sequence[str] = ()) -> list[str]:

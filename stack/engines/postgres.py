@@ -8,6 +8,7 @@ of the parent-death signal.
 from __future__ import annotations
 
 import glob
+import grp
 import os
 import pwd
 import re
@@ -16,7 +17,7 @@ import signal
 from pathlib import Path
 from typing import Any, Sequence
 
-from .base import Engine, EngineError
+from .base import Engine, EngineError, install_hint
 
 SUPERUSER = "postgres"
 
@@ -40,7 +41,18 @@ def find_pg_bindir() -> Path:
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).resolve().parent
-    raise EngineError("PostgreSQL binaries not found; run deploy/install-system-deps.sh (apt-get install postgresql)")
+    raise EngineError(install_hint("PostgreSQL (initdb, postgres)", "postgresql"))
+
+
+def _may_enter(folder: Path, account: pwd.struct_passwd) -> bool:
+    """Whether ``account`` may pass through ``folder`` (its search permission, as the kernel decides)."""
+    info = folder.stat()
+    if info.st_uid == account.pw_uid:
+        return bool(info.st_mode & 0o100)
+    groups = {account.pw_gid, *(g.gr_gid for g in grp.getgrall() if account.pw_name in g.gr_mem)}
+    if info.st_gid in groups:
+        return bool(info.st_mode & 0o010)
+    return bool(info.st_mode & 0o001)
 
 
 class PostgresEngine(Engine):
@@ -85,7 +97,26 @@ class PostgresEngine(Engine):
         assert self.root is not None
         return self.root / "pgdata"
 
-    def _account(self) -> pwd.struct_passwd | None:
+    @classmethod
+    def preflight(cls, data_dir: Path) -> None:
+        bin_dir = find_pg_bindir()
+        for tool in ("initdb", "postgres"):
+            if not os.access(bin_dir / tool, os.X_OK):
+                raise EngineError(install_hint("PostgreSQL %s in %s" % (tool, bin_dir), "postgresql"))
+        account = cls._account()
+        if account is None:
+            return
+        # As root the server runs as the postgres account: every folder above its data folder
+        # must let that account through (a `mktemp -d` folder or /root does not).
+        for folder in reversed([data_dir, *data_dir.parents]):
+            if folder.exists() and not _may_enter(folder, account):
+                raise EngineError(
+                    "PostgreSQL runs as the '%s' account, which may not enter %s (mode %s): use a --folder "
+                    "it can reach, or let it through with `chmod o+x %s`"
+                    % (SUPERUSER, folder, oct(folder.stat().st_mode & 0o777)[2:].rjust(4, "0"), folder))
+
+    @staticmethod
+    def _account() -> pwd.struct_passwd | None:
         if os.geteuid() != 0:
             return None
         try:
@@ -105,10 +136,7 @@ class PostgresEngine(Engine):
             self.bin_dir = find_pg_bindir()
         for tool in ("initdb", "postgres"):
             if not os.access(self.bin_dir / tool, os.X_OK):
-                raise EngineError(
-                    "no PostgreSQL %s in %s; run deploy/install-system-deps.sh (apt-get install postgresql)"
-                    % (tool, self.bin_dir)
-                )
+                raise EngineError(install_hint("PostgreSQL %s in %s" % (tool, self.bin_dir), "postgresql"))
         self.port = self.pick_port(self.port, "port")
         account = self._account()
         if account is not None:

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any, Sequence
 
-from .base import Engine, EngineError
+from .base import Engine, EngineError, install_hint
+
+
+def find_redis_server() -> str:
+    """``CONNECT_REDIS_SERVER``, else ``redis-server`` on PATH, else Debian's."""
+    configured = os.environ.get("CONNECT_REDIS_SERVER")
+    if configured:
+        if os.access(configured, os.X_OK):
+            return configured
+        raise EngineError(install_hint("redis-server", "redis-server") + " (CONNECT_REDIS_SERVER=%s is no program)"
+                          % configured)
+    found = shutil.which("redis-server")
+    if found is None and os.access("/usr/bin/redis-server", os.X_OK):
+        found = "/usr/bin/redis-server"
+    if found is None:
+        raise EngineError(install_hint("redis-server", "redis-server"))
+    return found
 
 
 class RedisEngine(Engine):
@@ -36,13 +53,13 @@ class RedisEngine(Engine):
         self.persist = persist
         self.executable = executable
 
+    @classmethod
+    def preflight(cls, data_dir: Path) -> None:
+        find_redis_server()
+
     def _prepare(self) -> None:
         if self.executable is None:
-            self.executable = os.environ.get("CONNECT_REDIS_SERVER") or shutil.which("redis-server")
-            if self.executable is None and os.access("/usr/bin/redis-server", os.X_OK):
-                self.executable = "/usr/bin/redis-server"
-        if self.executable is None:
-            raise EngineError("redis-server not found; run deploy/install-system-deps.sh (apt-get install redis-server)")
+            self.executable = find_redis_server()
         self.port = self.pick_port(self.port, "port")
 
     def _command(self) -> Sequence[str]:

@@ -24,6 +24,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process group started with `start_new_session`; SIGKILL after `grace` seconds."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @contextlib.contextmanager
 def serving(folder: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """`connect serve` in `folder` as a person runs it: (base URL, folder, environment)."""
@@ -45,12 +55,7 @@ def serving(folder: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         proc.kill()
         pytest.fail("connect serve did not answer /healthz within 60 s")
     yield base, folder, env
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stop_group(proc, 15)
     assert proc.returncode in (0, -signal.SIGTERM), proc.stdout.read().decode(errors="replace")
 
 

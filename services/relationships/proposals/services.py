@@ -25,7 +25,7 @@ from connect.etags import entity_tag, require_current, require_if_match
 from connect.uow import Receipt
 from schemas.events import AlternativeMentor
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
-from services.relationships.interfaces import MentorSuggestions
+from services.relationships.interfaces import MentorFacts, MentorSuggestions
 from services.relationships.proposals.domain import (EXPIRY_DAYS, Action, InvalidProposal, MentorUnavailable,
                                                      MoveRefused, NoSuchRelationship, ProposalContent, Relationship,
                                                      RelationshipExists, Role, Status, available_actions,
@@ -63,13 +63,24 @@ class SweepReport:
 
 class ProposalsService:
     def __init__(self, uow: Callable[[], RelationshipsUnitOfWork], clock: Clock,
-                 suggestions: MentorSuggestions | None = None) -> None:
+                 suggestions: MentorSuggestions | None = None, mentors: MentorFacts | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.suggestions = suggestions
+        self.mentors = mentors
 
     def _require_available_mentor(self, uow: RelationshipsUnitOfWork, mentor_id: str) -> None:
         mentor = uow.members.get(mentor_id)
+        if (mentor is None or not mentor.is_mentor) and self.mentors is not None:
+            # The projection may not have heard of a profile written a moment ago: matching,
+            # which owns profiles, says whether this is a mentor; what it says is projected
+            # (the profile event, when it arrives, writes the same facts again).
+            facts = self.mentors.mentor(mentor_id)
+            if facts is not None:
+                learned = {"is_mentor": True, "available": facts["available"], "expertise": facts["expertise"]}
+                named = {"name": facts["name"]} if facts["name"] and (mentor is None or not mentor.name) else {}
+                uow.members.upsert(mentor_id, {**learned, **named}, {**learned, **named}, self.clock.now())
+                mentor = uow.members.get(mentor_id)
         if mentor is None or not mentor.is_mentor:
             raise MentorUnavailable(mentor_id, "not_a_mentor",
                                     f"Member {mentor_id} is not a mentor on Connect (no mentor profile is known).")
