@@ -24,7 +24,7 @@ from connect.etags import require_current, require_if_match
 from connect.uow import Receipt
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
 from services.relationships.interfaces import SharedConnections
-from services.relationships.proposals.domain import Relationship, planned_end
+from services.relationships.proposals.domain import Relationship, first_line, planned_end
 from services.relationships.proposals.services import ProposalsService, iso, relationship_for
 from services.relationships.workspace.domain import (MESSAGE_EMAIL_QUIET, Meeting, MeetingDetails, NotInWorkspace,
                                                      Parties, Tool, ToolKind, ice_breakers, nudge, nudge_refusal,
@@ -84,12 +84,16 @@ class WorkspaceService:
         return rel, parties_of(rel)
 
     # --- meetings ------------------------------------------------------------------------
-    def list_meetings(self, member_id: str, relationship_id: str) -> dict[str, Any]:
+    def list_meetings(self, member_id: str, relationship_id: str, after: tuple[datetime, str] | None = None,
+                      limit: int = 20) -> dict[str, Any]:
+        """In time order from after `after` (starts_at, id); `next_cursor` is where the next page starts."""
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Meetings")
-            items = uow.workspace.meetings([relationship_id])
-        return {"items": [meeting_view(m) for m in items]}
+            rows = uow.workspace.meetings([relationship_id], after=after, limit=limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        return {"items": [meeting_view(m) for m in page],
+                "next_cursor": (page[-1].details.starts_at, page[-1].id) if more else None}
 
     def get_meeting(self, member_id: str, relationship_id: str, meeting_id: str) -> dict[str, Any]:
         with self.uow() as uow:
@@ -140,12 +144,16 @@ class WorkspaceService:
         return view
 
     # --- tools ----------------------------------------------------------------------------
-    def list_tools(self, member_id: str, relationship_id: str, kind: ToolKind) -> dict[str, Any]:
+    def list_tools(self, member_id: str, relationship_id: str, kind: ToolKind,
+                   after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
+        """Oldest first from after `after` (created_at, id); `next_cursor` is where the next page starts."""
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first-conversation tools")
-            tools = uow.workspace.tools(relationship_id, kind)
-        return {"kind": kind.value, "items": [tool_view(tool) for tool in tools]}
+            tools = uow.workspace.tools(relationship_id, kind, after=after, limit=limit + 1)
+        page, more = tools[:limit], len(tools) > limit
+        return {"kind": kind.value, "items": [tool_view(tool) for tool in page],
+                "next_cursor": (page[-1].created_at, page[-1].id) if more else None}
 
     def create_tool(self, member_id: str, relationship_id: str, kind: ToolKind, content: dict[str, Any],
                     receipt: Receipt | None = None, tool_id: str | None = None) -> dict[str, Any]:
@@ -343,7 +351,11 @@ class WorkspaceService:
         view = self.proposals.details(member_id, relationship_id)
         extra = self.dashboard_fields(member_id, [relationship_id]).get(relationship_id, {})
         keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
-        return {**{k: view[k] for k in keep if k in view}, **extra}
+        with self.uow() as uow:
+            active = uow.workspace.last_activity([relationship_id]).values()
+        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *active])
+        return {**{k: view[k] for k in keep if k in view}, "proposal_summary": first_line(view["proposal"]["message"]),
+                "last_activity_at": iso(last), **extra}
 
     def my_dashboard(self, member_id: str, **filters: Any) -> dict[str, Any]:
         listing = self.proposals.list_relationships(member_id, **filters)
