@@ -1,7 +1,7 @@
 """The relationship aggregate: a proposal from a mentee to a mentor and its lifecycle.
 
 Plain Python on purpose: the rules below are the whole state machine of
-CONTRACT.md ("Relationships" and "Timers"), testable without a database.
+docs/api.md ("Relationships"), testable without a database.
 Every accepted move appends a `StatusChange` (who, when, why) and records a
 schemas event; a refused move raises `MoveRefused` before touching anything.
 The errors below are `connect.errors` families: `connect.problems` gives them
