@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Val
 from connect.auth import Member, current_member
 from connect.cursors import fingerprint
 from connect.errors import Invalid
+from connect.etags import IfNoneMatch, not_modified
 from connect.text import Id, JsonText, Line, Text
 from connect.uow import Receipt
 from services.relationships.adapters.idempotency import Answer
@@ -47,7 +48,8 @@ def with_etag(view: dict[str, Any]) -> Answer:
 
 
 def meeting_arranged(view: dict[str, Any]) -> Answer:
-    return Answer(201, view, {"Location": f"/v1/relationships/{view['relationship_id']}/meetings/{view['id']}"})
+    return Answer(201, view, {"ETag": view["etag"],
+                              "Location": f"/v1/relationships/{view['relationship_id']}/meetings/{view['id']}"})
 
 
 def tool_created(view: dict[str, Any]) -> Answer:
@@ -178,6 +180,8 @@ class MeetingOut(_Out):
     sequence: int = Field(description="The calendar SEQUENCE: +1 with each change or the cancellation")
     created_at: str = Time
     updated_at: str = Time
+    etag: str = Field(description="The meeting's entity tag (also the `ETag` header of one meeting): "
+                                  "`If-Match` on a change or cancellation, `If-None-Match` on a read")
 
 
 class MeetingListOut(_Out):
@@ -343,28 +347,36 @@ def schedule_meeting(relationship_id: Id, body: MeetingIn, request: Request,
     return idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run, meeting_arranged)
 
 
-@router.get("/relationships/{relationship_id}/meetings/{meeting_id}", response_model=MeetingOut, summary="One meeting")
-def get_meeting(relationship_id: Id, meeting_id: Id, request: Request,
-                member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).get_meeting(member.id, relationship_id, meeting_id)
+@router.get("/relationships/{relationship_id}/meetings/{meeting_id}", response_model=MeetingOut,
+            responses={304: {"description": "Not modified: `If-None-Match` names the current ETag"}},
+            summary="One meeting (ETag, If-None-Match)")
+def get_meeting(relationship_id: Id, meeting_id: Id, request: Request, member: Member = Depends(current_member),
+                if_none_match: IfNoneMatch = None) -> Response:
+    view = workspace(request).get_meeting(member.id, relationship_id, meeting_id)
+    if not_modified(if_none_match, view["etag"]):
+        return Response(status_code=304, headers={"ETag": view["etag"]})
+    return respond(with_etag(view))
 
 
 @router.patch("/relationships/{relationship_id}/meetings/{meeting_id}", response_model=MeetingOut,
               summary="Change a future meeting (same calendar UID, SEQUENCE + 1)")
 def change_meeting(relationship_id: Id, meeting_id: Id, body: MeetingPatch, request: Request,
-                   member: Member = Depends(current_member)) -> dict[str, Any]:
+                   member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)
     nulls = [name for name, value in changes.items() if value is None]
     if nulls:
         raise Invalid({name: "must not be null" for name in nulls})
-    return workspace(request).change_meeting(member.id, relationship_id, meeting_id, changes)
+    return respond(with_etag(workspace(request).change_meeting(member.id, relationship_id, meeting_id, changes,
+                                                               if_match)))
 
 
 @router.delete("/relationships/{relationship_id}/meetings/{meeting_id}", response_model=MeetingOut,
                summary="Cancel a future meeting; the partner gets an .ics cancellation")
 def cancel_meeting(relationship_id: Id, meeting_id: Id, request: Request, body: CancelIn | None = None,
-                   member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).cancel_meeting(member.id, relationship_id, meeting_id, (body or CancelIn()).reason)
+                   member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
+    view = workspace(request).cancel_meeting(member.id, relationship_id, meeting_id, (body or CancelIn()).reason,
+                                             if_match)
+    return respond(with_etag(view))
 
 
 # --- first conversation and tools ---------------------------------------------------------

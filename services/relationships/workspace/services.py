@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connect.clock import Clock, utc
 from connect.errors import NotFound, PreconditionFailed
-from connect.etags import require_current, require_if_match
+from connect.etags import check_if_match, entity_tag, require_current, require_if_match
 from connect.uow import Receipt
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
 from services.relationships.interfaces import SharedConnections
@@ -37,6 +37,9 @@ def parties_of(rel: Relationship) -> Parties:
     return Parties(rel.id, rel.mentor_id, rel.mentee_id, rel.status.value, rel.accepted_at)
 
 
+STALE_MEETING = "The meeting changed since you read it (its ETag is not current); reload it and try again."
+
+
 def meeting_view(meeting: Meeting) -> dict[str, Any]:
     d = meeting.details
     return {
@@ -46,6 +49,7 @@ def meeting_view(meeting: Meeting) -> dict[str, Any]:
         "local_starts_at": d.starts_at.astimezone(ZoneInfo(d.time_zone)).isoformat(),
         "status": meeting.status.value, "sequence": meeting.sequence,
         "created_at": iso(meeting.created_at), "updated_at": iso(meeting.updated_at),
+        "etag": entity_tag(meeting.id, meeting.sequence),
     }
 
 
@@ -110,19 +114,21 @@ class WorkspaceService:
             return self._commit(uow, meeting, meeting_view(meeting), receipt)
 
     def change_meeting(self, member_id: str, relationship_id: str, meeting_id: str,
-                       changes: dict[str, Any]) -> dict[str, Any]:
+                       changes: dict[str, Any], if_match: str | None = None) -> dict[str, Any]:
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id)
             meeting = self._meeting(uow, relationship_id, meeting_id)
+            check_if_match(if_match, entity_tag(meeting.id, meeting.sequence), STALE_MEETING)
             meeting.change(parties, member_id, changes, self.clock.now())
             uow.workspace.save_meeting(meeting)
             return self._commit(uow, meeting, meeting_view(meeting), None)
 
     def cancel_meeting(self, member_id: str, relationship_id: str, meeting_id: str,
-                       reason: str | None = None) -> dict[str, Any]:
+                       reason: str | None = None, if_match: str | None = None) -> dict[str, Any]:
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id)
             meeting = self._meeting(uow, relationship_id, meeting_id)
+            check_if_match(if_match, entity_tag(meeting.id, meeting.sequence), STALE_MEETING)
             meeting.cancel(parties, member_id, self.clock.now(), reason=reason)
             uow.workspace.save_meeting(meeting)
             return self._commit(uow, meeting, meeting_view(meeting), None)
