@@ -194,8 +194,8 @@ ROLES = {
 }
 
 
-#: Commands outside the services every process builds: the ops role, the event contract, the stack.
-OTHER_COMMANDS = ("services.ops.commands", "schemas.commands", "connect.stack")
+#: Commands outside the services every process builds: the ops role and the event contract.
+OTHER_COMMANDS = ("services.ops.commands", "schemas.commands")
 
 
 def _register_service_commands() -> None:
@@ -209,6 +209,15 @@ def _register_service_commands() -> None:
         module.register(app)
     for module_name in OTHER_COMMANDS:
         import_module(module_name).register(app)
+    # The tooling's commands (`connect stack ...`, `connect run smtp-sink`), when it is there: a
+    # checkout has it, the runtime image does not.
+    try:
+        tooling = import_module("stack.commands")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("stack", "stack.commands"):
+            raise
+    else:
+        tooling.register(app, run_app)
 
 
 _register_service_commands()

@@ -122,3 +122,11 @@ def test_every_api_signs_page_cursors_with_the_same_key() -> None:
     assert len(homes) == 1, homes
     [(var_dir, volumes)] = homes
     assert var_dir and volumes, "the APIs keep the cursor key on no shared volume"
+
+
+def test_elasticsearch_and_kibana_run_the_release_the_tests_run() -> None:
+    from stack.engines.elasticsearch import image, version
+
+    assert SERVICES_BY_NAME["elasticsearch"]["image"] == image()
+    assert SERVICES_BY_NAME["kibana"]["image"] == f"kibana:{version()}"
+    assert version().startswith("8.19.")
