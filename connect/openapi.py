@@ -98,6 +98,25 @@ _EXAMPLE_TYPES = {400: "malformed-json", 401: "unauthenticated", 403: "account-d
 
 _CHANGES = frozenset({"post", "put", "patch", "delete"})
 
+#: What the parameters shared by many operations mean, said once (a route's own description wins).
+PARAMETER_DESCRIPTIONS = {
+    "relationship_id": "The relationship's id (from `GET /v1/relationships`)",
+    "meeting_id": "The meeting's id",
+    "tool_id": "The tool's id",
+    "kind": "Which tool: swot, gstar or goals",
+    "request_id": "The support request's id",
+    "member_id": "A membership number",
+    "other_id": "Another membership number",
+    "idempotency-key": "Any string of 1 to 200 characters, new for each new request: the same key and "
+                       "request again replays the first answer (`Idempotent-Replayed: true`)",
+    "role": "Only those where I am the mentor, or the mentee",
+    "status": "Only those in these statuses",
+    "format": "json (default) or csv",
+    "areas": "Expertise ids the mentors should offer",
+    "exclude": "Membership numbers to leave out",
+    "limit": "How many at most",
+}
+
 
 def _problem_response(status: int, description: str | None) -> dict[str, Any]:
     example = {"type": PROBLEM_BASE + _EXAMPLE_TYPES.get(status, "conflict"), "title": status_title(status),
@@ -157,6 +176,9 @@ def document(app: FastAPI) -> dict[str, Any]:
                 generic = given in (None, "Validation Error") or given == status_title(status)
                 responses[str(status)] = _problem_response(status, None if generic else given)
             operation["responses"] = dict(sorted(responses.items()))
+            for parameter in operation.get("parameters", []):
+                if not parameter.get("description") and not parameter.get("schema", {}).get("description"):
+                    parameter["description"] = PARAMETER_DESCRIPTIONS.get(parameter["name"].lower(), "")
             if path.startswith("/v1/"):
                 operation["security"] = [{"bearer": []}]
             operation.setdefault("description", operation.get("summary", ""))

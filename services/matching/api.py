@@ -24,7 +24,6 @@ router = APIRouter(prefix="/v1", tags=["members"])
 
 #: A controlled id or a free tag (interests): one line, at most 100 characters.
 Tag = Annotated[Line, Field(min_length=1, max_length=100)]
-Tags = Field(default_factory=list, max_length=20)
 
 
 async def service(request: Request) -> MatchingService:
@@ -129,37 +128,37 @@ class TaxonomyEntryOut(_Out):
 class LocationIn(_Strict):
     country: Line = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. GB")
     region: Optional[Line] = Field(None, max_length=100, description="A `regions` id from the taxonomy")
-    city: Optional[Line] = Field(None, max_length=100)
+    city: Optional[Line] = Field(None, max_length=100, description="Free text")
 
 
 class MentorProfileIn(_Strict):
-    headline: Line = Field(min_length=1, max_length=200)
-    bio: Text = Field("", max_length=5000)
-    expertise: list[Tag] = Field(min_length=1, max_length=20)
-    sectors: list[Tag] = Tags
-    career_stage: Optional[Tag] = None
-    years_experience: Optional[StrictInt] = Field(None, ge=0, le=70)
-    qualifications: list[Tag] = Tags
-    languages: list[Tag] = Tags
-    interaction_modes: list[Tag] = Field(default_factory=list, max_length=3)
-    location: Optional[LocationIn] = None
-    employer: Optional[Line] = Field(None, max_length=200)
-    interests: list[Tag] = Tags
+    headline: Line = Field(min_length=1, max_length=200, description="One line that sums me up")
+    bio: Text = Field("", max_length=5000, description="Free text")
+    expertise: list[Tag] = Field(min_length=1, max_length=20, description="`expertise` ids from the taxonomy")
+    sectors: list[Tag] = Field(default_factory=list, max_length=20, description="`sectors` ids")
+    career_stage: Optional[Tag] = Field(None, description="A `career_stages` id")
+    years_experience: Optional[StrictInt] = Field(None, ge=0, le=70, description="Years in the profession")
+    qualifications: list[Tag] = Field(default_factory=list, max_length=20, description="`qualifications` ids")
+    languages: list[Tag] = Field(default_factory=list, max_length=20, description="`languages` ids (ISO 639-1)")
+    interaction_modes: list[Tag] = Field(default_factory=list, max_length=3, description="in_person, video, email")
+    location: Optional[LocationIn] = Field(None, description="Where I am")
+    employer: Optional[Line] = Field(None, max_length=200, description="My employer")
+    interests: list[Tag] = Field(default_factory=list, max_length=20, description="Free tags")
 
 
 class MenteeProfileIn(_Strict):
-    goals: Text = Field("", max_length=5000)
-    areas_sought: list[Tag] = Tags
-    career_stage: Optional[Tag] = None
-    sectors: list[Tag] = Tags
-    location: Optional[LocationIn] = None
-    languages: list[Tag] = Tags
-    interaction_modes: list[Tag] = Field(default_factory=list, max_length=3)
-    interests: list[Tag] = Tags
+    goals: Text = Field("", max_length=5000, description="What I hope to achieve (free text)")
+    areas_sought: list[Tag] = Field(default_factory=list, max_length=20, description="`expertise` ids I want help with")
+    career_stage: Optional[Tag] = Field(None, description="A `career_stages` id")
+    sectors: list[Tag] = Field(default_factory=list, max_length=20, description="`sectors` ids")
+    location: Optional[LocationIn] = Field(None, description="Where I am")
+    languages: list[Tag] = Field(default_factory=list, max_length=20, description="`languages` ids")
+    interaction_modes: list[Tag] = Field(default_factory=list, max_length=3, description="in_person, video, email")
+    interests: list[Tag] = Field(default_factory=list, max_length=20, description="Free tags")
 
 
 class AvailabilityIn(_Strict):
-    available: StrictBool
+    available: StrictBool = Field(description="true: mentees can find me and propose; false: they cannot")
 
 
 class PageIn(_Strict):
@@ -170,11 +169,12 @@ class PageIn(_Strict):
 class SearchIn(_Strict):
     text: Optional[Text] = Field(None, description="What I need, in my own words (at most 500 characters); "
                                                    "without it, the goals of my mentee profile are used")
-    criteria: dict[Line, Json] = Field(default_factory=dict)
-    weights: dict[Line, Json] = Field(default_factory=dict)
+    criteria: dict[Line, Json] = Field(default_factory=dict, description="Soft criteria by profile field "
+                                       "(e.g. `expertise`, `sectors`, `location.region`): a value or a list")
+    weights: dict[Line, Json] = Field(default_factory=dict, description="How much each criterion counts (a number)")
     filters: dict[Line, Json] = Field(default_factory=dict,
                                       description="Hard filters: same fields as criteria; must hold, add no score")
-    page: PageIn = Field(default_factory=PageIn)
+    page: PageIn = Field(default_factory=PageIn, description="Which page: `size` and `cursor`")
 
 
 class MatchedOut(_Out):

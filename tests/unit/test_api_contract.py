@@ -119,3 +119,12 @@ def test_docs_and_redoc_load_only_local_assets_and_offer_authorize(client):
     swagger = client.get("/docs").text
     assert "swagger-ui-bundle.js" in swagger and '"persistAuthorization": true' in swagger
     assert "cdn" not in swagger.lower() and "cdn" not in client.get("/redoc").text.lower()
+
+
+def test_every_field_and_parameter_is_described(document):
+    undescribed = [f"{name}.{field}" for name, schema in document["components"]["schemas"].items()
+                   for field, prop in schema.get("properties", {}).items() if not prop.get("description")]
+    undescribed += [f"{method} {path} {parameter['name']}" for method, path, operation in operations(document)
+                    for parameter in operation.get("parameters", [])
+                    if not (parameter.get("description") or parameter.get("schema", {}).get("description"))]
+    assert undescribed == []

@@ -39,17 +39,18 @@ def support_requested(view: dict[str, Any]) -> Answer:
 class SupportRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: SupportKind
-    relationship_id: Id | None = Field(None, max_length=36)
-    message: Text = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
+    kind: SupportKind = Field(description="erasure (remove my data), contact_partner (reach my partner for me) "
+                                          "or other")
+    relationship_id: Id | None = Field(None, max_length=36, description="The relationship it is about, if any")
+    message: Text = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS, description="What I need")
     on_behalf_of: Id | None = Field(None, description="Support role only: the member who asked by phone, email or mail.")
 
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: SupportOutcome
-    note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS)
+    outcome: SupportOutcome = Field(description="approved (an erasure is carried out), declined or done")
+    note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS, description="The note the member sees")
 
 
 class _Out(BaseModel):

@@ -33,12 +33,15 @@ Area = Annotated[Line, Field(min_length=1, max_length=100)]
 class ProposalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mentor_id: Id
-    message: Text = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    areas: list[Area] = Field(default_factory=list, max_length=MAX_AREAS)
-    goals: Text = Field("", max_length=MAX_GOALS_CHARS)
-    interaction_modes: list[Literal["in_person", "video", "email"]] = Field(default_factory=list, max_length=3)
-    duration_months: StrictInt = Field(ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)
+    mentor_id: Id = Field(description="The mentor's membership number (from search or their page)")
+    message: Text = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, description="My message to the mentor")
+    areas: list[Area] = Field(default_factory=list, max_length=MAX_AREAS,
+                              description="Areas of mentoring I want (expertise ids)")
+    goals: Text = Field("", max_length=MAX_GOALS_CHARS, description="What I hope to achieve")
+    interaction_modes: list[Literal["in_person", "video", "email"]] = Field(
+        default_factory=list, max_length=3, description="How I would like to meet")
+    duration_months: StrictInt = Field(ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS,
+                                       description="Planned length in months (1 to 12)")
 
 
 class ProposalPatch(BaseModel):
@@ -46,17 +49,19 @@ class ProposalPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: Text | None = Field(None, min_length=1, max_length=MAX_MESSAGE_CHARS)
-    areas: list[Area] | None = Field(None, max_length=MAX_AREAS)
-    goals: Text | None = Field(None, max_length=MAX_GOALS_CHARS)
-    interaction_modes: list[Literal["in_person", "video", "email"]] | None = Field(None, max_length=3)
-    duration_months: StrictInt | None = Field(None, ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS)
+    message: Text | None = Field(None, min_length=1, max_length=MAX_MESSAGE_CHARS, description="The new message")
+    areas: list[Area] | None = Field(None, max_length=MAX_AREAS, description="The new areas (expertise ids)")
+    goals: Text | None = Field(None, max_length=MAX_GOALS_CHARS, description="The new goals")
+    interaction_modes: list[Literal["in_person", "video", "email"]] | None = Field(
+        None, max_length=3, description="The new ways to meet")
+    duration_months: StrictInt | None = Field(None, ge=MIN_DURATION_MONTHS, le=MAX_DURATION_MONTHS,
+                                              description="The new planned length (1 to 12 months)")
 
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Text | None = Field(None, max_length=MAX_REASON_CHARS)
+    reason: Text | None = Field(None, max_length=MAX_REASON_CHARS, description="Why, for the other party")
     expected_status: Status | None = Field(
         None, description="Only move if the relationship is still in this status (else 409 with the current one).")
 

@@ -35,8 +35,6 @@ Mode = Literal["in_person", "video", "email"]
 ToolKindPath = Literal["swot", "gstar", "goals"]
 #: One item of a SWOT list or of a goal's tasks.
 Item = Annotated[Text, Field(max_length=MAX_TOOL_ITEM_CHARS)]
-Items = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
-ToolText = Field("", max_length=MAX_TOOL_TEXT_CHARS)
 
 
 def workspace(request: Request) -> WorkspaceService:
@@ -70,10 +68,11 @@ class MeetingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     starts_at: AwareDatetime = Field(description="When it starts, with an offset (stored and shown in UTC).")
-    duration_minutes: StrictInt = Field(ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
-    mode: Mode
-    location_or_link: Line = Field("", max_length=MAX_LOCATION_CHARS)
-    agenda: Text = Field("", max_length=MAX_AGENDA_CHARS)
+    duration_minutes: StrictInt = Field(ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES,
+                                        description="Length in minutes")
+    mode: Mode = Field(description="in_person, video or email")
+    location_or_link: Line = Field("", max_length=MAX_LOCATION_CHARS, description="Where, or the video link")
+    agenda: Text = Field("", max_length=MAX_AGENDA_CHARS, description="What you mean to talk about")
     time_zone: Line = Field("Europe/London", max_length=64,
                             description="IANA zone the emails show the local time in.")
 
@@ -81,47 +80,49 @@ class MeetingIn(BaseModel):
 class MeetingPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime | None = None
-    duration_minutes: StrictInt | None = Field(None, ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
-    mode: Mode | None = None
-    location_or_link: Line | None = Field(None, max_length=MAX_LOCATION_CHARS)
-    agenda: Text | None = Field(None, max_length=MAX_AGENDA_CHARS)
-    time_zone: Line | None = Field(None, max_length=64)
+    starts_at: AwareDatetime | None = Field(None, description="The new start, with an offset")
+    duration_minutes: StrictInt | None = Field(None, ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES,
+                                               description="The new length in minutes")
+    mode: Mode | None = Field(None, description="in_person, video or email")
+    location_or_link: Line | None = Field(None, max_length=MAX_LOCATION_CHARS, description="Where, or the link")
+    agenda: Text | None = Field(None, max_length=MAX_AGENDA_CHARS, description="The new agenda")
+    time_zone: Line | None = Field(None, max_length=64, description="IANA zone for the emails' local time")
 
 
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Text | None = Field(None, max_length=2000)
+    reason: Text | None = Field(None, max_length=2000, description="Why, for the partner's cancellation")
 
 
 class SwotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    strengths: list[Item] = Items
-    weaknesses: list[Item] = Items
-    opportunities: list[Item] = Items
-    threats: list[Item] = Items
+    strengths: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Strengths")
+    weaknesses: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Weaknesses")
+    opportunities: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Opportunities")
+    threats: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Threats")
 
 
 class GstarIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goals: Text = ToolText
-    situation: Text = ToolText
-    thinking: Text = ToolText
-    actions: Text = ToolText
-    results: Text = ToolText
+    goals: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="G: the goals")
+    situation: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="S: the situation now")
+    thinking: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="T: thinking about options")
+    actions: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="A: the actions agreed")
+    results: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="R: the results")
 
 
 class GoalsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goal: Text = Field(min_length=1, max_length=MAX_TOOL_TEXT_CHARS)
-    tasks: list[Item] = Items
-    success_criteria: Text = ToolText
+    goal: Text = Field(min_length=1, max_length=MAX_TOOL_TEXT_CHARS, description="The goal")
+    tasks: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Tasks towards it")
+    success_criteria: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How you will know")
     target_date: Line | None = Field(None, max_length=32, description="ISO date, e.g. 2027-03-31")
-    status: Literal["not_started", "in_progress", "achieved", "dropped"] = "not_started"
+    status: Literal["not_started", "in_progress", "achieved", "dropped"] = Field(
+        "not_started", description="not_started, in_progress, achieved or dropped")
     learning_outcomes: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS,
                                     description="What you learned; shown in your CPD record.")
 
@@ -129,11 +130,12 @@ class GoalsIn(BaseModel):
 class AgreementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contact_methods: Text = ToolText
-    meeting_frequency: Text = ToolText
-    meeting_place: Text = ToolText
-    arranges_meetings: Literal["mentor", "mentee", "both"] | None = None
-    other_practicalities: Text = ToolText
+    contact_methods: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How you contact each other")
+    meeting_frequency: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How often you meet")
+    meeting_place: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="Where you meet")
+    arranges_meetings: Literal["mentor", "mentee", "both"] | None = Field(
+        None, description="Who sets meetings up: mentor, mentee or both")
+    other_practicalities: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="Anything else agreed")
 
 
 TOOL_MODELS: dict[str, type[BaseModel]] = {"swot": SwotIn, "gstar": GstarIn, "goals": GoalsIn}
@@ -151,7 +153,7 @@ def _tool_content(kind: str, body: dict[str, Any]) -> dict[str, Any]:
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Text = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS)
+    body: Text = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS, description="The message")
 
 
 # --- what the routes answer ----------------------------------------------------------------
@@ -445,7 +447,7 @@ def amend_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, body: dict[
 class LearningOutcomesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcomes: Text = Field(max_length=MAX_TOOL_TEXT_CHARS)
+    outcomes: Text = Field(max_length=MAX_TOOL_TEXT_CHARS, description="What I learned (private to me)")
 
 
 @router.get("/relationships/{relationship_id}/learning-outcomes", response_model=LearningOutcomesOut,
