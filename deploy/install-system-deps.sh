@@ -21,6 +21,7 @@
 #   OpenSearch  -> Maven: deploy/engines/opensearch/pom.xml  (+ ConnectOpenSearch.java, needs javac)
 #   java, javac -> apt: default-jdk-headless  (only when missing)
 #   mvn         -> apt: maven                 (only when missing)
+#   Chromium    -> apt: chromium chromium-driver (the portal's browser tests)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,6 +38,8 @@ have_pg || missing+=(postgresql)
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 { command -v java >/dev/null && command -v javac >/dev/null; } || missing+=(default-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
+# The portal's browser tests: Debian's Chromium (Playwright drives it; no browser download).
+{ [ -x /usr/bin/chromium ] || command -v chromium >/dev/null; } || missing+=(chromium chromium-driver)
 
 if [ "${#missing[@]}" -gt 0 ] && [ "${CONNECT_SKIP_APT:-0}" != "1" ]; then
     sudo=()

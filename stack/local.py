@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shlex
 import subprocess
 import time
@@ -44,7 +45,7 @@ ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     "opensearch": {"heap": "512m", "cluster_name": "connect-stack", "startup_timeout": 180},
     "kafka": {"startup_timeout": 180},
 }
-ROLE_ORDER = ("smtp-sink", "api", "relay", "notifier", "indexer", "projector", "ops", "worker", "beat")
+ROLE_ORDER = ("smtp-sink", "api", "portal", "relay", "notifier", "indexer", "projector", "ops", "worker", "beat")
 # Roles that only consume: started only when some service wires a consumer with that role.
 CONSUMER_ROLES = ("notifier", "indexer", "projector")
 
@@ -120,7 +121,7 @@ def engines_for(search: str) -> tuple[str, ...]:
 
 
 def stack_settings(paths: StackPaths, urls: dict[str, str], databases: dict[str, str], smtp_port: int,
-                   api_port: int) -> dict[str, str]:
+                   api_port: int, portal_port: int) -> dict[str, str]:
     """Every CONNECT_* setting of the stack: what each role gets and what `stack up` prints.
     ``urls`` has one search cluster, whose name is its ``CONNECT_SEARCH_URL`` scheme."""
     from connect.settings import all_setting_names
@@ -130,6 +131,8 @@ def stack_settings(paths: StackPaths, urls: dict[str, str], databases: dict[str,
         "CONNECT_VAR_DIR": str(paths.var),
         "CONNECT_MAIL_DIR": str(paths.mail),
         "CONNECT_API_URL": api_url,
+        # The member portal (`connect run portal`): emails link to it, sign-in returns to it.
+        "CONNECT_PORTAL_URL": f"http://127.0.0.1:{portal_port}",
         # The fallback for a service without a URL of its own; each service has its own below.
         "CONNECT_DATABASE_URL": urls["postgres"],
         **{f"CONNECT_{service.upper()}_DATABASE_URL": url for service, url in databases.items()},
@@ -203,14 +206,14 @@ def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None],
     say("engines ready in %.0fs" % (time.monotonic() - began))
 
     databases = _ensure_databases(urls["postgres"])
-    smtp_port, api_port = free_port(), free_port()
-    settings = stack_settings(paths, urls, databases, smtp_port, api_port)
+    smtp_port, api_port, portal_port = free_port(), free_port(), free_port()
+    settings = stack_settings(paths, urls, databases, smtp_port, api_port, portal_port)
     state["settings"] = settings
     _write_state(paths, state)
     env = {**os.environ, **settings}
 
-    def start(role: str, args: list[str]) -> dict[str, Any]:
-        entry = roles.spawn(role, args, env, paths.folder, paths.logs)
+    def start(role: str, args: list[str], extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        entry = roles.spawn(role, args, {**env, **(extra_env or {})}, paths.folder, paths.logs)
         state["processes"][role] = entry
         _write_state(paths, state)
         return entry
@@ -231,6 +234,9 @@ def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None],
     DevIssuer(paths.var / "dev-issuer", AuthSettings()).private_key
 
     api = start("api", ["run", "api", "--host", "127.0.0.1", "--port", str(api_port)])
+    # The portal's session secret stays in its own environment: `stack up` prints settings, not secrets.
+    portal = start("portal", ["run", "portal", "--host", "127.0.0.1", "--port", str(portal_port)],
+                   {"CONNECT_PORTAL_SESSION_SECRET": secrets.token_urlsafe(32)})
     start("relay", ["run", "relay"])
     wired = _consumer_roles(env)
     for role in CONSUMER_ROLES:
@@ -243,6 +249,7 @@ def up(paths: StackPaths, api_timeout: float, say: Callable[[str], None],
     start("beat", ["run", "beat", "--schedule-dir", str(paths.stack / "beat")])
 
     roles.wait_ready(settings["CONNECT_API_URL"], api, api_timeout)
+    roles.wait_port("127.0.0.1", portal_port, portal, 30)
     dead = [role for role, entry in state["processes"].items() if not roles.alive(entry)]
     if dead:
         raise StackError("roles exited during startup: " + ", ".join(

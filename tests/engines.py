@@ -331,3 +331,44 @@ def relationships_pg_database(postgres_url: str, _migrated_templates: dict[str, 
         yield url
     finally:
         drop_database(postgres_url, name)
+
+
+# --------------------------------------------------------------------------- Chromium (portal browser tests)
+# A self-contained block: headless Chromium from Debian's package, driven by Playwright (no browser
+# download). ``deploy/install-system-deps.sh`` installs it; ``CONNECT_TEST_CHROMIUM`` names another binary.
+
+#: Headless, and nothing that reaches out: on a closed network Chromium's background connections
+#: are refused many at a time. Root needs --no-sandbox.
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A Playwright ``Browser`` on the machine's Chromium, started once per run."""
+    import shutil
+
+    path = os.environ.get("CONNECT_TEST_CHROMIUM", "").strip() or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        engine_unavailable("chromium", "no Chromium at %s (deploy/install-system-deps.sh installs it)" % path)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        engine_unavailable("chromium", "Playwright is not installed: %s" % exc)
+    began = time.monotonic()
+    playwright = sync_playwright().start()
+    failure = None
+    try:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    except Exception as exc:  # noqa: BLE001 - report whatever stopped the browser
+        failure = "%s: %s" % (type(exc).__name__, exc)
+    if failure is not None:
+        playwright.stop()
+        engine_unavailable("chromium", failure)
+    _start_seconds["chromium"] = ("local", time.monotonic() - began)
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from connect.auth import MemberHook
 from connect.bootstrap import ConsumerSpec, Container, ServiceModule
+from connect.dev_oidc import DevAccount
 from connect.outbox import OutboxRelay
 from connect.scheduling import PeriodicJob
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC, RELATIONSHIPS_TOPIC
@@ -46,4 +47,6 @@ def wire(container: Container) -> ServiceModule:
         jobs=[PeriodicJob("matching.vectors", VECTOR_CHECK_SECONDS, facade.rebuild_if_vectors_stale)],
         ready_checks={"search": index.ping},
         facade=facade,
+        dev_accounts=lambda: [DevAccount(e["member_id"], e["name"], e["email"], holds=e["holds"])
+                              for e in facade.sign_in_examples()],
     )

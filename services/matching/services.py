@@ -15,13 +15,15 @@ from connect.clock import Clock, utc
 from connect.db import Database
 from connect.etags import check_if_match, content_tag
 from connect.outbox import Outbox
+from schemas import taxonomy
 from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAvailabilityChanged,
                             MentorProfileChanged)
 from services.matching.adapters import orm
 from services.matching.adapters.embedding_cache import PassageVectors
-from services.matching.adapters.repository import (MatchingReads, MatchingUnitOfWork, is_active, mentee_goals,
-                                                   open_relationships_of, searcher_profiles)
-from services.matching.domain import meaning, taxonomy
+from services.matching.adapters.repository import (MatchingReads, MatchingUnitOfWork, examples_of_each_kind,
+                                                   is_active, mentee_goals, open_relationships_of,
+                                                   searcher_profiles)
+from services.matching.domain import meaning
 from services.matching.domain.connections import connections, member_facts
 from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, DeletedAccount, MenteeProfile, MentorProfile,
                                                ProfileNotFound, index_document, load_level)
@@ -159,6 +161,13 @@ class MatchingService:
         with self.uow() as uow:
             profiles = uow.profiles.profiles_of(member_id)
         return [{key: profile[key] for key in CONNECTION_FACTS if profile.get(key)} for profile in profiles if profile]
+
+    def sign_in_examples(self, per_kind: int = 4) -> list[dict[str, Any]]:
+        """A few active members of each kind (both profiles, mentor only, mentee only) for the
+        development sign-in page, with which profiles they hold."""
+        with self.database.read_connection() as conn:
+            return [{"member_id": row.member_id, "name": row.name, "email": row.email, "holds": holds}
+                    for holds, row in examples_of_each_kind(conn, per_kind)]
 
     # --- taxonomy and profiles --------------------------------------------------------
 

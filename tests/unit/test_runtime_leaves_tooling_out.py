@@ -1,4 +1,4 @@
-"""The runtime (`connect`, `services`, `schemas`) never imports the tooling package `stack`:
+"""The runtime (`connect`, `services`, `schemas`, `portal`) never imports the tooling package `stack`:
 the image ships without it. Only the CLI registers the tooling's commands, by module name, when
 the package is there."""
 
@@ -23,7 +23,7 @@ def _imported_modules(path: Path) -> set[str]:
 def test_no_runtime_module_imports_the_tooling() -> None:
     offenders = sorted(
         f"{path.relative_to(ROOT)}: {name}"
-        for package in ("connect", "services", "schemas")
+        for package in ("connect", "services", "schemas", "portal")
         for path in (ROOT / package).rglob("*.py")
         for name in _imported_modules(path)
         if name == "stack" or name.startswith("stack.")

@@ -33,5 +33,5 @@ def test_elasticsearch_is_the_default_and_opensearch_a_choice() -> None:
 def test_the_search_url_names_the_cluster_that_runs(search: str, tmp_path: Path) -> None:
     urls = {"postgres": "postgresql+psycopg://postgres@127.0.0.1:5/connect", "redis": "redis://127.0.0.1:6/0",
             "kafka": "127.0.0.1:7", search: "http://127.0.0.1:9"}
-    settings = stack_settings(StackPaths(tmp_path), urls, {}, 25, 8000)
+    settings = stack_settings(StackPaths(tmp_path), urls, {}, 25, 8000, 8001)
     assert settings["CONNECT_SEARCH_URL"] == f"{search}+http://127.0.0.1:9"

@@ -65,6 +65,21 @@ def open_relationships_of(connection: Connection, mentee_id: str) -> Sequence[An
     return connection.execute(_OPEN_OF, {"mentee_id": mentee_id}).all()
 
 
+def examples_of_each_kind(connection: Connection, per_kind: int) -> list[tuple[tuple[str, ...], Any]]:
+    """Up to `per_kind` active members holding both profiles, a mentor profile only and a mentee
+    profile only: (the profiles they hold, their member_id/name/email row)."""
+    mentor = select(orm.mentor_profiles.c.member_id).where(
+        orm.mentor_profiles.c.member_id == orm.members.c.member_id).exists()
+    mentee = select(orm.mentee_profiles.c.member_id).where(
+        orm.mentee_profiles.c.member_id == orm.members.c.member_id).exists()
+    active = select(orm.members.c.member_id, orm.members.c.name, orm.members.c.email).where(
+        orm.members.c.active.is_(True))
+    kinds = ((("mentor", "mentee"), active.where(mentor, mentee)), (("mentor",), active.where(mentor, ~mentee)),
+             (("mentee",), active.where(~mentor, mentee)))
+    return [(holds, row) for holds, statement in kinds
+            for row in connection.execute(statement.order_by(orm.members.c.member_id).limit(per_kind))]
+
+
 class MemberRepository:
     """The member directory: names and emails from the membership system (token claims)."""
 

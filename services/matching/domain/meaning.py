@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 
 # Similarities at or below FLOOR add nothing; from FULL up a profile says what the need says.
 # Measured with all-MiniLM-L6-v2 on the judged set in bench/data: between a need and the

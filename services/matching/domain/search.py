@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from connect.errors import Invalid
+from schemas import taxonomy
 from services.matching.domain import meaning as meanings
-from services.matching.domain import taxonomy
 from services.matching.domain.profiles import normalise_tag
 
 TEXT_SHARE = 0.5

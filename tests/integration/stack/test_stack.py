@@ -142,6 +142,12 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
             _eventually(lambda: [p for p in (folder / "var" / "mail").glob("*.eml")
                                  if b"Subject: stack probe" in p.read_bytes()], 10, "the probe .eml")
 
+            # The member portal answers at its own address and sends members to sign in at the API.
+            portal = httpx.get(settings["CONNECT_PORTAL_URL"] + "/", timeout=30)
+            assert portal.status_code == 200 and "Sign in with your membership details" in portal.text
+            signing_in = httpx.get(settings["CONNECT_PORTAL_URL"] + "/sign-in", timeout=30)
+            assert signing_in.headers["location"].startswith(f"{api}/dev-oidc/authorize?"), signing_in.headers
+
             paths = client.get("/openapi.json").json()["paths"]
             if "/v1/members/me/mentor-profile" in paths and "/v1/proposals" in paths:
                 _propose_and_expect_mail(client, mentor, mentee, folder, state, stack_env)
@@ -150,7 +156,7 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
                               timeout=180)
     assert down.returncode == 0, down.stderr
     report = dict(line.split(": ", 1) for line in down.stdout.splitlines())
-    assert {"postgres", "redis", "kafka", "elasticsearch", "api", "relay", "ops", "worker", "beat",
+    assert {"postgres", "redis", "kafka", "elasticsearch", "api", "portal", "relay", "ops", "worker", "beat",
             "smtp-sink"} <= set(report) and "opensearch" not in report
     assert set(report.values()) <= {"stopped", "killed"}, report
     assert _processes_in(folder) == []

@@ -33,7 +33,7 @@ def fixture_docs() -> list[dict[str, Any]]:
 
 
 def specs() -> list[dict[str, Any]]:
-    from services.matching.domain import taxonomy
+    from schemas import taxonomy
 
     rng = random.Random(SEED + 1)
     pools = {"expertise": sorted(taxonomy.ids("expertise")), "sectors": sorted(taxonomy.ids("sectors")),
