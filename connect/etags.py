@@ -7,12 +7,30 @@ transaction, so two editors racing cannot both win.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import Header
+
 from connect.errors import PreconditionFailed, PreconditionRequired
+from connect.text import Line
+
+#: An `If-Match` header (entity tags, or `*`).
+IfMatch = Annotated[Line | None, Header(max_length=1000, description="The ETag the change is based on")]
+#: An `If-None-Match` header: 304 Not Modified when it names the current ETag.
+IfNoneMatch = Annotated[Line | None, Header(max_length=1000, description="The ETag you hold: 304 while current")]
 
 
 def entity_tag(resource_id: str, version: int) -> str:
     """The strong tag of one version of a resource: it changes with every saved version and only then."""
     return f'"{resource_id}.{version}"'
+
+
+def content_tag(*parts: Any) -> str:
+    """The strong tag of a representation without a version counter: a digest of what it holds."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return '"%s"' % hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
 def matches(if_match: str, current: str) -> bool:
@@ -32,3 +50,15 @@ def require_current(if_match: str, current: str, detail: str) -> None:
     """Refuse, with `detail` and the current tag to reload from, a change based on another version."""
     if not matches(if_match, current):
         raise PreconditionFailed(detail, etag=current)
+
+
+def check_if_match(if_match: str | None, current: str | None, detail: str) -> None:
+    """For a change that may name its version: refuse (412, with the current tag) when it names one
+    that is not current, or names any while there is nothing yet.  No `If-Match`: go ahead."""
+    if if_match is not None and (current is None or not matches(if_match, current)):
+        raise PreconditionFailed(detail, etag=current)
+
+
+def not_modified(if_none_match: str | None, current: str) -> bool:
+    """Whether an `If-None-Match` value (a list of tags, or `*`) names the current tag (weak comparison)."""
+    return if_none_match is not None and matches(if_none_match, current)

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connect import problems
+from connect import openapi, problems
 from connect.bootstrap import BackgroundRunner, Container
 
 log = logging.getLogger(__name__)
@@ -253,16 +253,20 @@ def create_app(container: Container, *, background: bool = False, migrate: bool 
         description="Mentoring platform for the members of a professional body. "
                     "Every /v1 call needs `Authorization: Bearer <token>`; errors are application/problem+json.",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served from local assets by openapi.install
     )
     app.state.container = container
     problems.install(app)
+    openapi.install(app)
     _metrics(app)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], response_model=openapi.HealthOut, summary="The process answers")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], response_model=openapi.ReadinessOut,
+             summary="Every dependency answers (200), or which do not (503)",
+             responses={503: {"model": openapi.ReadinessOut, "description": "A dependency does not answer"}})
     def readyz() -> JSONResponse:
         results: dict[str, str] = {}
         ok = True

@@ -155,7 +155,7 @@ class MenteeProfileChanged(_ProfileEvent):
 
 class _RelationshipEvent(EventData):
     """What every relationship event says, and what it means for the relationship's lifecycle
-    (CONTRACT.md, "Relationships"); consumers read these instead of keeping tables of types."""
+    (docs/api.md, "Relationships"); consumers read these instead of keeping tables of types."""
 
     TOPIC: ClassVar[str] = RELATIONSHIPS_TOPIC
     #: The relationship's status once this event happened; None for events that say nothing

@@ -57,10 +57,16 @@ def container(make_container: Callable[..., Container]) -> Container:
 
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
-    """The whole embedded API, without background threads: tests drain relays and consumers themselves."""
+    """The whole embedded API, without background threads: tests drain relays and consumers themselves.
+    Every response is checked against the published OpenAPI document (`tests/openapi_check.py`)."""
     from connect.web import create_app
+    from tests.openapi_check import response_hook
 
-    with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
+    app = create_app(container)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        hook = response_hook(app)
+        if hook is not None:
+            test_client.event_hooks = {"request": [], "response": [hook]}
         yield test_client
 
 

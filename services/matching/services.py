@@ -13,6 +13,7 @@ import numpy as np
 from connect.auth import Member, RecentlyConfirmed
 from connect.clock import Clock, utc
 from connect.db import Database
+from connect.etags import check_if_match, content_tag
 from connect.outbox import Outbox
 from schemas import taxonomy
 from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAvailabilityChanged,
@@ -30,6 +31,14 @@ from services.matching.domain.search import MAX_TEXT_LENGTH, Meaning, SearchQuer
 from services.matching.interfaces import Embedder, SearchIndex
 
 log = logging.getLogger(__name__)
+
+STALE_PROFILE = "The profile changed since you read it (its ETag is not current); reload it and save again."
+
+
+def profile_tag(kind: str, row: Any) -> str:
+    """A profile's entity tag: it changes whenever what the profile holds, its availability or its
+    time of change does (profiles keep no version counter)."""
+    return content_tag(kind, row.member_id, row.profile, getattr(row, "available", None), utc(row.updated_at))
 
 # Profile fields another service may learn to show two members what they have in common.
 CONNECTION_FACTS = ("sectors", "employer", "location", "interests", "qualifications", "languages")
@@ -166,11 +175,13 @@ class MatchingService:
     def taxonomy() -> dict[str, list[dict[str, str]]]:
         return taxonomy.as_json()
 
-    def put_mentor_profile(self, member_id: str, profile: MentorProfile) -> dict[str, Any]:
+    def put_mentor_profile(self, member_id: str, profile: MentorProfile, if_match: str | None = None) -> dict[str, Any]:
+        """Create or replace; with `if_match`, only when it names the profile's current tag."""
         profile.validate()
         with self.uow() as uow:
             member = self._member_row(uow, member_id)
             row = uow.profiles.mentor(member_id, for_update=True)
+            check_if_match(if_match, profile_tag("mentor", row) if row else None, STALE_PROFILE)
             now = self.clock.now()
             if row is None:
                 available = True
@@ -190,17 +201,18 @@ class MatchingService:
         if row is None:
             raise ProfileNotFound("You have no mentor profile yet.")
         view = {"member_id": member_id, "name": row.name, "email": row.email, **row.profile,
-                "available": row.available, "updated_at": utc(row.updated_at)}
+                "available": row.available, "updated_at": utc(row.updated_at), "etag": profile_tag("mentor", row)}
         if not row.available:
             view["availability_message"] = AVAILABILITY_MESSAGE
         return view
 
-    def set_availability(self, member_id: str, available: bool) -> dict[str, Any]:
+    def set_availability(self, member_id: str, available: bool, if_match: str | None = None) -> dict[str, Any]:
         with self.uow() as uow:
             member = self._member_row(uow, member_id)
             row = uow.profiles.mentor(member_id, for_update=True)
             if row is None:
                 raise ProfileNotFound("You have no mentor profile yet; create one first.")
+            check_if_match(if_match, profile_tag("mentor", row), STALE_PROFILE)
             if row.available != available:
                 uow.profiles.change_mentor(member_id, self.clock.now(), available=available)
                 uow.record(MentorAvailabilityChanged(member_id=member_id, available=available,
@@ -208,12 +220,15 @@ class MatchingService:
             uow.commit()
         return self.get_mentor_profile(member_id)
 
-    def put_mentee_profile(self, member_id: str, profile: MenteeProfile) -> dict[str, Any]:
+    def put_mentee_profile(self, member_id: str, profile: MenteeProfile, if_match: str | None = None) -> dict[str, Any]:
+        """Create or replace; with `if_match`, only when it names the profile's current tag."""
         profile.validate()
         with self.uow() as uow:
             self._member_row(uow, member_id)
             now = self.clock.now()
-            if uow.profiles.mentee(member_id, for_update=True) is None:
+            row = uow.profiles.mentee(member_id, for_update=True)
+            check_if_match(if_match, profile_tag("mentee", row) if row else None, STALE_PROFILE)
+            if row is None:
                 uow.profiles.add_mentee(member_id, profile.to_dict(), now)
             else:
                 uow.profiles.change_mentee(member_id, profile.to_dict(), now)
@@ -227,17 +242,23 @@ class MatchingService:
         if row is None:
             raise ProfileNotFound("You have no mentee profile yet.")
         return {"member_id": member_id, "name": row.name, "email": row.email, **row.profile,
-                "updated_at": utc(row.updated_at)}
+                "updated_at": utc(row.updated_at), "etag": profile_tag("mentee", row)}
 
-    def public_mentor(self, member_id: str) -> dict[str, Any]:
-        """A mentor's profile page: public fields, availability, response figures; inactive is 404."""
+    def public_mentor(self, member_id: str, viewer_id: str | None = None) -> dict[str, Any]:
+        """A mentor's profile page: public fields, availability, response figures and whether the
+        viewer is already in touch with them (`relationship`: the open one, and the viewer's role
+        in it); inactive is 404."""
         with self.uow() as uow:
             row = uow.profiles.mentor_with_member(member_id)
             if row is None or not row.active:
                 raise ProfileNotFound("No such mentor.")
             stats = self._mentor_stats(uow.relationships.of_mentor(member_id))
+            open_one = uow.relationships.open_between(viewer_id, member_id) if viewer_id else None
+        relationship = None if open_one is None else {
+            "relationship_id": open_one.relationship_id, "status": open_one.status,
+            "my_role": "mentor" if open_one.mentor_id == viewer_id else "mentee"}
         return {"member_id": member_id, "name": row.name, **row.profile, "available": row.available,
-                "stats": stats}
+                "stats": stats, "relationship": relationship}
 
     @staticmethod
     def _mentor_stats(rows: Sequence[Any]) -> dict[str, Any]:

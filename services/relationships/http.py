@@ -14,13 +14,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Callable, Sequence, TypeVar
 
-from fastapi import Header, Query, Request
+from fastapi import Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from connect.auth import Member
 from connect.clock import utc
 from connect.cursors import CursorCodec, InvalidCursor, fingerprint
 from connect.errors import DomainError
+from connect.etags import IfMatch  # noqa: F401 - the rooms' routes take it from here
+from connect.paging import PageCursor, PageLimit, link_next  # noqa: F401 - likewise
 from connect.problems import Problem, problem_for
 from connect.text import Line
 from connect.uow import Receipt
@@ -32,10 +34,6 @@ Result = TypeVar("Result")
 
 #: An `Idempotency-Key` header: one line, at most 200 characters (the store's limit).
 IdempotencyKey = Annotated[Line | None, Header(max_length=200)]
-#: An `If-Match` header (entity tags).
-IfMatch = Annotated[Line | None, Header(max_length=1000)]
-#: The `next_cursor` of the previous page of the same listing.
-PageCursor = Annotated[Line | None, Query(description="`next_cursor` of the previous page")]
 
 
 def relationships(request: Request) -> RelationshipsService:
@@ -58,12 +56,16 @@ def open_after(request: Request, member_id: str, cursor: str | None, *, kind: st
         raise InvalidCursor("query.cursor", "cannot be read") from exc
 
 
-def seal_after(request: Request, member_id: str, view: dict[str, Any], *, kind: str, query: str) -> dict[str, Any]:
-    """`view` with its `next_cursor` (a (time, id) position or None) sealed for this member and query."""
+def seal_after(request: Request, member_id: str, view: dict[str, Any], *, kind: str, query: str,
+               response: Response | None = None) -> dict[str, Any]:
+    """`view` with its `next_cursor` (a (time, id) position or None) sealed for this member and query;
+    with `response`, the next page is named in its `Link` header too."""
     after: tuple[datetime, str] | None = view["next_cursor"]
     codec: CursorCodec = request.app.state.container.cursors
     sealed = None if after is None else codec.seal({"at": utc(after[0]).isoformat(), "id": after[1]}, kind=kind,
                                                    member_id=member_id, query=query)
+    if response is not None:
+        link_next(request, response, sealed)
     return {**view, "next_cursor": sealed}
 
 

@@ -57,7 +57,7 @@ def test_a_known_type_with_a_broken_payload_is_poison_unless_only_the_envelope_i
 
 
 def test_the_relationship_lifecycle_lives_on_the_event_types():
-    """CONTRACT.md's "Relationships": the status each event leads to, written out independently."""
+    """docs/api.md's "Relationships": the status each event leads to, written out independently."""
     status_after = {"ProposalSent": "pending", "ProposalEdited": "pending", "ProposalReopened": "pending",
                     "ProposalReminderDue": "pending", "ProposalAccepted": "accepted", "ProposalRejected": "rejected",
                     "ProposalWithdrawn": "withdrawn", "RelationshipWithdrawn": "withdrawn",

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, select, union_all
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from connect.db import Database
@@ -151,7 +151,7 @@ class ProfileRepository:
 
     # --- mentee profiles -------------------------------------------------------------------
     def mentee(self, member_id: str, *, for_update: bool = False) -> Any | None:
-        query = select(orm.mentee_profiles.c.member_id).where(orm.mentee_profiles.c.member_id == member_id)
+        query = select(orm.mentee_profiles).where(orm.mentee_profiles.c.member_id == member_id)
         return self.session.execute(query.with_for_update() if for_update else query).first()
 
     def mentee_with_member(self, member_id: str) -> Any | None:
@@ -204,6 +204,16 @@ class RelationshipProjection:
         table = orm.relationships
         return list(self.session.execute(select(table.c.status).where(
             table.c.mentor_id == mentor_id, table.c.status.in_(OPEN_STATUSES))).scalars())
+
+    def open_between(self, member_id: str, other_id: str) -> Any | None:
+        """(relationship_id, mentor_id, status) of the open relationship between two members, either
+        way round, if there is one (the newest, should the projection briefly hold two)."""
+        table = orm.relationships
+        pair = or_(and_(table.c.mentor_id == member_id, table.c.mentee_id == other_id),
+                   and_(table.c.mentor_id == other_id, table.c.mentee_id == member_id))
+        return self.session.execute(select(table.c.relationship_id, table.c.mentor_id, table.c.status)
+                                    .where(pair, table.c.status.in_(OPEN_STATUSES))
+                                    .order_by(table.c.updated_at.desc()).limit(1)).first()
 
     def of_mentor(self, mentor_id: str) -> Sequence[Any]:
         """(status, proposed_at, answered_at) of every relationship the mentor was proposed."""

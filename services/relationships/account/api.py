@@ -9,18 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from connect.auth import Member, current_member
+from connect.cursors import fingerprint
 from connect.text import Id, Text
 from connect.uow import Receipt
 from services.relationships.account.domain import (MAX_OUTCOME_CHARS, MAX_SUPPORT_MESSAGE_CHARS, SupportKind,
                                                    SupportOutcome)
 from services.relationships.account.services import AccountService
 from services.relationships.adapters.idempotency import Answer
-from services.relationships.http import IdempotencyKey, idempotent, relationships
+from services.relationships.http import (IdempotencyKey, PageCursor, PageLimit, idempotent, open_after, relationships,
+                                         seal_after)
 
 # Tagged as before the rooms were split, so the published API document stays the same.
 router = APIRouter(prefix="/v1", tags=["workspace"])
@@ -37,26 +39,127 @@ def support_requested(view: dict[str, Any]) -> Answer:
 class SupportRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: SupportKind
-    relationship_id: Id | None = Field(None, max_length=36)
-    message: Text = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS)
+    kind: SupportKind = Field(description="erasure (remove my data), contact_partner (reach my partner for me) "
+                                          "or other")
+    relationship_id: Id | None = Field(None, max_length=36, description="The relationship it is about, if any")
+    message: Text = Field("", max_length=MAX_SUPPORT_MESSAGE_CHARS, description="What I need")
     on_behalf_of: Id | None = Field(None, description="Support role only: the member who asked by phone, email or mail.")
 
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: SupportOutcome
-    note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS)
+    outcome: SupportOutcome = Field(description="approved (an erasure is carried out), declined or done")
+    note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS, description="The note the member sees")
 
 
-@router.delete("/members/me", summary="Delete my account: withdraw everywhere, leave search, refuse my tokens")
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Time = Field(description="RFC 3339, UTC")
+
+
+class AccountDeletedOut(_Out):
+    member_id: str = Field(description="My membership number")
+    deleted_at: str = Time
+    withdrawn_relationships: list[str] = Field(description="Ids of the open relationships I was withdrawn from")
+
+
+class CpdTotalsOut(_Out):
+    meetings_held: int = Field(description="Meetings held (not cancelled, over)")
+    meeting_minutes: int = Field(description="Their minutes, added up")
+    relationships: int = Field(description="Relationships that were accepted")
+    goals: int = Field(description="Goals recorded")
+
+
+class CpdActivityOut(_Out):
+    activity: Literal["meeting", "relationship", "goal"] = Field(description="What kind of activity")
+    relationship_id: str = Field(description="The relationship it belongs to")
+    role: str = Field(description="My role in it: mentor or mentee")
+    counterpart: str = Field(description="The other party's name")
+    date: str = Field(description="ISO date it happened or started")
+    minutes: int | None = Field(description="A meeting's length; null otherwise")
+    title: str = Field(description="A meeting's agenda, a goal, or the relationship's areas")
+    status: str = Field(description="held, a goal's status, or the relationship's status")
+    learning_outcomes: str = Field(description="What I noted I learned")
+
+
+class CpdRecordOut(_Out):
+    member_id: str = Field(description="My membership number")
+    generated_at: str = Time
+    totals: CpdTotalsOut = Field(description="Sums over the activities")
+    activities: list[CpdActivityOut] = Field(description="In date order")
+
+
+class SupportRequestOut(_Out):
+    id: str = Field(description="The request's id")
+    member_id: str = Field(description="Who it is for")
+    kind: SupportKind = Field(description="erasure, contact_partner or other")
+    relationship_id: str | None = Field(description="The relationship it is about, if any")
+    message: str = Field(description="What the member wrote")
+    status: Literal["open", "resolved"] = Field(description="open or resolved")
+    outcome: SupportOutcome | None = Field(description="approved, declined or done, once resolved")
+    resolution_note: str | None = Field(description="The support team's note, once resolved")
+    resolved_by: str | None = Field(description="Who resolved it")
+    created_at: str = Time
+    resolved_at: str | None = Field(description="RFC 3339, UTC; null while open")
+
+
+class SupportRequestListOut(_Out):
+    items: list[SupportRequestOut] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class SupportStatusChangeOut(_Out):
+    action: str = Field(description="The move")
+    to_status: str = Field(description="The status it led to")
+    actor_id: str | None = Field(description="Who made it; null for the system")
+    at: str = Time
+
+
+class SupportMessagesOut(_Out):
+    count: int = Field(description="How many messages")
+    last_at: str | None = Field(description="RFC 3339, UTC: the last one")
+    by_member: dict[str, int] = Field(description="How many each party wrote")
+
+
+class SupportMeetingOut(_Out):
+    id: str = Field(description="The meeting's id")
+    starts_at: str = Time
+    status: str = Field(description="scheduled or cancelled")
+    duration_minutes: int = Field(description="Length in minutes")
+    mode: str = Field(description="in_person, video or email")
+
+
+class SupportRelationshipOut(_Out):
+    """What the support team sees: never message bodies, tool contents, proposal texts or reasons."""
+
+    id: str = Field(description="The relationship's id")
+    status: str = Field(description="Its status")
+    mentor_id: str = Field(description="The mentor's membership number")
+    mentee_id: str = Field(description="The mentee's membership number")
+    created_at: str = Time
+    updated_at: str = Time
+    accepted_at: str | None = Field(description="RFC 3339, UTC; null until accepted")
+    planned_end: str | None = Field(description="RFC 3339, UTC; null until accepted")
+    status_history: list[SupportStatusChangeOut] = Field(description="Every move, oldest first")
+    messages: SupportMessagesOut = Field(description="Message counts, never bodies")
+    meetings: list[SupportMeetingOut] = Field(description="Meetings, never agendas")
+    tools: dict[str, int] = Field(description="How many tools of each kind, never their contents")
+    last_active: dict[str, str | None] = Field(description="Each party's last activity")
+
+
+@router.delete("/members/me", response_model=AccountDeletedOut, summary="Delete my account: withdraw everywhere, leave search, refuse my tokens")
 def delete_account(request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
     return account(request).delete_account(member)
 
 
 @router.get("/members/me/cpd", summary="My mentoring activity for a CPD log (format=json or csv)",
-            response_model=None)
+            response_model=None,
+            responses={200: {"model": CpdRecordOut, "description": "The record as JSON (`format=json`) or CSV "
+                                                                  "(`format=csv`)",
+                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def cpd_record(request: Request, member: Member = Depends(current_member),
                format: Literal["json", "csv"] = "json") -> Any:
     service = account(request)
@@ -68,7 +171,8 @@ def cpd_record(request: Request, member: Member = Depends(current_member),
     return record
 
 
-@router.post("/support-requests", status_code=201, summary="Ask the customer service team for help or erasure")
+@router.post("/support-requests", status_code=201, response_model=SupportRequestOut,
+             responses={404: {"description": "`relationship_id` names no relationship of yours"}}, summary="Ask the customer service team for help or erasure")
 def create_support_request(body: SupportRequestIn, request: Request, member: Member = Depends(current_member),
                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def run(receipt: Receipt | None) -> dict[str, Any]:
@@ -78,26 +182,29 @@ def create_support_request(body: SupportRequestIn, request: Request, member: Mem
     return idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run, support_requested)
 
 
-@router.get("/support-requests", summary="My support requests (the support role: everyone's)")
+@router.get("/support-requests", response_model=SupportRequestListOut, summary="My support requests (the support role: everyone's)")
 def list_support_requests(request: Request, member: Member = Depends(current_member),
-                          status: Literal["open", "resolved"] | None = None,
-                          limit: int = Query(50, ge=1, le=200)) -> dict[str, Any]:
-    return account(request).list_support_requests(member, status, limit)
+                          status: Literal["open", "resolved"] | None = None, cursor: PageCursor = None,
+                          limit: PageLimit = 20, *, response: Response) -> dict[str, Any]:
+    query = fingerprint(status, member.is_support)
+    after = open_after(request, member.id, cursor, kind="support-requests", query=query)
+    view = account(request).list_support_requests(member, status, after, limit)
+    return seal_after(request, member.id, view, kind="support-requests", query=query, response=response)
 
 
-@router.get("/support-requests/{request_id}", summary="One support request (its author or the support role)")
+@router.get("/support-requests/{request_id}", response_model=SupportRequestOut, summary="One support request (its author or the support role)")
 def get_support_request(request_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
     return account(request).get_support_request(member, request_id)
 
 
-@router.post("/support-requests/{request_id}/resolve",
+@router.post("/support-requests/{request_id}/resolve", response_model=SupportRequestOut,
              summary="Support role: resolve; approving an erasure anonymises the member everywhere")
 def resolve_support_request(request_id: Id, body: ResolveIn, request: Request,
                             member: Member = Depends(current_member)) -> dict[str, Any]:
     return account(request).resolve_support_request(member, request_id, body.outcome, body.note)
 
 
-@router.get("/support/relationships/{relationship_id}",
+@router.get("/support/relationships/{relationship_id}", response_model=SupportRelationshipOut,
             summary="Support role: a relationship's metadata, never message bodies or tool contents")
 def support_relationship(relationship_id: Id, request: Request,
                          member: Member = Depends(current_member)) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from sqlalchemy.exc import IntegrityError
 
 from connect.auth import Member, RecentlyConfirmed
-from connect.clock import Clock
+from connect.clock import Clock, utc
 from connect.db import Database
 from connect.errors import NotFound
 from connect.uow import Receipt
@@ -164,10 +164,14 @@ class AccountService:
             uow.commit()
             return view
 
-    def list_support_requests(self, member: Member, status: str | None, limit: int) -> dict[str, Any]:
+    def list_support_requests(self, member: Member, status: str | None, after: tuple[datetime, str] | None = None,
+                              limit: int = 20) -> dict[str, Any]:
+        """Newest first from after `after` (created_at, id); `next_cursor` is where the next page starts."""
         with self.uow() as uow:
-            rows = uow.accounts.support_requests(None if member.is_support else member.id, status, limit)
-        return {"items": [support_view(row) for row in rows]}
+            rows = uow.accounts.support_requests(None if member.is_support else member.id, status, after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        return {"items": [support_view(row) for row in page],
+                "next_cursor": (utc(page[-1].created_at), page[-1].id) if more else None}
 
     @staticmethod
     def _support_request(uow: RelationshipsUnitOfWork, member: Member, request_id: str) -> Any:

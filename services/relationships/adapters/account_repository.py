@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.relationships.adapters import orm
@@ -46,15 +46,21 @@ class AccountRepository:
         requests = orm.support_requests
         return self.session.execute(select(requests).where(requests.c.id == request_id)).first()
 
-    def support_requests(self, member_id: str | None, status: str | None, limit: int) -> Sequence[Any]:
-        """Newest first; `member_id` None: everyone's (the support team's view)."""
+    def support_requests(self, member_id: str | None, status: str | None, after: tuple[datetime, str] | None,
+                         limit: int) -> Sequence[Any]:
+        """Newest first, from after `after` (created_at, id); `member_id` None: everyone's (the support
+        team's view)."""
         requests = orm.support_requests
         query = select(requests)
         if member_id is not None:
             query = query.where(requests.c.member_id == member_id)
         if status:
             query = query.where(requests.c.status == status)
-        return self.session.execute(query.order_by(requests.c.created_at.desc()).limit(limit)).all()
+        if after is not None:
+            query = query.where(or_(requests.c.created_at < after[0],
+                                    and_(requests.c.created_at == after[0], requests.c.id < after[1])))
+        query = query.order_by(requests.c.created_at.desc(), requests.c.id.desc()).limit(limit)
+        return self.session.execute(query).all()
 
     def resolve_support_request(self, request_id: str, outcome: str, note: str | None, resolved_by: str,
                                 at: datetime) -> None:

@@ -139,8 +139,8 @@ class RelationshipRepository:
 
     def page(self, member_id: str, role: Role | None, statuses: Sequence[Status],
              after: tuple[datetime, str] | None, limit: int) -> Sequence[Any]:
-        """A member's relationships, newest change first, from after `after` (updated_at, id);
-        one row more than `limit` when there are more."""
+        """A member's relationships, newest change first, from after `after` (updated_at, id), each
+        with its current proposal's `message`; one row more than `limit` when there are more."""
         table = orm.relationships
         if role is Role.MENTOR:
             mine = table.c.mentor_id == member_id
@@ -148,7 +148,11 @@ class RelationshipRepository:
             mine = table.c.mentee_id == member_id
         else:
             mine = or_(table.c.mentor_id == member_id, table.c.mentee_id == member_id)
-        query = select(table).where(mine)
+        versions = orm.proposal_versions
+        query = (select(table, versions.c.message)
+                 .join(versions, and_(versions.c.relationship_id == table.c.id,
+                                      versions.c.version == table.c.proposal_version))
+                 .where(mine))
         if statuses:
             query = query.where(table.c.status.in_([s.value for s in statuses]))
         if after is not None:

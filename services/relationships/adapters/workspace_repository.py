@@ -40,15 +40,23 @@ class WorkspaceRepository:
         return _meeting(row) if row else None
 
     def meetings(self, relationship_ids: list[str], *, scheduled_only: bool = False,
-                 starting_after: datetime | None = None) -> list[Meeting]:
+                 starting_after: datetime | None = None, after: tuple[datetime, str] | None = None,
+                 limit: int | None = None) -> list[Meeting]:
+        """In time order; from after `after` (starts_at, id) and at most `limit` when given."""
         if not relationship_ids:
             return []
-        query = select(orm.meetings).where(orm.meetings.c.relationship_id.in_(relationship_ids))
+        table = orm.meetings
+        query = select(table).where(table.c.relationship_id.in_(relationship_ids))
         if scheduled_only:
-            query = query.where(orm.meetings.c.status == MeetingStatus.SCHEDULED.value)
+            query = query.where(table.c.status == MeetingStatus.SCHEDULED.value)
         if starting_after is not None:
-            query = query.where(orm.meetings.c.starts_at > starting_after)
-        query = query.order_by(orm.meetings.c.starts_at, orm.meetings.c.id)
+            query = query.where(table.c.starts_at > starting_after)
+        if after is not None:
+            query = query.where(or_(table.c.starts_at > after[0],
+                                    and_(table.c.starts_at == after[0], table.c.id > after[1])))
+        query = query.order_by(table.c.starts_at, table.c.id)
+        if limit is not None:
+            query = query.limit(limit)
         return [_meeting(row) for row in self.session.execute(query)]
 
     def add_meeting(self, meeting: Meeting) -> None:
@@ -68,13 +76,13 @@ class WorkspaceRepository:
             status=meeting.status.value, sequence=meeting.sequence, updated_at=meeting.updated_at))
 
     # --- tools ----------------------------------------------------------------------------
-    def _tools(self, where: Any) -> list[Tool]:
-        rows = self.session.execute(
-            select(orm.tools, orm.tool_versions.c.content, orm.tool_versions.c.author_id,
-                   orm.tool_versions.c.created_at.label("version_at"))
-            .join(orm.tool_versions, and_(orm.tool_versions.c.tool_id == orm.tools.c.id,
-                                        orm.tool_versions.c.version == orm.tools.c.version))
-            .where(where).order_by(orm.tools.c.created_at, orm.tools.c.id)).all()
+    def _tools(self, where: Any, limit: int | None = None) -> list[Tool]:
+        query = (select(orm.tools, orm.tool_versions.c.content, orm.tool_versions.c.author_id,
+                        orm.tool_versions.c.created_at.label("version_at"))
+                 .join(orm.tool_versions, and_(orm.tool_versions.c.tool_id == orm.tools.c.id,
+                                               orm.tool_versions.c.version == orm.tools.c.version))
+                 .where(where).order_by(orm.tools.c.created_at, orm.tools.c.id))
+        rows = self.session.execute(query if limit is None else query.limit(limit)).all()
         return [Tool(row.id, row.relationship_id, ToolKind(row.kind),
                      ToolVersion(row.version, dict(row.content), row.author_id, utc(row.version_at)),
                      utc(row.created_at)) for row in rows]
@@ -84,11 +92,17 @@ class WorkspaceRepository:
                                  orm.tools.c.kind == kind.value))
         return found[0] if found else None
 
-    def tools(self, relationship_id: str, kind: ToolKind | None = None) -> list[Tool]:
-        where = orm.tools.c.relationship_id == relationship_id
+    def tools(self, relationship_id: str, kind: ToolKind | None = None, *, after: tuple[datetime, str] | None = None,
+              limit: int | None = None) -> list[Tool]:
+        """Oldest first; from after `after` (created_at, id) and at most `limit` when given."""
+        table = orm.tools
+        where = table.c.relationship_id == relationship_id
         if kind is not None:
-            where = and_(where, orm.tools.c.kind == kind.value)
-        return self._tools(where)
+            where = and_(where, table.c.kind == kind.value)
+        if after is not None:
+            where = and_(where, or_(table.c.created_at > after[0],
+                                    and_(table.c.created_at == after[0], table.c.id > after[1])))
+        return self._tools(where, limit)
 
     def tools_of(self, relationship_ids: list[str], kind: ToolKind) -> list[Tool]:
         if not relationship_ids:
@@ -200,6 +214,13 @@ class WorkspaceRepository:
                 key = (relationship_id, member_id)
                 if key not in latest or at > latest[key]:
                     latest[key] = at
+        return latest
+
+    def last_activity(self, relationship_ids: list[str]) -> dict[str, datetime]:
+        """The latest thing either party did in each relationship (message, meeting, tool, move)."""
+        latest: dict[str, datetime] = {}
+        for (relationship_id, _member_id), at in self.last_active_many(relationship_ids).items():
+            latest[relationship_id] = max(at, latest.get(relationship_id, at))
         return latest
 
     def last_nudges(self, relationship_ids: list[str]) -> dict[tuple[str, str], datetime]:

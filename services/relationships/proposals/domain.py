@@ -1,7 +1,7 @@
 """The relationship aggregate: a proposal from a mentee to a mentor and its lifecycle.
 
 Plain Python on purpose: the rules below are the whole state machine of
-CONTRACT.md ("Relationships" and "Timers"), testable without a database.
+docs/api.md ("Relationships"), testable without a database.
 Every accepted move appends a `StatusChange` (who, when, why) and records a
 schemas event; a refused move raises `MoveRefused` before touching anything.
 The errors below are `connect.errors` families: `connect.problems` gives them
@@ -73,6 +73,8 @@ MAX_MESSAGE_CHARS = 5000
 MAX_GOALS_CHARS = 5000
 MAX_REASON_CHARS = 2000
 MAX_AREAS = 20
+#: The longest proposal summary a list shows (the first line of the message, cut at a word).
+SUMMARY_CHARS = 140
 
 PROPOSAL_FIELDS = ("message", "areas", "goals", "interaction_modes", "duration_months")
 
@@ -411,3 +413,14 @@ class Relationship:
         """A copy for comparison (tests: a refused move must leave everything as it was)."""
         return replace(self, new_changes=list(self.new_changes), new_versions=list(self.new_versions),
                        new_reminders=list(self.new_reminders), events=list(self.events))
+
+
+def first_line(message: str, limit: int = SUMMARY_CHARS) -> str:
+    """What a list shows of a proposal: its first non-blank line, cut at a word boundary with an
+    ellipsis when longer than `limit` characters."""
+    line = next((part.strip() for part in message.splitlines() if part.strip()), "")
+    if len(line) <= limit:
+        return line
+    cut = line[:limit - 1]
+    cut = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return cut.rstrip() + "\u2026"

@@ -29,7 +29,7 @@ from services.relationships.interfaces import MentorFacts, MentorSuggestions
 from services.relationships.proposals.domain import (EXPIRY_DAYS, Action, InvalidProposal, MentorUnavailable,
                                                      MoveRefused, NoSuchRelationship, ProposalContent, Relationship,
                                                      RelationshipExists, Role, Status, available_actions,
-                                                     planned_end)
+                                                     first_line, planned_end)
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,7 @@ class ProposalsService:
             rows = uow.relationships.page(member_id, role, statuses, after, limit)
             page, more = rows[:limit], len(rows) > limit
             names = uow.members.names({r.mentor_id for r in page} | {r.mentee_id for r in page})
+            last_activity = uow.workspace.last_activity([r.id for r in page])
         items = []
         for row in page:
             my_role = Role.MENTOR if row.mentor_id == member_id else Role.MENTEE
@@ -240,6 +241,8 @@ class ProposalsService:
                 "actions": [a.value for a in available_actions(status, my_role,
                                                                i_withdrew=row.withdrawn_by == member_id)],
                 "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
+                "proposal_summary": first_line(row.message),
+                "last_activity_at": iso(max(utc(row.updated_at), last_activity.get(row.id, utc(row.updated_at)))),
             })
         next_cursor = (utc(page[-1].updated_at), page[-1].id) if more else None
         return {"items": items, "next_cursor": next_cursor}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Callable, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -15,11 +15,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Val
 from connect.auth import Member, current_member
 from connect.cursors import fingerprint
 from connect.errors import Invalid
+from connect.etags import IfNoneMatch, not_modified
 from connect.text import Id, JsonText, Line, Text
 from connect.uow import Receipt
 from services.relationships.adapters.idempotency import Answer
-from services.relationships.http import (IdempotencyKey, IfMatch, PageCursor, idempotent, listing_query, open_after,
-                                         relationships, respond, seal_after)
+from services.relationships.http import (IdempotencyKey, IfMatch, PageCursor, PageLimit, idempotent, listing_query,
+                                         open_after, relationships, respond, seal_after)
+from services.relationships.proposals.api import RelationshipItemOut
 from services.relationships.proposals.domain import Role, Status
 from services.relationships.workspace.domain import (MAX_AGENDA_CHARS, MAX_LOCATION_CHARS, MAX_MEETING_MINUTES,
                                                      MAX_MESSAGE_BODY_CHARS, MAX_TOOL_ITEM_CHARS, MAX_TOOL_ITEMS,
@@ -33,8 +35,6 @@ Mode = Literal["in_person", "video", "email"]
 ToolKindPath = Literal["swot", "gstar", "goals"]
 #: One item of a SWOT list or of a goal's tasks.
 Item = Annotated[Text, Field(max_length=MAX_TOOL_ITEM_CHARS)]
-Items = Field(default_factory=list, max_length=MAX_TOOL_ITEMS)
-ToolText = Field("", max_length=MAX_TOOL_TEXT_CHARS)
 
 
 def workspace(request: Request) -> WorkspaceService:
@@ -46,7 +46,8 @@ def with_etag(view: dict[str, Any]) -> Answer:
 
 
 def meeting_arranged(view: dict[str, Any]) -> Answer:
-    return Answer(201, view, {"Location": f"/v1/relationships/{view['relationship_id']}/meetings/{view['id']}"})
+    return Answer(201, view, {"ETag": view["etag"],
+                              "Location": f"/v1/relationships/{view['relationship_id']}/meetings/{view['id']}"})
 
 
 def tool_created(view: dict[str, Any]) -> Answer:
@@ -67,10 +68,11 @@ class MeetingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     starts_at: AwareDatetime = Field(description="When it starts, with an offset (stored and shown in UTC).")
-    duration_minutes: StrictInt = Field(ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
-    mode: Mode
-    location_or_link: Line = Field("", max_length=MAX_LOCATION_CHARS)
-    agenda: Text = Field("", max_length=MAX_AGENDA_CHARS)
+    duration_minutes: StrictInt = Field(ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES,
+                                        description="Length in minutes")
+    mode: Mode = Field(description="in_person, video or email")
+    location_or_link: Line = Field("", max_length=MAX_LOCATION_CHARS, description="Where, or the video link")
+    agenda: Text = Field("", max_length=MAX_AGENDA_CHARS, description="What you mean to talk about")
     time_zone: Line = Field("Europe/London", max_length=64,
                             description="IANA zone the emails show the local time in.")
 
@@ -78,47 +80,49 @@ class MeetingIn(BaseModel):
 class MeetingPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime | None = None
-    duration_minutes: StrictInt | None = Field(None, ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES)
-    mode: Mode | None = None
-    location_or_link: Line | None = Field(None, max_length=MAX_LOCATION_CHARS)
-    agenda: Text | None = Field(None, max_length=MAX_AGENDA_CHARS)
-    time_zone: Line | None = Field(None, max_length=64)
+    starts_at: AwareDatetime | None = Field(None, description="The new start, with an offset")
+    duration_minutes: StrictInt | None = Field(None, ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES,
+                                               description="The new length in minutes")
+    mode: Mode | None = Field(None, description="in_person, video or email")
+    location_or_link: Line | None = Field(None, max_length=MAX_LOCATION_CHARS, description="Where, or the link")
+    agenda: Text | None = Field(None, max_length=MAX_AGENDA_CHARS, description="The new agenda")
+    time_zone: Line | None = Field(None, max_length=64, description="IANA zone for the emails' local time")
 
 
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Text | None = Field(None, max_length=2000)
+    reason: Text | None = Field(None, max_length=2000, description="Why, for the partner's cancellation")
 
 
 class SwotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    strengths: list[Item] = Items
-    weaknesses: list[Item] = Items
-    opportunities: list[Item] = Items
-    threats: list[Item] = Items
+    strengths: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Strengths")
+    weaknesses: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Weaknesses")
+    opportunities: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Opportunities")
+    threats: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Threats")
 
 
 class GstarIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goals: Text = ToolText
-    situation: Text = ToolText
-    thinking: Text = ToolText
-    actions: Text = ToolText
-    results: Text = ToolText
+    goals: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="G: the goals")
+    situation: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="S: the situation now")
+    thinking: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="T: thinking about options")
+    actions: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="A: the actions agreed")
+    results: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="R: the results")
 
 
 class GoalsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    goal: Text = Field(min_length=1, max_length=MAX_TOOL_TEXT_CHARS)
-    tasks: list[Item] = Items
-    success_criteria: Text = ToolText
+    goal: Text = Field(min_length=1, max_length=MAX_TOOL_TEXT_CHARS, description="The goal")
+    tasks: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Tasks towards it")
+    success_criteria: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How you will know")
     target_date: Line | None = Field(None, max_length=32, description="ISO date, e.g. 2027-03-31")
-    status: Literal["not_started", "in_progress", "achieved", "dropped"] = "not_started"
+    status: Literal["not_started", "in_progress", "achieved", "dropped"] = Field(
+        "not_started", description="not_started, in_progress, achieved or dropped")
     learning_outcomes: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS,
                                     description="What you learned; shown in your CPD record.")
 
@@ -126,11 +130,12 @@ class GoalsIn(BaseModel):
 class AgreementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contact_methods: Text = ToolText
-    meeting_frequency: Text = ToolText
-    meeting_place: Text = ToolText
-    arranges_meetings: Literal["mentor", "mentee", "both"] | None = None
-    other_practicalities: Text = ToolText
+    contact_methods: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How you contact each other")
+    meeting_frequency: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How often you meet")
+    meeting_place: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="Where you meet")
+    arranges_meetings: Literal["mentor", "mentee", "both"] | None = Field(
+        None, description="Who sets meetings up: mentor, mentee or both")
+    other_practicalities: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="Anything else agreed")
 
 
 TOOL_MODELS: dict[str, type[BaseModel]] = {"swot": SwotIn, "gstar": GstarIn, "goals": GoalsIn}
@@ -148,26 +153,172 @@ def _tool_content(kind: str, body: dict[str, Any]) -> dict[str, Any]:
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: Text = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS)
+    body: Text = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS, description="The message")
+
+
+# --- what the routes answer ----------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Time = Field(description="RFC 3339, UTC")
+
+
+class MeetingOut(_Out):
+    id: str = Field(description="The meeting's id (also the calendar entry's UID)")
+    relationship_id: str = Field(description="The relationship it belongs to")
+    organiser_id: str = Field(description="Who arranged it")
+    starts_at: str = Time
+    ends_at: str = Time
+    duration_minutes: int = Field(description="Length in minutes")
+    mode: Mode = Field(description="in_person, video or email")
+    location_or_link: str = Field(description="Where, or the video link")
+    agenda: str = Field(description="What you mean to talk about")
+    time_zone: str = Field(description="IANA zone the emails show the local time in")
+    local_starts_at: str = Field(description="The start in `time_zone`, RFC 3339 with its offset")
+    status: Literal["scheduled", "cancelled"] = Field(description="scheduled or cancelled")
+    sequence: int = Field(description="The calendar SEQUENCE: +1 with each change or the cancellation")
+    created_at: str = Time
+    updated_at: str = Time
+    etag: str = Field(description="The meeting's entity tag (also the `ETag` header of one meeting): "
+                                  "`If-Match` on a change or cancellation, `If-None-Match` on a read")
+
+
+class MeetingListOut(_Out):
+    items: list[MeetingOut] = Field(description="In time order")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class NextMeetingOut(_Out):
+    id: str = Field(description="The meeting's id")
+    starts_at: str = Time
+    duration_minutes: int = Field(description="Length in minutes")
+    mode: Mode = Field(description="in_person, video or email")
+
+
+class DashboardItemOut(RelationshipItemOut):
+    started_at: str | None = Field(description="RFC 3339, UTC: when it was accepted; null before")
+    planned_end: str | None = Field(description="RFC 3339, UTC: started_at + the planned duration")
+    unread_messages: int = Field(description="Messages to me not read yet")
+    next_meeting: NextMeetingOut | None = Field(description="The next scheduled meeting, if any")
+    first_conversation_open: bool = Field(description="Whether the workspace is open (accepted)")
+    partner_last_active_at: str | None = Field(description="RFC 3339, UTC: my partner's last message, meeting "
+                                                           "or tool change")
+    can_nudge: bool = Field(description="Whether POST .../nudge would be accepted now")
+
+
+class DashboardOut(_Out):
+    items: list[DashboardItemOut] = Field(description="Newest change first (the same listing as /v1/relationships)")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class SwotOut(SwotIn):
+    """A SWOT analysis: four lists of text."""
+
+
+class GstarOut(GstarIn):
+    """A G-STAR record: goals, situation, thinking, actions, results."""
+
+
+class GoalsOut(GoalsIn):
+    """One goal with its tasks, success criteria, target date and status."""
+
+
+class AgreementOut(AgreementIn):
+    """How the two of you work together (the first conversation's agreement record)."""
+
+
+class ToolVersionOut(_Out):
+    version: int = Field(description="1 for the first save, +1 for each amendment")
+    content: SwotOut | GstarOut | GoalsOut | AgreementOut = Field(description="The tool's content at this version")
+    author_id: str = Field(description="Who saved this version")
+    at: str = Time
+
+
+class ToolOut(_Out):
+    """A tool as it stands; the response's `ETag` header carries `etag` too."""
+
+    id: str = Field(description="The tool's id")
+    relationship_id: str = Field(description="The relationship it belongs to")
+    kind: Literal["swot", "gstar", "goals", "agreement"] = Field(description="Which tool")
+    version: int = Field(description="The current version")
+    content: SwotOut | GstarOut | GoalsOut | AgreementOut = Field(description="The current content, by kind")
+    author_id: str = Field(description="Who saved the current version")
+    updated_at: str = Time
+    created_at: str = Time
+    etag: str = Field(description="Entity tag of the current version, for `If-Match` on an amendment")
+    versions: list[ToolVersionOut] | None = Field(None, description="Every version, oldest first (one tool's "
+                                                                     "page only)")
+
+
+class ToolListOut(_Out):
+    kind: ToolKindPath = Field(description="Which tool")
+    items: list[ToolOut] = Field(description="Oldest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class ConnectionOut(_Out):
+    kind: str = Field(description="What you share: sectors, employer, region, interests, qualifications, languages")
+    values: list[str] = Field(description="The shared values")
+
+
+class FirstConversationOut(_Out):
+    relationship_id: str = Field(description="The relationship")
+    connections: list[ConnectionOut] = Field(description="What the two of you share")
+    ice_breakers: list[str] = Field(description="Questions to start the first conversation")
+    agreement: ToolOut | None = Field(description="The agreement record, once saved")
+    tools: dict[str, int] = Field(description="How many SWOT, G-STAR and Goals tools there are")
+
+
+class LearningOutcomesOut(_Out):
+    relationship_id: str = Field(description="The relationship")
+    outcomes: str = Field(description="What I noted I learned (private to me)")
+    updated_at: str | None = Field(description="RFC 3339, UTC; null before the first save")
+
+
+class MessageOut(_Out):
+    id: str = Field(description="The message's id")
+    sender_id: str = Field(description="Who wrote it")
+    recipient_id: str = Field(description="Who it is for")
+    body: str = Field(description="The text")
+    sent_at: str = Time
+    read_at: str | None = Field(description="RFC 3339, UTC: when the recipient read it; null while unread")
+    mine: bool = Field(description="Whether I sent it")
+    recipient_emailed: bool | None = Field(None, description="On sending: whether this message starts an email "
+                                                             "to the recipient (one per burst)")
+
+
+class MessagePageOut(_Out):
+    items: list[MessageOut] = Field(description="Newest first")
+    unread: int = Field(description="Messages to me still unread in this relationship")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class NudgeOut(_Out):
+    relationship_id: str = Field(description="The relationship")
+    nudged: str = Field(description="Membership number of the partner nudged")
+    at: str = Time
 
 
 # --- dashboard ---------------------------------------------------------------------------
 
 
-@router.get("/dashboard", summary="My relationships with dates, unread messages, next meeting and nudge")
+@router.get("/dashboard", response_model=DashboardOut, summary="My relationships with dates, unread messages, next meeting and nudge")
 def my_dashboard(request: Request, member: Member = Depends(current_member),
                  role: Literal["mentor", "mentee"] | None = None,
                  status: list[Status] = Query(default=[]), cursor: PageCursor = None,
-                 limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+                 limit: PageLimit = 20, *, response: Response) -> dict[str, Any]:
     # The same listing as GET /v1/relationships: a cursor of either continues both.
     query = listing_query(role, status)
     after = open_after(request, member.id, cursor, kind="relationships", query=query)
     view = workspace(request).my_dashboard(member.id, role=Role(role) if role else None, statuses=status,
                                            after=after, limit=limit)
-    return seal_after(request, member.id, view, kind="relationships", query=query)
+    return seal_after(request, member.id, view, kind="relationships", query=query, response=response)
 
 
-@router.get("/relationships/{relationship_id}/dashboard", summary="One relationship's dashboard entry")
+@router.get("/relationships/{relationship_id}/dashboard", response_model=DashboardItemOut, summary="One relationship's dashboard entry")
 def relationship_dashboard(relationship_id: Id, request: Request,
                            member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).relationship_dashboard(member.id, relationship_id)
@@ -176,12 +327,16 @@ def relationship_dashboard(relationship_id: Id, request: Request,
 # --- meetings ------------------------------------------------------------------------------
 
 
-@router.get("/relationships/{relationship_id}/meetings", summary="The relationship's meetings, in time order")
-def list_meetings(relationship_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).list_meetings(member.id, relationship_id)
+@router.get("/relationships/{relationship_id}/meetings", response_model=MeetingListOut, summary="The relationship's meetings, in time order")
+def list_meetings(relationship_id: Id, request: Request, member: Member = Depends(current_member),
+                  cursor: PageCursor = None, limit: PageLimit = 20, *, response: Response) -> dict[str, Any]:
+    query = fingerprint(relationship_id)
+    after = open_after(request, member.id, cursor, kind="meetings", query=query)
+    view = workspace(request).list_meetings(member.id, relationship_id, after, limit)
+    return seal_after(request, member.id, view, kind="meetings", query=query, response=response)
 
 
-@router.post("/relationships/{relationship_id}/meetings", status_code=201,
+@router.post("/relationships/{relationship_id}/meetings", status_code=201, response_model=MeetingOut,
              summary="Arrange a meeting; the partner gets an .ics invitation")
 def schedule_meeting(relationship_id: Id, body: MeetingIn, request: Request,
                      member: Member = Depends(current_member),
@@ -194,46 +349,56 @@ def schedule_meeting(relationship_id: Id, body: MeetingIn, request: Request,
     return idempotent(request, member, idempotency_key, body.model_dump(mode="json"), run, meeting_arranged)
 
 
-@router.get("/relationships/{relationship_id}/meetings/{meeting_id}", summary="One meeting")
-def get_meeting(relationship_id: Id, meeting_id: Id, request: Request,
-                member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).get_meeting(member.id, relationship_id, meeting_id)
+@router.get("/relationships/{relationship_id}/meetings/{meeting_id}", response_model=MeetingOut,
+            responses={304: {"description": "Not modified: `If-None-Match` names the current ETag"}},
+            summary="One meeting (ETag, If-None-Match)")
+def get_meeting(relationship_id: Id, meeting_id: Id, request: Request, member: Member = Depends(current_member),
+                if_none_match: IfNoneMatch = None) -> Response:
+    view = workspace(request).get_meeting(member.id, relationship_id, meeting_id)
+    if not_modified(if_none_match, view["etag"]):
+        return Response(status_code=304, headers={"ETag": view["etag"]})
+    return respond(with_etag(view))
 
 
-@router.patch("/relationships/{relationship_id}/meetings/{meeting_id}",
+@router.patch("/relationships/{relationship_id}/meetings/{meeting_id}", response_model=MeetingOut,
               summary="Change a future meeting (same calendar UID, SEQUENCE + 1)")
 def change_meeting(relationship_id: Id, meeting_id: Id, body: MeetingPatch, request: Request,
-                   member: Member = Depends(current_member)) -> dict[str, Any]:
+                   member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)
     nulls = [name for name, value in changes.items() if value is None]
     if nulls:
         raise Invalid({name: "must not be null" for name in nulls})
-    return workspace(request).change_meeting(member.id, relationship_id, meeting_id, changes)
+    return respond(with_etag(workspace(request).change_meeting(member.id, relationship_id, meeting_id, changes,
+                                                               if_match)))
 
 
-@router.delete("/relationships/{relationship_id}/meetings/{meeting_id}",
+@router.delete("/relationships/{relationship_id}/meetings/{meeting_id}", response_model=MeetingOut,
                summary="Cancel a future meeting; the partner gets an .ics cancellation")
 def cancel_meeting(relationship_id: Id, meeting_id: Id, request: Request, body: CancelIn | None = None,
-                   member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).cancel_meeting(member.id, relationship_id, meeting_id, (body or CancelIn()).reason)
+                   member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
+    view = workspace(request).cancel_meeting(member.id, relationship_id, meeting_id, (body or CancelIn()).reason,
+                                             if_match)
+    return respond(with_etag(view))
 
 
 # --- first conversation and tools ---------------------------------------------------------
 
 
-@router.get("/relationships/{relationship_id}/first-conversation",
+@router.get("/relationships/{relationship_id}/first-conversation", response_model=FirstConversationOut,
             summary="Ice-breakers, what you share, the agreement record and the tools so far")
 def first_conversation(relationship_id: Id, request: Request,
                        member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).first_conversation(member.id, relationship_id)
 
 
-@router.get("/relationships/{relationship_id}/agreement", summary="The agreement record (404 until saved)")
+@router.get("/relationships/{relationship_id}/agreement", response_model=ToolOut, summary="The agreement record (404 until saved)")
 def get_agreement(relationship_id: Id, request: Request, member: Member = Depends(current_member)) -> JSONResponse:
     return respond(with_etag(workspace(request).get_agreement(member.id, relationship_id)))
 
 
-@router.put("/relationships/{relationship_id}/agreement",
+@router.put("/relationships/{relationship_id}/agreement", response_model=ToolOut,
+         responses={201: {"model": ToolOut, "description": "The agreement was recorded (first save)"},
+                    428: {"description": "No `If-Match` on an amendment of a saved agreement"}},
             summary="Record or amend how you contact each other, how often you meet, who arranges meetings")
 def put_agreement(relationship_id: Id, body: AgreementIn, request: Request,
                   member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
@@ -241,13 +406,16 @@ def put_agreement(relationship_id: Id, body: AgreementIn, request: Request,
     return JSONResponse(view, status_code=201 if created else 200, headers={"ETag": view["etag"]})
 
 
-@router.get("/relationships/{relationship_id}/tools/{kind}", summary="The SWOT, G-STAR or Goals tools saved so far")
-def list_tools(relationship_id: Id, kind: ToolKindPath, request: Request,
-               member: Member = Depends(current_member)) -> dict[str, Any]:
-    return workspace(request).list_tools(member.id, relationship_id, ToolKind(kind))
+@router.get("/relationships/{relationship_id}/tools/{kind}", response_model=ToolListOut, summary="The SWOT, G-STAR or Goals tools saved so far")
+def list_tools(relationship_id: Id, kind: ToolKindPath, request: Request, member: Member = Depends(current_member),
+               cursor: PageCursor = None, limit: PageLimit = 20, *, response: Response) -> dict[str, Any]:
+    query = fingerprint(relationship_id, kind)
+    after = open_after(request, member.id, cursor, kind="tools", query=query)
+    view = workspace(request).list_tools(member.id, relationship_id, ToolKind(kind), after, limit)
+    return seal_after(request, member.id, view, kind="tools", query=query, response=response)
 
 
-@router.post("/relationships/{relationship_id}/tools/{kind}", status_code=201,
+@router.post("/relationships/{relationship_id}/tools/{kind}", status_code=201, response_model=ToolOut,
              summary="Add a SWOT, G-STAR or Goals tool (open once accepted)")
 def create_tool(relationship_id: Id, kind: ToolKindPath, body: dict[Line, JsonText], request: Request,
                 member: Member = Depends(current_member), idempotency_key: IdempotencyKey = None) -> JSONResponse:
@@ -259,14 +427,15 @@ def create_tool(relationship_id: Id, kind: ToolKindPath, body: dict[Line, JsonTe
     return idempotent(request, member, idempotency_key, body, run, tool_created)
 
 
-@router.get("/relationships/{relationship_id}/tools/{kind}/{tool_id}",
+@router.get("/relationships/{relationship_id}/tools/{kind}/{tool_id}", response_model=ToolOut,
             summary="One tool: its current content and every version with author and time")
 def get_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, request: Request,
              member: Member = Depends(current_member)) -> JSONResponse:
     return respond(with_etag(workspace(request).get_tool(member.id, relationship_id, ToolKind(kind), tool_id)))
 
 
-@router.put("/relationships/{relationship_id}/tools/{kind}/{tool_id}",
+@router.put("/relationships/{relationship_id}/tools/{kind}/{tool_id}", response_model=ToolOut,
+         responses={428: {"description": "No `If-Match`: an amendment names the version it is based on"}},
             summary="Amend a tool (If-Match with its ETag; 412 when someone saved in between)")
 def amend_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, body: dict[Line, JsonText], request: Request,
                member: Member = Depends(current_member), if_match: IfMatch = None) -> JSONResponse:
@@ -278,17 +447,17 @@ def amend_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, body: dict[
 class LearningOutcomesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcomes: Text = Field(max_length=MAX_TOOL_TEXT_CHARS)
+    outcomes: Text = Field(max_length=MAX_TOOL_TEXT_CHARS, description="What I learned (private to me)")
 
 
-@router.get("/relationships/{relationship_id}/learning-outcomes",
+@router.get("/relationships/{relationship_id}/learning-outcomes", response_model=LearningOutcomesOut,
             summary="What I noted I learned in this relationship (private; in my CPD record)")
 def get_learning_outcomes(relationship_id: Id, request: Request,
                           member: Member = Depends(current_member)) -> dict[str, Any]:
     return workspace(request).get_learning_outcomes(member.id, relationship_id)
 
 
-@router.put("/relationships/{relationship_id}/learning-outcomes",
+@router.put("/relationships/{relationship_id}/learning-outcomes", response_model=LearningOutcomesOut,
             summary="Note what I learned (private to me; also after completion)")
 def put_learning_outcomes(relationship_id: Id, body: LearningOutcomesIn, request: Request,
                           member: Member = Depends(current_member)) -> dict[str, Any]:
@@ -298,17 +467,17 @@ def put_learning_outcomes(relationship_id: Id, body: LearningOutcomesIn, request
 # --- messages -------------------------------------------------------------------------------
 
 
-@router.get("/relationships/{relationship_id}/messages",
+@router.get("/relationships/{relationship_id}/messages", response_model=MessagePageOut,
             summary="Messages between the two of you, newest first; those to you are marked read")
 def list_messages(relationship_id: Id, request: Request, member: Member = Depends(current_member),
-                  cursor: PageCursor = None, limit: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+                  cursor: PageCursor = None, limit: PageLimit = 20, *, response: Response) -> dict[str, Any]:
     query = fingerprint(relationship_id)
     before = open_after(request, member.id, cursor, kind="messages", query=query)
     view = workspace(request).list_messages(member.id, relationship_id, before, limit)
-    return seal_after(request, member.id, view, kind="messages", query=query)
+    return seal_after(request, member.id, view, kind="messages", query=query, response=response)
 
 
-@router.post("/relationships/{relationship_id}/messages", status_code=201,
+@router.post("/relationships/{relationship_id}/messages", status_code=201, response_model=MessageOut,
              summary="Send a message; your partner is emailed (one email per burst)")
 def post_message(relationship_id: Id, body: MessageIn, request: Request, member: Member = Depends(current_member),
                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
@@ -318,7 +487,7 @@ def post_message(relationship_id: Id, body: MessageIn, request: Request, member:
     return idempotent(request, member, idempotency_key, body.model_dump(), run, message_sent(relationship_id))
 
 
-@router.post("/relationships/{relationship_id}/nudge", status_code=202,
+@router.post("/relationships/{relationship_id}/nudge", status_code=202, response_model=NudgeOut,
              summary="Nudge a partner who has been quiet for 2 weeks (at most weekly)")
 def nudge_partner(relationship_id: Id, request: Request, member: Member = Depends(current_member),
                   idempotency_key: IdempotencyKey = None) -> JSONResponse:

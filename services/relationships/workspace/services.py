@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 
 from connect.clock import Clock, utc
 from connect.errors import NotFound, PreconditionFailed
-from connect.etags import require_current, require_if_match
+from connect.etags import check_if_match, entity_tag, require_current, require_if_match
 from connect.uow import Receipt
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
 from services.relationships.interfaces import SharedConnections
-from services.relationships.proposals.domain import Relationship, planned_end
+from services.relationships.proposals.domain import Relationship, first_line, planned_end
 from services.relationships.proposals.services import ProposalsService, iso, relationship_for
 from services.relationships.workspace.domain import (MESSAGE_EMAIL_QUIET, Meeting, MeetingDetails, NotInWorkspace,
                                                      Parties, Tool, ToolKind, ice_breakers, nudge, nudge_refusal,
@@ -37,6 +37,9 @@ def parties_of(rel: Relationship) -> Parties:
     return Parties(rel.id, rel.mentor_id, rel.mentee_id, rel.status.value, rel.accepted_at)
 
 
+STALE_MEETING = "The meeting changed since you read it (its ETag is not current); reload it and try again."
+
+
 def meeting_view(meeting: Meeting) -> dict[str, Any]:
     d = meeting.details
     return {
@@ -46,6 +49,7 @@ def meeting_view(meeting: Meeting) -> dict[str, Any]:
         "local_starts_at": d.starts_at.astimezone(ZoneInfo(d.time_zone)).isoformat(),
         "status": meeting.status.value, "sequence": meeting.sequence,
         "created_at": iso(meeting.created_at), "updated_at": iso(meeting.updated_at),
+        "etag": entity_tag(meeting.id, meeting.sequence),
     }
 
 
@@ -84,12 +88,16 @@ class WorkspaceService:
         return rel, parties_of(rel)
 
     # --- meetings ------------------------------------------------------------------------
-    def list_meetings(self, member_id: str, relationship_id: str) -> dict[str, Any]:
+    def list_meetings(self, member_id: str, relationship_id: str, after: tuple[datetime, str] | None = None,
+                      limit: int = 20) -> dict[str, Any]:
+        """In time order from after `after` (starts_at, id); `next_cursor` is where the next page starts."""
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Meetings")
-            items = uow.workspace.meetings([relationship_id])
-        return {"items": [meeting_view(m) for m in items]}
+            rows = uow.workspace.meetings([relationship_id], after=after, limit=limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        return {"items": [meeting_view(m) for m in page],
+                "next_cursor": (page[-1].details.starts_at, page[-1].id) if more else None}
 
     def get_meeting(self, member_id: str, relationship_id: str, meeting_id: str) -> dict[str, Any]:
         with self.uow() as uow:
@@ -106,19 +114,21 @@ class WorkspaceService:
             return self._commit(uow, meeting, meeting_view(meeting), receipt)
 
     def change_meeting(self, member_id: str, relationship_id: str, meeting_id: str,
-                       changes: dict[str, Any]) -> dict[str, Any]:
+                       changes: dict[str, Any], if_match: str | None = None) -> dict[str, Any]:
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id)
             meeting = self._meeting(uow, relationship_id, meeting_id)
+            check_if_match(if_match, entity_tag(meeting.id, meeting.sequence), STALE_MEETING)
             meeting.change(parties, member_id, changes, self.clock.now())
             uow.workspace.save_meeting(meeting)
             return self._commit(uow, meeting, meeting_view(meeting), None)
 
     def cancel_meeting(self, member_id: str, relationship_id: str, meeting_id: str,
-                       reason: str | None = None) -> dict[str, Any]:
+                       reason: str | None = None, if_match: str | None = None) -> dict[str, Any]:
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id)
             meeting = self._meeting(uow, relationship_id, meeting_id)
+            check_if_match(if_match, entity_tag(meeting.id, meeting.sequence), STALE_MEETING)
             meeting.cancel(parties, member_id, self.clock.now(), reason=reason)
             uow.workspace.save_meeting(meeting)
             return self._commit(uow, meeting, meeting_view(meeting), None)
@@ -140,12 +150,16 @@ class WorkspaceService:
         return view
 
     # --- tools ----------------------------------------------------------------------------
-    def list_tools(self, member_id: str, relationship_id: str, kind: ToolKind) -> dict[str, Any]:
+    def list_tools(self, member_id: str, relationship_id: str, kind: ToolKind,
+                   after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
+        """Oldest first from after `after` (created_at, id); `next_cursor` is where the next page starts."""
         with self.uow() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first-conversation tools")
-            tools = uow.workspace.tools(relationship_id, kind)
-        return {"kind": kind.value, "items": [tool_view(tool) for tool in tools]}
+            tools = uow.workspace.tools(relationship_id, kind, after=after, limit=limit + 1)
+        page, more = tools[:limit], len(tools) > limit
+        return {"kind": kind.value, "items": [tool_view(tool) for tool in page],
+                "next_cursor": (page[-1].created_at, page[-1].id) if more else None}
 
     def create_tool(self, member_id: str, relationship_id: str, kind: ToolKind, content: dict[str, Any],
                     receipt: Receipt | None = None, tool_id: str | None = None) -> dict[str, Any]:
@@ -343,7 +357,11 @@ class WorkspaceService:
         view = self.proposals.details(member_id, relationship_id)
         extra = self.dashboard_fields(member_id, [relationship_id]).get(relationship_id, {})
         keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
-        return {**{k: view[k] for k in keep if k in view}, **extra}
+        with self.uow() as uow:
+            active = uow.workspace.last_activity([relationship_id]).values()
+        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *active])
+        return {**{k: view[k] for k in keep if k in view}, "proposal_summary": first_line(view["proposal"]["message"]),
+                "last_activity_at": iso(last), **extra}
 
     def my_dashboard(self, member_id: str, **filters: Any) -> dict[str, Any]:
         listing = self.proposals.list_relationships(member_id, **filters)

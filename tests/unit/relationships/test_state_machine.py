@@ -18,7 +18,7 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 MENTOR, MENTEE, STRANGER = "M-mentor", "M-mentee", "M-stranger"
 CONTENT = ProposalContent("Please mentor me", ("career_planning",), "Grow", ("video",), 6)
 
-# (from status, action, actor role) -> to status: CONTRACT.md's table, written out independently.
+# (from status, action, actor role) -> to status: docs/api.md's table, written out independently.
 LEGAL = {
     (Status.PENDING, Action.ACCEPT, Role.MENTOR): Status.ACCEPTED,
     (Status.PENDING, Action.REJECT, Role.MENTOR): Status.REJECTED,
