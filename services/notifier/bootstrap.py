@@ -5,7 +5,7 @@ from pathlib import Path
 from connect.bootstrap import Container, ServiceModule
 from services.notifier import api
 from services.notifier.services import NotifierService
-from services.notifier.tasks import notifier_consumer
+from services.notifier.tasks import FeedProjector, notifier_consumer
 
 
 def wire(container: Container) -> ServiceModule:
@@ -17,6 +17,7 @@ def wire(container: Container) -> ServiceModule:
         database=database,
         migrations=Path(__file__).parent / "migrations",
         router=api.router,
-        consumers=[notifier_consumer(facade, parallel=bool(container.settings.events.kafka_bootstrap))],
+        consumers=[notifier_consumer(facade, parallel=bool(container.settings.events.kafka_bootstrap)),
+                   FeedProjector(facade.feed).spec()],
         facade=facade,
     )

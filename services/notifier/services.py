@@ -11,14 +11,15 @@ from typing import Any, Iterator
 
 from sqlalchemy import Connection
 
-from connect.clock import Clock
+from connect.clock import Clock, utc
 from connect.db import Database
 from connect.email import EmailSender, PermanentEmailError, TransientEmailError
 from connect.events import PoisonMessage, Record, UnknownTypes, decode_event
 from schemas.events import AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased
 from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
-from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, kept_connection
+from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, SqlFeed, kept_connection
+from services.notifier.domain.feed import FeedEntry, NoSuchNotification, entries_for, shown_name
 from services.notifier.domain.recipients import Recipient
 from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for
 
@@ -47,6 +48,8 @@ class NotifierService:
         self.renderer = renderer or TemplateRenderer()
         self.directory = SqlDirectory(database)
         self.deliveries = SqlDeliveries(database)
+        # The same events' other reader: the members' notification feeds (consumer `FeedProjector`).
+        self.feed = NotificationFeed(database, clock, self.renderer)
 
     # --- the consumer's handlers ------------------------------------------------------
     def handle_record(self, record: Record) -> None:
@@ -172,8 +175,7 @@ class NotifierService:
             "recipient": recipient, "event": event, "occurred_at": envelope.occurred_at, **note.context,
         }
         for role, member_id in note.about.items():
-            member = people.get(member_id)
-            context[f"{role}_name"] = member.display_name if member and not member.erased else "a Connect member"
+            context[f"{role}_name"] = shown_name(people.get(member_id))
         return context
 
 
@@ -283,3 +285,73 @@ class _Batch:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+class NotificationFeed:
+    """The feed use cases: project an event into the feeds of the members the rules address,
+    page a member's feed, mark entries read, and close a deleted or erased member's feed."""
+
+    def __init__(self, database: Database, clock: Clock, renderer: TemplateRenderer | None = None) -> None:
+        self.clock = clock
+        self.renderer = renderer or TemplateRenderer()
+        self.entries = SqlFeed(database)
+        self.directory = SqlDirectory(database)
+
+    # --- the consumer's side ----------------------------------------------------------
+    def project(self, items: list[tuple[Envelope, EventData]]) -> int:
+        """Add what these events tell whom (once: a redelivered event adds nothing); a deleted or
+        erased member's feed is closed, and emptied when erased.  Returns the entries added."""
+        entries: list[FeedEntry] = []
+        for envelope, event in items:
+            if isinstance(event, (AccountDeleted, MemberErased)):
+                # Entries gathered so far are written first, so an erasure also removes them.
+                self.entries.add_many(entries)
+                entries = []
+                self.entries.close(event.member_id, self.clock.now(), forget=isinstance(event, MemberErased))
+            entries.extend(entries_for(str(envelope.event_id), utc(envelope.occurred_at), event))
+        return self.entries.add_many(entries)
+
+    # --- the member's side ------------------------------------------------------------
+    def page(self, member_id: str, *, unread_only: bool, after: tuple[datetime, str] | None,
+             limit: int) -> dict[str, Any]:
+        """Newest first: `items`, `next_cursor` (an (occurred_at, id) position, or None at the
+        end) and `unread_count`."""
+        found, unread = self.entries.page(member_id, unread_only=unread_only, after=after, limit=limit + 1)
+        more = len(found) > limit
+        found = found[:limit]
+        people = self.directory.get_many({e.counterpart_id for e in found if e.counterpart_id})
+        items = [self._view(entry, people) for entry in found]
+        next_cursor = (found[-1].occurred_at, found[-1].event_id) if more else None
+        return {"items": items, "next_cursor": next_cursor, "unread_count": unread}
+
+    def mark_read(self, member_id: str, ids: list[str]) -> dict[str, int]:
+        """Mark these entries read (all must be the member's); already read ones stay as they were."""
+        for notification_id in ids:
+            if self.entries.get(member_id, notification_id) is None:
+                raise NoSuchNotification(notification_id)
+        self.entries.mark_read(member_id, ids, self.clock.now())
+        return {"unread_count": self.entries.unread_count(member_id)}
+
+    def mark_read_through(self, member_id: str, notification_id: str) -> dict[str, int]:
+        """Mark this entry and every older one read: what a portal has shown, and nothing newer."""
+        through = self.entries.get(member_id, notification_id)
+        if through is None:
+            raise NoSuchNotification(notification_id)
+        self.entries.mark_read_through(member_id, through, self.clock.now())
+        return {"unread_count": self.entries.unread_count(member_id)}
+
+    def _view(self, entry: FeedEntry, people: dict[str, Recipient]) -> dict[str, Any]:
+        counterpart = people.get(entry.counterpart_id) if entry.counterpart_id else None
+        name = shown_name(counterpart)
+        context = {**entry.details.get("context", {}), "counterpart_name": name}
+        return {
+            "id": entry.event_id,
+            "kind": entry.kind,
+            "title": self.renderer.subject(entry.kind, context),
+            "occurred_at": entry.occurred_at.isoformat(),
+            "read": entry.read_at is not None,
+            "read_at": entry.read_at.isoformat() if entry.read_at else None,
+            "relationship_id": entry.relationship_id,
+            "counterpart": {"member_id": entry.counterpart_id, "name": name} if entry.counterpart_id else None,
+            **entry.details.get("references", {}),
+        }

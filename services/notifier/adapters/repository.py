@@ -1,4 +1,5 @@
-"""SQL adapters of the notifier's two stores: the recipients directory and the deliveries ledger."""
+"""SQL adapters of the notifier's stores: the recipients directory, the deliveries ledger and the
+notification feed."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from connect.clock import utc
 from connect.db import Database
-from services.notifier.adapters.orm import deliveries, members
+from services.notifier.adapters.orm import deliveries, feed, feed_closed, members
+from services.notifier.domain.feed import FeedEntry
 from services.notifier.domain.recipients import Recipient
 
 
@@ -165,3 +168,84 @@ class SqlDeliveries:
                 tx.execute(delete(deliveries).where(
                     tuple_(deliveries.c.event_id, deliveries.c.recipient_id).in_(pairs),
                     deliveries.c.sent_at.is_(None)))
+
+
+class SqlFeed:
+    """The members' notification feeds (`notifier_feed`) and the feeds closed for good."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def add_many(self, entries: list[FeedEntry]) -> int:
+        """Write the entries not written yet, for members whose feed is open; in one transaction,
+        so a redelivered event adds nothing and a batch lands whole or not at all.  Returns how
+        many were new."""
+        if not entries:
+            return 0
+        insert = (sqlite_insert if self.database.is_sqlite else postgresql_insert)(feed).on_conflict_do_nothing()
+        with self.database.engine.begin() as conn:
+            closed = set(conn.scalars(select(feed_closed.c.member_id).where(
+                feed_closed.c.member_id.in_(sorted({e.recipient_id for e in entries})))))
+            rows = [{"recipient_id": e.recipient_id, "event_id": e.event_id, "kind": e.kind,
+                     "occurred_at": e.occurred_at, "relationship_id": e.relationship_id,
+                     "counterpart_id": e.counterpart_id, "details": e.details, "read_at": None}
+                    for e in entries if e.recipient_id not in closed]
+            if not rows:
+                return 0
+            return conn.execute(insert, rows).rowcount
+
+    def close(self, member_id: str, now: datetime, *, forget: bool) -> None:
+        """No more entries for the member; `forget` deletes those kept (erasure)."""
+        insert = (sqlite_insert if self.database.is_sqlite else postgresql_insert)(feed_closed)
+        with self.database.engine.begin() as conn:
+            conn.execute(insert.on_conflict_do_nothing(), {"member_id": member_id, "closed_at": now})
+            if forget:
+                conn.execute(delete(feed).where(feed.c.recipient_id == member_id))
+
+    def page(self, recipient_id: str, *, unread_only: bool, after: tuple[datetime, str] | None,
+             limit: int) -> tuple[list[FeedEntry], int]:
+        """Newest first, from after `after` (occurred_at, event_id); and the unread count. One
+        read transaction, so the count and the page agree."""
+        query = select(feed).where(feed.c.recipient_id == recipient_id)
+        if unread_only:
+            query = query.where(feed.c.read_at.is_(None))
+        if after is not None:
+            query = query.where(tuple_(feed.c.occurred_at, feed.c.event_id) < tuple_(*after))
+        query = query.order_by(feed.c.occurred_at.desc(), feed.c.event_id.desc()).limit(limit)
+        unread = select(func.count()).select_from(feed).where(feed.c.recipient_id == recipient_id,
+                                                               feed.c.read_at.is_(None))
+        with self.database.engine.begin() as conn:
+            rows = conn.execute(query).all()
+            count = conn.execute(unread).scalar_one()
+        return [_entry(row) for row in rows], count
+
+    def get(self, recipient_id: str, event_id: str) -> FeedEntry | None:
+        with self.database.engine.connect() as conn:
+            row = conn.execute(select(feed).where(feed.c.recipient_id == recipient_id,
+                                                  feed.c.event_id == event_id)).first()
+        return None if row is None else _entry(row)
+
+    def mark_read(self, recipient_id: str, event_ids: list[str], now: datetime) -> None:
+        with self.database.engine.begin() as conn:
+            conn.execute(update(feed).where(feed.c.recipient_id == recipient_id, feed.c.event_id.in_(event_ids),
+                                            feed.c.read_at.is_(None)).values(read_at=now))
+
+    def mark_read_through(self, recipient_id: str, through: FeedEntry, now: datetime) -> None:
+        """Mark `through` and every older entry read (never one that arrived after it)."""
+        with self.database.engine.begin() as conn:
+            conn.execute(update(feed).where(
+                feed.c.recipient_id == recipient_id, feed.c.read_at.is_(None),
+                tuple_(feed.c.occurred_at, feed.c.event_id) <= tuple_(through.occurred_at, through.event_id))
+                .values(read_at=now))
+
+    def unread_count(self, recipient_id: str) -> int:
+        with self.database.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(feed).where(
+                feed.c.recipient_id == recipient_id, feed.c.read_at.is_(None))).scalar_one()
+
+
+def _entry(row: Any) -> FeedEntry:
+    return FeedEntry(recipient_id=row.recipient_id, event_id=row.event_id, kind=row.kind,
+                     occurred_at=utc(row.occurred_at), relationship_id=row.relationship_id,
+                     counterpart_id=row.counterpart_id, details=row.details,
+                     read_at=None if row.read_at is None else utc(row.read_at))
