@@ -8,7 +8,6 @@ is what the matching email said (docs/notifications.md).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -16,8 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connect.auth import Member, current_member
-from connect.clock import utc
-from connect.cursors import CursorCodec, InvalidCursor, fingerprint
+from connect.cursors import CursorCodec, fingerprint, open_position, seal_position
 from connect.etags import matches
 from connect.text import Id, Line
 from services.notifier.services import NotificationFeed
@@ -50,19 +48,6 @@ class MarkRead(BaseModel):
         return self
 
 
-def _open(codec: CursorCodec, cursor: str | None, member_id: str, query: str) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    values = codec.open(cursor, kind=CURSOR_KIND, member_id=member_id, query=query, path="query.cursor")
-    at, entry_id = values.get("at"), values.get("id")
-    try:
-        if not isinstance(at, str) or not isinstance(entry_id, str) or not 0 < len(entry_id) <= 64:
-            raise ValueError("not a feed position")
-        return utc(datetime.fromisoformat(at)), entry_id
-    except ValueError as exc:
-        raise InvalidCursor("query.cursor", "cannot be read") from exc
-
-
 @router.get("/notifications", summary="My notifications, newest first, with the unread count "
                                       "(ETag / If-None-Match: 304 when unchanged)")
 def list_notifications(request: Request, member: Member = Depends(current_member),
@@ -71,11 +56,9 @@ def list_notifications(request: Request, member: Member = Depends(current_member
                        if_none_match: IfNoneMatch = None) -> Response:
     codec: CursorCodec = request.app.state.container.cursors
     query = fingerprint(unread)
-    view: dict[str, Any] = feed(request).page(member.id, unread_only=unread,
-                                               after=_open(codec, cursor, member.id, query), limit=limit)
-    after = view["next_cursor"]
-    sealed = None if after is None else codec.seal({"at": after[0].isoformat(), "id": after[1]},
-                                                   kind=CURSOR_KIND, member_id=member.id, query=query)
+    after = open_position(codec, cursor, kind=CURSOR_KIND, member_id=member.id, query=query)
+    view: dict[str, Any] = feed(request).page(member.id, unread_only=unread, after=after, limit=limit)
+    sealed = seal_position(codec, view["next_cursor"], kind=CURSOR_KIND, member_id=member.id, query=query)
     body = orjson.dumps({**view, "next_cursor": sealed})
     # The tag of this very answer: cheap (no version to keep), and a portal polling an unchanged
     # feed gets a 304 without a body.
