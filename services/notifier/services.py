@@ -326,10 +326,9 @@ class NotificationFeed:
 
     def mark_read(self, member_id: str, ids: list[str]) -> dict[str, int]:
         """Mark these entries read (all must be the member's); already read ones stay as they were."""
-        for notification_id in ids:
-            if self.entries.get(member_id, notification_id) is None:
-                raise NoSuchNotification(notification_id)
-        self.entries.mark_read(member_id, ids, self.clock.now())
+        unknown = self.entries.mark_read(member_id, ids, self.clock.now())
+        if unknown:
+            raise NoSuchNotification(unknown[0])
         return {"unread_count": self.entries.unread_count(member_id)}
 
     def mark_read_through(self, member_id: str, notification_id: str) -> dict[str, int]:

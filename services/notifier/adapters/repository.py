@@ -225,10 +225,17 @@ class SqlFeed:
                                                   feed.c.event_id == event_id)).first()
         return None if row is None else _entry(row)
 
-    def mark_read(self, recipient_id: str, event_ids: list[str], now: datetime) -> None:
+    def mark_read(self, recipient_id: str, event_ids: list[str], now: datetime) -> list[str]:
+        """Mark the member's entries among `event_ids` read; returns the ids that are not theirs
+        (then nothing is changed)."""
         with self.database.engine.begin() as conn:
-            conn.execute(update(feed).where(feed.c.recipient_id == recipient_id, feed.c.event_id.in_(event_ids),
-                                            feed.c.read_at.is_(None)).values(read_at=now))
+            known = set(conn.scalars(select(feed.c.event_id).where(feed.c.recipient_id == recipient_id,
+                                                                   feed.c.event_id.in_(event_ids))))
+            unknown = [event_id for event_id in event_ids if event_id not in known]
+            if not unknown:
+                conn.execute(update(feed).where(feed.c.recipient_id == recipient_id, feed.c.event_id.in_(event_ids),
+                                                feed.c.read_at.is_(None)).values(read_at=now))
+        return unknown
 
     def mark_read_through(self, recipient_id: str, through: FeedEntry, now: datetime) -> None:
         """Mark `through` and every older entry read (never one that arrived after it)."""

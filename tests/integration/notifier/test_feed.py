@@ -223,7 +223,9 @@ def test_marking_read_by_ids_and_through_an_entry(container, api, auth, members,
         refused = api.post("/v1/notifications/read", json=body, headers=auth(MENTEE))
         assert refused.status_code == 404, body
         assert refused.json()["type"].endswith("/notification-not-found")
-    assert whole_feed(api, auth(MENTOR))[1] == 1
+    mixed = api.post("/v1/notifications/read", json={"ids": [ids[3], "no-such-id"]}, headers=auth(MENTOR))
+    assert mixed.status_code == 404 and mixed.json()["notification_id"] == "no-such-id"
+    assert whole_feed(api, auth(MENTOR))[1] == 1  # not even the entry that was the member's
     for body in ({}, {"ids": [ids[3]], "through": ids[3]}, {"ids": []}, {"ids": ["x\x00y"]}, {"all": True}):
         assert api.post("/v1/notifications/read", json=body, headers=auth(MENTOR)).status_code == 422, body
 
