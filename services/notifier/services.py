@@ -354,5 +354,7 @@ class NotificationFeed:
             "read_at": entry.read_at.isoformat() if entry.read_at else None,
             "relationship_id": entry.relationship_id,
             "counterpart": {"member_id": entry.counterpart_id, "name": name} if entry.counterpart_id else None,
+            # The portal page the email links to, for a portal that links the same way.
+            "portal_path": portal_page(entry.kind, entry),
             **entry.details.get("references", {}),
         }

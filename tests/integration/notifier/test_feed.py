@@ -158,7 +158,9 @@ def test_entries_point_at_what_they_are_about(container, api, auth, members):
     assert by_kind["proposal_received"] == {
         "id": str(sent.event_id), "kind": "proposal_received", "title": "New mentoring proposal from Ada Lovelace",
         "occurred_at": sent.occurred_at.isoformat(), "read": False, "read_at": None, "relationship_id": "R1",
-        "counterpart": {"member_id": MENTEE, "name": "Ada Lovelace"}}
+        "counterpart": {"member_id": MENTEE, "name": "Ada Lovelace"}, "portal_path": "/relationships/R1"}
+    assert by_kind["meeting_scheduled"]["portal_path"] == "/relationships/R1/meetings"
+    assert by_kind["support_request_received"]["portal_path"] == "/support"
     assert by_kind["meeting_scheduled"]["meeting_id"] == "MT1"
     assert by_kind["meeting_scheduled"]["title"] == "Meeting with Ada Lovelace on Thursday 10 December 2026, 14:00"
     assert by_kind["support_request_received"]["support_request_id"] == "S1"
