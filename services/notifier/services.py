@@ -7,31 +7,21 @@ import logging
 from contextlib import contextmanager
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any, Iterator
-
-from sqlalchemy import Connection
+from typing import Any, Iterable, Iterator
 
 from connect.clock import Clock, utc
 from connect.db import Database
 from connect.email import EmailSender, PermanentEmailError, TransientEmailError
-from connect.events import PoisonMessage, Record, UnknownTypes, decode_event
+from connect.events import PoisonMessage
 from schemas.events import AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased
 from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
-from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, SqlFeed, kept_connection
+from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.domain.feed import FeedEntry, NoSuchNotification, entries_for, shown_name
 from services.notifier.domain.recipients import Recipient
 from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for, portal_page
 
 log = logging.getLogger(__name__)
-
-
-def decode(raw: bytes) -> tuple[Envelope, EventData]:
-    """The envelope and its typed payload.  Every event on the notifier's topics may call for an
-    email, so one it cannot read is dead-lettered (PoisonMessage), never skipped."""
-    decoded = decode_event(raw, UnknownTypes.DEAD_LETTER)
-    assert decoded is not None and decoded.event is not None  # DEAD_LETTER raises instead of skipping
-    return decoded.envelope, decoded.event
 
 
 class NotifierService:
@@ -47,67 +37,75 @@ class NotifierService:
         self.sender = sender
         self.portal_url = portal_url.rstrip("/")
         self.renderer = renderer or TemplateRenderer()
-        self.directory = SqlDirectory(database)
-        self.deliveries = SqlDeliveries(database)
         # The same events' other reader: the members' notification feeds (consumer `FeedProjector`).
         self.feed = NotificationFeed(database, clock, self.renderer)
 
-    # --- the consumer's handlers ------------------------------------------------------
-    def handle_record(self, record: Record) -> None:
-        envelope, event = decode(record.value)
-        self.handle(envelope, event)
+    def uow(self) -> NotifierUnitOfWork:
+        return NotifierUnitOfWork(self.database, self.clock)
 
+    # --- the recipients directory ---------------------------------------------------
+    def details_changed(self, member_id: str, name: str, email: str) -> None:
+        with self.uow() as uow:
+            current = uow.directory.get(member_id)
+            if current is not None and current.erased:
+                return  # erasure is final: a late or replayed event must not bring the data back
+            uow.directory.put(member_id, self.clock.now(), name=name, email=email)
+            uow.commit()
+
+    def deactivated(self, member_id: str) -> None:
+        with self.uow() as uow:
+            uow.directory.put(member_id, self.clock.now(), active=False)
+            uow.commit()
+
+    def erased(self, member_id: str) -> None:
+        with self.uow() as uow:
+            uow.zero_freed_space()
+            uow.directory.put(member_id, self.clock.now(), name=None, email=None, active=False, erased=True)
+            uow.commit()
+        self.database.expunge_erased()
+
+    def recipient(self, member_id: str) -> Recipient | None:
+        with self.uow() as uow:
+            return uow.directory.get(member_id)
+
+    def recipients(self, member_ids: set[str]) -> dict[str, Recipient]:
+        with self.uow() as uow:
+            return uow.directory.get_many(member_ids)
+
+    def ledger(self, event_ids: Iterable[str]) -> dict[str, dict[str, bool]]:
+        """Per event, each recipient in the deliveries ledger: True when confirmed sent, False when
+        only claimed."""
+        with self.uow() as uow:
+            return uow.deliveries.ledger_many(event_ids)
+
+    # --- events ----------------------------------------------------------------------
     def handle(self, envelope: Envelope, event: EventData) -> None:
-        # One record: each accepted email is confirmed at once (ledger group of one).
-        batch = _Batch(self, ledger_group=1)
+        """One event: each accepted email is confirmed at once (ledger group of one)."""
+        with self.batch([(envelope, event)], ledger_group=1) as batch:
+            batch.handle(envelope, event)
+
+    @contextmanager
+    def batch(self, items: list[tuple[Envelope, EventData]], ledger_group: int | None = None) -> Iterator["Batch"]:
+        """Events handled together (the consumer's fast path): one ledger query and one directory
+        query for all of them, their emails claimed in one statement, confirmations written in
+        groups of `ledger_group`.  Whatever happens inside, what the server accepted is confirmed
+        on the way out, before anything is retried."""
+        batch = Batch(self, self.ledger_group if ledger_group is None else ledger_group)
         try:
-            batch.prefetch([(envelope, event)])
-            self._handle(envelope, event, batch)
+            batch.prefetch(items)
+            yield batch
         finally:
             batch.finish()
 
-    def handle_records(self, records: list[Record]) -> list[Record]:
-        """The batch fast path (ConsumerLoop's `batch_handler`): one ledger query and one
-        directory query for the whole batch, ledger rows inserted in groups of `ledger_group`.  Returns
-        the records left for the one-record path: a failed one and every later one of its key."""
-        batch = _Batch(self, ledger_group=self.ledger_group)
-        decoded: list[tuple[Record, tuple[Envelope, EventData] | None]] = []
-        for record in records:
-            try:
-                decoded.append((record, decode(record.value)))
-            except PoisonMessage:
-                decoded.append((record, None))  # the one-record path dead-letters it
-        undone: list[Record] = []
-        blocked: set[tuple[str, int, str | None]] = set()
-        try:
-            batch.prefetch([item for _, item in decoded if item is not None])
-            for record, item in decoded:
-                lane = (record.topic, record.partition, record.key)
-                if item is None or lane in blocked:
-                    undone.append(record)
-                    blocked.add(lane)
-                    continue
-                try:
-                    self._handle(item[0], item[1], batch)
-                except Exception as exc:
-                    log.info("event %s: left for the one-by-one path: %r", item[0].event_id, exc)
-                    undone.append(record)
-                    blocked.add(lane)
-        finally:
-            # Whatever happened, what the server accepted is confirmed before anything is retried.
-            batch.finish()
-        return undone
-
-    def _handle(self, envelope: Envelope, event: EventData, batch: "_Batch") -> None:
-        now = self.clock.now()
+    def _handle(self, envelope: Envelope, event: EventData, batch: "Batch") -> None:
         if isinstance(event, MemberDetailsChanged):
-            self.directory.details_changed(event.member_id, event.name, event.email, now)
+            self.details_changed(event.member_id, event.name, event.email)
             batch.forget(event.member_id)
         elif isinstance(event, AccountDeleted):
-            self.directory.deactivated(event.member_id, now)
+            self.deactivated(event.member_id)
             batch.forget(event.member_id)
         elif isinstance(event, MemberErased):
-            self.directory.erased(event.member_id, now)
+            self.erased(event.member_id)
             batch.forget(event.member_id)
         notifications = notifications_for(event)
         if notifications:
@@ -115,7 +113,7 @@ class NotifierService:
 
     # --- sending -------------------------------------------------------------------
     def _notify(self, envelope: Envelope, event: EventData, notifications: list[Notification],
-                batch: "_Batch") -> None:
+                batch: "Batch") -> None:
         event_id = str(envelope.event_id)
         done = batch.sent.setdefault(event_id, set())
         pending = [note for note in notifications if note.recipient_id not in done]
@@ -181,8 +179,8 @@ class NotifierService:
         return context
 
 
-class _Batch:
-    """What one handler call shares across its records: the ledger and directory rows loaded
+class Batch:
+    """What one handler call shares across its events: the ledger and directory rows loaded
     once, the claims it wrote before sending, and the accepted deliveries not yet confirmed.
 
     Every email is claimed in the ledger before it is handed to the sender (one statement for
@@ -201,7 +199,10 @@ class _Batch:
         self._people: dict[str, Recipient] = {}
         self._looked_up: set[str] = set()
         self._unrecorded: list[dict[str, object]] = []
-        self._connection: Connection | None = None  # see `_kept`
+        self._uow: NotifierUnitOfWork | None = None  # see `_step`
+
+    def handle(self, envelope: Envelope, event: EventData) -> None:
+        self.service._handle(envelope, event, self)
 
     def prefetch(self, items: list[tuple[Envelope, EventData]]) -> None:
         wanted = [(str(envelope.event_id), notifications_for(event)) for envelope, event in items]
@@ -209,8 +210,8 @@ class _Batch:
         if not wanted:
             return
         now = self.service.clock.now()
-        with self._kept() as conn:
-            ledger = self.service.deliveries.ledger_many((event_id for event_id, _ in wanted), conn)
+        with self._step() as uow:
+            ledger = uow.deliveries.ledger_many(event_id for event_id, _ in wanted)
             claims: dict[tuple[str, str], dict[str, object]] = {}
             for event_id, notes in wanted:
                 for note in notes:
@@ -221,7 +222,7 @@ class _Batch:
                             "message_id": message_id_for(event_id, note.recipient_id), "claimed_at": now}
                     elif not known:
                         self.in_doubt.add((event_id, note.recipient_id))
-            self.service.deliveries.claim_many(list(claims.values()), conn)
+            uow.deliveries.claim_many(list(claims.values()))
         for event_id, recipients in ledger.items():
             self.sent[event_id] = {recipient for recipient, confirmed in recipients.items() if confirmed}
         self._claimed |= set(claims) | self.in_doubt
@@ -231,8 +232,8 @@ class _Batch:
     def people(self, member_ids: set[str]) -> dict[str, Recipient]:
         missing = member_ids - self._looked_up
         if missing:
-            with self._kept() as conn:
-                self._people.update(self.service.directory.get_many(missing, conn))
+            with self._step() as uow:
+                self._people.update(uow.directory.get_many(missing))
             self._looked_up |= missing
         return {m: self._people[m] for m in member_ids if m in self._people}
 
@@ -255,8 +256,8 @@ class _Batch:
         # Rows stay pending until written, so a failed write is retried by the final flush.
         if not self._unrecorded:
             return
-        with self._kept() as conn:
-            self.service.deliveries.confirm_many(self._unrecorded, conn)
+        with self._step() as uow:
+            uow.deliveries.confirm_many(self._unrecorded)
         self._unrecorded = []
 
     def finish(self) -> None:
@@ -267,26 +268,31 @@ class _Batch:
             confirmed = {(event_id, r) for event_id, recipients in self.sent.items() for r in recipients}
             unsent = self._claimed - confirmed - self._unknown
             if unsent:
-                with self._kept() as conn:
-                    self.service.deliveries.release(unsent, conn)
+                with self._step() as uow:
+                    uow.deliveries.release(unsent)
         finally:
             self.close()
 
     @contextmanager
-    def _kept(self) -> Iterator[Connection]:
-        """The batch's one connection for its reads and ledger writes, made on first use."""
-        if self._connection is None:
-            self._connection = kept_connection(self.service.database)
+    def _step(self) -> Iterator[NotifierUnitOfWork]:
+        """One committed step of the batch, in the batch's one unit of work: made on first use on
+        a connection it keeps for its reads and ledger writes."""
+        if self._uow is None:
+            self._uow = NotifierUnitOfWork.kept(self.service.database, self.service.clock).__enter__()
         try:
-            yield self._connection
+            yield self._uow
+            self._uow.commit()
         except Exception:
             self.close()  # never reuse a connection that just failed
             raise
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        uow, self._uow = self._uow, None
+        if uow is not None:
+            try:
+                uow.__exit__(None, None, None)
+            finally:
+                uow.close()
 
 
 class NotificationFeed:
@@ -294,52 +300,70 @@ class NotificationFeed:
     page a member's feed, mark entries read, and close a deleted or erased member's feed."""
 
     def __init__(self, database: Database, clock: Clock, renderer: TemplateRenderer | None = None) -> None:
+        self.database = database
         self.clock = clock
         self.renderer = renderer or TemplateRenderer()
-        self.entries = SqlFeed(database)
-        self.directory = SqlDirectory(database)
+
+    def uow(self) -> NotifierUnitOfWork:
+        return NotifierUnitOfWork(self.database, self.clock)
 
     # --- the consumer's side ----------------------------------------------------------
     def project(self, items: list[tuple[Envelope, EventData]]) -> int:
-        """Add what these events tell whom (once: a redelivered event adds nothing); a deleted or
-        erased member's feed is closed, and emptied when erased.  Returns the entries added."""
-        entries: list[FeedEntry] = []
-        for envelope, event in items:
-            if isinstance(event, (AccountDeleted, MemberErased)):
-                # Entries gathered so far are written first, so an erasure also removes them.
-                self.entries.add_many(entries)
-                entries = []
-                self.entries.close(event.member_id, self.clock.now(), forget=isinstance(event, MemberErased))
-            entries.extend(entries_for(str(envelope.event_id), utc(envelope.occurred_at), event))
-        return self.entries.add_many(entries)
+        """Add what these events tell whom, in one transaction (once: a redelivered event adds
+        nothing); a deleted or erased member's feed is closed, and emptied when erased.  Returns
+        the entries added."""
+        added = 0
+        erased = False
+        with self.uow() as uow:
+            entries: list[FeedEntry] = []
+            for envelope, event in items:
+                if isinstance(event, (AccountDeleted, MemberErased)):
+                    # Entries gathered so far are written first, so an erasure also removes them.
+                    added += uow.feed.add_many(entries)
+                    entries = []
+                    if isinstance(event, MemberErased) and not erased:
+                        uow.zero_freed_space()
+                        erased = True
+                    uow.feed.close(event.member_id, self.clock.now(), forget=isinstance(event, MemberErased))
+                entries.extend(entries_for(str(envelope.event_id), utc(envelope.occurred_at), event))
+            added += uow.feed.add_many(entries)
+            uow.commit()
+        if erased:
+            self.database.expunge_erased()
+        return added
 
     # --- the member's side ------------------------------------------------------------
     def page(self, member_id: str, *, unread_only: bool, after: tuple[datetime, str] | None,
              limit: int) -> dict[str, Any]:
         """Newest first: `items`, `next_cursor` (an (occurred_at, id) position, or None at the
         end) and `unread_count`."""
-        found, unread = self.entries.page(member_id, unread_only=unread_only, after=after, limit=limit + 1)
-        more = len(found) > limit
-        found = found[:limit]
-        people = self.directory.get_many({e.counterpart_id for e in found if e.counterpart_id})
+        with self.uow() as uow:
+            found, unread = uow.feed.page(member_id, unread_only=unread_only, after=after, limit=limit + 1)
+            more = len(found) > limit
+            found = found[:limit]
+            people = uow.directory.get_many({e.counterpart_id for e in found if e.counterpart_id})
         items = [self._view(entry, people) for entry in found]
         next_cursor = (found[-1].occurred_at, found[-1].event_id) if more else None
         return {"items": items, "next_cursor": next_cursor, "unread_count": unread}
 
     def mark_read(self, member_id: str, ids: list[str]) -> dict[str, int]:
         """Mark these entries read (all must be the member's); already read ones stay as they were."""
-        unknown = self.entries.mark_read(member_id, ids, self.clock.now())
-        if unknown:
-            raise NoSuchNotification(unknown[0])
-        return {"unread_count": self.entries.unread_count(member_id)}
+        with self.uow() as uow:
+            unknown = uow.feed.mark_read(member_id, ids, self.clock.now())
+            if unknown:
+                raise NoSuchNotification(unknown[0])
+            uow.commit()
+            return {"unread_count": uow.feed.unread_count(member_id)}
 
     def mark_read_through(self, member_id: str, notification_id: str) -> dict[str, int]:
         """Mark this entry and every older one read: what a portal has shown, and nothing newer."""
-        through = self.entries.get(member_id, notification_id)
-        if through is None:
-            raise NoSuchNotification(notification_id)
-        self.entries.mark_read_through(member_id, through, self.clock.now())
-        return {"unread_count": self.entries.unread_count(member_id)}
+        with self.uow() as uow:
+            through = uow.feed.get(member_id, notification_id)
+            if through is None:
+                raise NoSuchNotification(notification_id)
+            uow.feed.mark_read_through(member_id, through, self.clock.now())
+            uow.commit()
+            return {"unread_count": uow.feed.unread_count(member_id)}
 
     def _view(self, entry: FeedEntry, people: dict[str, Recipient]) -> dict[str, Any]:
         counterpart = people.get(entry.counterpart_id) if entry.counterpart_id else None

@@ -83,7 +83,7 @@ def notifier_ledger_survives_the_claims_migration(database_url: str, tmp_path) -
                                                                   email="g@example.org"))
     service.handle(envelope, proposal)
     assert not (tmp_path / "mail").exists() or list((tmp_path / "mail").glob("*.eml")) == []
-    assert service.deliveries.ledger_many([str(envelope.event_id)]) == {str(envelope.event_id): {"M-TOR": True}}
+    assert service.ledger([str(envelope.event_id)]) == {str(envelope.event_id): {"M-TOR": True}}
     database.dispose()
 
 
@@ -123,7 +123,7 @@ def notifier_data_survives_the_feed_migration(database_url: str, tmp_path) -> No
                       "at": at})
     database.upgrade(migrations)
     service = NotifierService(database, SystemClock(), FileEmailSender(tmp_path / "mail"))
-    assert service.directory.get("M-TOR").email == "g@example.org"  # type: ignore[union-attr]
+    assert service.recipient("M-TOR").email == "g@example.org"  # type: ignore[union-attr]
     service.handle(old_envelope, old)
     assert not list((tmp_path / "mail").glob("*.eml"))  # the ledger row still says "sent"
     assert service.feed.page("M-TOR", unread_only=False, after=None, limit=10)["items"] == []
