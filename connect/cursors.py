@@ -23,8 +23,11 @@ import json
 import os
 import secrets
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from connect.clock import utc
 
 #: Longer than any cursor Connect issues; anything longer is refused unread.
 MAX_CURSOR_CHARS = 1024
@@ -111,3 +114,27 @@ def cursor_key(secret: str | None, var_dir: Path) -> bytes:
     finally:
         os.unlink(tmp)
     return bytes.fromhex(path.read_text().strip())
+
+
+def seal_position(codec: CursorCodec, position: tuple[datetime, str] | None, *, kind: str, member_id: str,
+                  query: str) -> str | None:
+    """The cursor of a keyset listing ordered by (time, id): None at the end."""
+    if position is None:
+        return None
+    return codec.seal({"at": position[0].isoformat(), "id": position[1]}, kind=kind, member_id=member_id, query=query)
+
+
+def open_position(codec: CursorCodec, cursor: str | None, *, kind: str, member_id: str, query: str,
+                  path: str = "query.cursor") -> tuple[datetime, str] | None:
+    """Where a keyset listing continues, from a cursor `seal_position` made for this member and query."""
+    if cursor is None:
+        return None
+    values = codec.open(cursor, kind=kind, member_id=member_id, query=query, path=path)
+    at, row_id = values.get("at"), values.get("id")
+    try:
+        if not isinstance(at, str) or not isinstance(row_id, str) or not 0 < len(row_id) <= 64:
+            raise ValueError("not a keyset position")
+        moment = datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise InvalidCursor(path, "cannot be read") from exc
+    return utc(moment), row_id

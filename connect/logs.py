@@ -10,6 +10,8 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from connect.request_ids import RequestIdFilter
+
 
 def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
     """Send every logger's records to stderr; `json_lines=None` chooses by whether it is a terminal."""
@@ -23,6 +25,8 @@ def configure(level: str = "INFO", json_lines: bool | None = None) -> None:
         ))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    # Every line written while a request is handled names it (`request_id`, connect/request_ids.py).
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connect import errors
+from connect import errors, request_ids
 from connect.cursors import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,13 @@ _TITLES = {
 
 def status_title(status: int) -> str:
     return _TITLES.get(status, "Error")
+
+
+def status_type(status: int) -> str:
+    """The problem type of an error that carries no code of its own (the framework's 404 for an
+    unknown path, 405, 406, 415...): its status title as a slug, e.g. `not-found`, so every
+    problem document has a type a client can switch on."""
+    return status_title(status).lower().replace(" ", "-") if status in _TITLES else "http-%d" % status
 
 
 class Problem(Exception):
@@ -125,7 +132,7 @@ def problem_response(
     **extensions: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + type_ if type_ else "about:blank",
+        "type": PROBLEM_BASE + (type_ or status_type(status)),
         "title": title or _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
@@ -188,6 +195,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # Starlette answers this one outside every middleware, after `RequestId` has returned:
+        # the id comes from the scope, for the log line and the response alike.
+        request_id = request_ids.of_scope(request.scope)
+        log.exception("unhandled error on %s %s", request.method, request.url.path,
+                      extra={"request_id": request_id})
         return problem_response(500, "Something went wrong on our side; it has been logged.",
-                                instance=request.url.path)
+                                instance=request.url.path,
+                                headers={request_ids.HEADER: request_id} if request_id else None)

@@ -8,14 +8,18 @@ folder.  Nothing here opens a connection: settings are plain values.
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICES = ("matching", "relationships", "notifier")
+
+# An origin as a browser sends it: scheme, host, optional port; no path, no trailing slash, no "*".
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class _ConnectSettings(BaseSettings):
@@ -131,6 +135,24 @@ class ApiSettings(_ConnectSettings):
     log_level: str = "INFO"
     # JSON lines (true), plain lines (false); unset: plain on a terminal, JSON otherwise.
     log_json: bool | None = None
+    # Browser origins (scheme://host[:port], exact; comma-separated) whose pages may call the API
+    # (connect/web.py, CORS).  Empty: no cross-origin browser access.  Credentials (cookies, HTTP
+    # authentication) stay off unless allowed: the API takes a bearer token, which needs neither.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, (list, tuple)):
+            for origin in value:
+                if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+                    raise ValueError("CONNECT_CORS_ORIGINS: %r is not an exact origin such as "
+                                     "https://portal.example.org (scheme, host and optional port; "
+                                     "no path, no wildcard)" % (origin,))
+        return value
 
 
 class Settings:

@@ -11,12 +11,13 @@ from typing import Any, AsyncIterator, Callable, Iterable
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connect import openapi, problems
+from connect import openapi, problems, request_ids
 from connect.bootstrap import BackgroundRunner, Container
 
 log = logging.getLogger(__name__)
@@ -287,4 +288,24 @@ def create_app(container: Container, *, background: bool = False, migrate: bool 
         _dev_oidc(app, container)
     app.add_middleware(MethodsAllowed, router=app.router)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.api.max_body_bytes)  # type: ignore[arg-type]
+    _cors(app, container.settings.api.cors_origins, container.settings.api.cors_allow_credentials)
+    app.add_middleware(request_ids.RequestId)  # type: ignore[arg-type]
     return app
+
+
+#: What a browser page may send and read cross-origin: the headers the API's contract uses.
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key",
+                        request_ids.HEADER]
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Retry-After", "Allow", request_ids.HEADER]
+
+
+def _cors(app: FastAPI, origins: list[str], allow_credentials: bool) -> None:
+    """Cross-origin access for the exact origins configured (CONNECT_CORS_ORIGINS), none otherwise.
+    Outside the body limit and `MethodsAllowed`, so a preflight is answered here and a refusal
+    (413 included) still carries the headers a browser needs to let the page read it."""
+    if not origins:
+        return
+    app.add_middleware(CORSMiddleware, allow_origins=list(origins),  # type: ignore[arg-type]
+                       allow_credentials=allow_credentials,
+                       allow_methods=list((*MethodsAllowed.METHODS, "OPTIONS")),
+                       allow_headers=CORS_REQUEST_HEADERS, expose_headers=CORS_EXPOSED_HEADERS, max_age=600)

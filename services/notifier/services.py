@@ -9,7 +9,7 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any, Iterable, Iterator
 
-from connect.clock import Clock
+from connect.clock import Clock, utc
 from connect.db import Database
 from connect.email import EmailSender, PermanentEmailError, TransientEmailError
 from connect.events import PoisonMessage
@@ -17,6 +17,7 @@ from schemas.events import AccountDeleted, Envelope, EventData, MemberDetailsCha
 from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
 from services.notifier.adapters.repository import NotifierUnitOfWork
+from services.notifier.domain.feed import FeedEntry, NoSuchNotification, entries_for, shown_name
 from services.notifier.domain.recipients import Recipient
 from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for, portal_page
 
@@ -36,6 +37,8 @@ class NotifierService:
         self.sender = sender
         self.portal_url = portal_url.rstrip("/")
         self.renderer = renderer or TemplateRenderer()
+        # The same events' other reader: the members' notification feeds (consumer `FeedProjector`).
+        self.feed = NotificationFeed(database, clock, self.renderer)
 
     def uow(self) -> NotifierUnitOfWork:
         return NotifierUnitOfWork(self.database, self.clock)
@@ -172,8 +175,7 @@ class NotifierService:
             "link": self.portal_url + portal_page(note.template, event),
         }
         for role, member_id in note.about.items():
-            member = people.get(member_id)
-            context[f"{role}_name"] = member.display_name if member and not member.erased else "a Connect member"
+            context[f"{role}_name"] = shown_name(people.get(member_id))
         return context
 
 
@@ -291,3 +293,92 @@ class Batch:
                 uow.__exit__(None, None, None)
             finally:
                 uow.close()
+
+
+class NotificationFeed:
+    """The feed use cases: project an event into the feeds of the members the rules address,
+    page a member's feed, mark entries read, and close a deleted or erased member's feed."""
+
+    def __init__(self, database: Database, clock: Clock, renderer: TemplateRenderer | None = None) -> None:
+        self.database = database
+        self.clock = clock
+        self.renderer = renderer or TemplateRenderer()
+
+    def uow(self) -> NotifierUnitOfWork:
+        return NotifierUnitOfWork(self.database, self.clock)
+
+    # --- the consumer's side ----------------------------------------------------------
+    def project(self, items: list[tuple[Envelope, EventData]]) -> int:
+        """Add what these events tell whom, in one transaction (once: a redelivered event adds
+        nothing); a deleted or erased member's feed is closed, and emptied when erased.  Returns
+        the entries added."""
+        added = 0
+        erased = False
+        with self.uow() as uow:
+            entries: list[FeedEntry] = []
+            for envelope, event in items:
+                if isinstance(event, (AccountDeleted, MemberErased)):
+                    # Entries gathered so far are written first, so an erasure also removes them.
+                    added += uow.feed.add_many(entries)
+                    entries = []
+                    if isinstance(event, MemberErased) and not erased:
+                        uow.zero_freed_space()
+                        erased = True
+                    uow.feed.close(event.member_id, self.clock.now(), forget=isinstance(event, MemberErased))
+                entries.extend(entries_for(str(envelope.event_id), utc(envelope.occurred_at), event))
+            added += uow.feed.add_many(entries)
+            uow.commit()
+        if erased:
+            self.database.expunge_erased()
+        return added
+
+    # --- the member's side ------------------------------------------------------------
+    def page(self, member_id: str, *, unread_only: bool, after: tuple[datetime, str] | None,
+             limit: int) -> dict[str, Any]:
+        """Newest first: `items`, `next_cursor` (an (occurred_at, id) position, or None at the
+        end) and `unread_count`."""
+        with self.uow() as uow:
+            found, unread = uow.feed.page(member_id, unread_only=unread_only, after=after, limit=limit + 1)
+            more = len(found) > limit
+            found = found[:limit]
+            people = uow.directory.get_many({e.counterpart_id for e in found if e.counterpart_id})
+        items = [self._view(entry, people) for entry in found]
+        next_cursor = (found[-1].occurred_at, found[-1].event_id) if more else None
+        return {"items": items, "next_cursor": next_cursor, "unread_count": unread}
+
+    def mark_read(self, member_id: str, ids: list[str]) -> dict[str, int]:
+        """Mark these entries read (all must be the member's); already read ones stay as they were."""
+        with self.uow() as uow:
+            unknown = uow.feed.mark_read(member_id, ids, self.clock.now())
+            if unknown:
+                raise NoSuchNotification(unknown[0])
+            uow.commit()
+            return {"unread_count": uow.feed.unread_count(member_id)}
+
+    def mark_read_through(self, member_id: str, notification_id: str) -> dict[str, int]:
+        """Mark this entry and every older one read: what a portal has shown, and nothing newer."""
+        with self.uow() as uow:
+            through = uow.feed.get(member_id, notification_id)
+            if through is None:
+                raise NoSuchNotification(notification_id)
+            uow.feed.mark_read_through(member_id, through, self.clock.now())
+            uow.commit()
+            return {"unread_count": uow.feed.unread_count(member_id)}
+
+    def _view(self, entry: FeedEntry, people: dict[str, Recipient]) -> dict[str, Any]:
+        counterpart = people.get(entry.counterpart_id) if entry.counterpart_id else None
+        name = shown_name(counterpart)
+        context = {**entry.details.get("context", {}), "counterpart_name": name}
+        return {
+            "id": entry.event_id,
+            "kind": entry.kind,
+            "title": self.renderer.subject(entry.kind, context),
+            "occurred_at": entry.occurred_at.isoformat(),
+            "read": entry.read_at is not None,
+            "read_at": entry.read_at.isoformat() if entry.read_at else None,
+            "relationship_id": entry.relationship_id,
+            "counterpart": {"member_id": entry.counterpart_id, "name": name} if entry.counterpart_id else None,
+            # The portal page the email links to, for a portal that links the same way.
+            "portal_path": portal_page(entry.kind, entry),
+            **entry.details.get("references", {}),
+        }

@@ -3,6 +3,9 @@
 * `notifier` (role notifier): `EmailNotifier` reads member and relationship
   events, keeps the recipients directory, and sends each (event, recipient)
   email once; a polled batch goes through its fast path (`batch`).
+* `notifier-feed` (role notifier): `FeedProjector` reads the same events and writes what the
+  same rules tell whom into the members' notification feeds (docs/notifications.md).  A group
+  of its own: a mail server that is down or refusing holds up the emails, never the feed.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import logging
 
 from connect.events import PoisonMessage, Record, UnknownTypes, decode_event
 from schemas.events import MEMBERS_TOPIC, RELATIONSHIPS_TOPIC, Envelope, EventData
-from services.notifier.services import NotifierService
+from services.notifier.services import NotificationFeed, NotifierService
 
 log = logging.getLogger(__name__)
 
 GROUP_ID = "notifier"
 TOPICS = [MEMBERS_TOPIC, RELATIONSHIPS_TOPIC]
+FEED_GROUP_ID = "notifier-feed"
 
 # Sending is I/O-bound (SMTP and database round trips): parallel lanes per key on the Kafka
 # shape; one thread on the embedded shape, where SQLite serialises writers anyway.
@@ -68,3 +72,28 @@ class EmailNotifier:
                     undone.append(record)
                     blocked.add(lane)
         return undone
+
+
+class FeedProjector:
+    """Consumer of the same topics for the notification feed.  Decodes as `EmailNotifier` does
+    (an unreadable event is dead-lettered: it may have called for an entry); a redelivered event
+    adds nothing (one entry per member and event)."""
+
+    def __init__(self, feed: NotificationFeed) -> None:
+        self.feed = feed
+
+    def __call__(self, record: Record) -> None:
+        self.feed.project([decode(record.value)])
+
+    def batch(self, records: list[Record]) -> list[Record]:
+        """A polled batch in one transaction; from the first unreadable record on, the rest is left
+        to the one-record path (which dead-letters it), in order."""
+        items: list[tuple[Envelope, EventData]] = []
+        for index, record in enumerate(records):
+            try:
+                items.append(decode(record.value))
+            except PoisonMessage:
+                self.feed.project(items)
+                return records[index:]
+        self.feed.project(items)
+        return []

@@ -41,3 +41,9 @@ def test_the_notifier_ledger_keeps_its_meaning_across_the_claims_migration(pg_da
     from tests.system.test_migrations import notifier_ledger_survives_the_claims_migration
 
     notifier_ledger_survives_the_claims_migration(pg_database, tmp_path)
+
+
+def test_the_notifier_keeps_its_data_across_the_feed_migration(pg_database, tmp_path):
+    from tests.system.test_migrations import notifier_data_survives_the_feed_migration
+
+    notifier_data_survives_the_feed_migration(pg_database, tmp_path)

@@ -89,3 +89,51 @@ def notifier_ledger_survives_the_claims_migration(database_url: str, tmp_path) -
 
 def test_the_notifier_ledger_keeps_its_meaning_across_the_claims_migration(tmp_path):
     notifier_ledger_survives_the_claims_migration(f"sqlite:///{tmp_path / 'notifier.db'}", tmp_path)
+
+
+def notifier_data_survives_the_feed_migration(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """From a notifier database at notifier_0003 (directory and ledger rows) to the feed: the rows
+    stay, a redelivered event already emailed sends nothing again, and the feed starts with the
+    events consumed after the upgrade."""
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from connect.adapters.email_files import FileEmailSender
+    from connect.clock import SystemClock
+    from connect.db import Database
+    from schemas.events import ProposalSent
+    from services.notifier.domain.rules import message_id_for
+    from services.notifier.services import NotifierService
+
+    database = Database(database_url, "notifier")
+    migrations = Path(__file__).resolve().parents[2] / "services" / "notifier" / "migrations"
+    command.upgrade(database.alembic_config(migrations), "notifier_0003")
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
+    old = ProposalSent(relationship_id="R1", mentor_id="M-TOR", mentee_id="M-TEE", actor_id="M-TEE")
+    old_envelope = old.envelope(producer="test", occurred_at=at)
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO notifier_members (member_id, name, email, active, erased, updated_at) "
+                          "VALUES ('M-TOR', 'Grace', 'g@example.org', true, false, :at), "
+                          "('M-TEE', 'Ada', 'a@example.org', true, false, :at)"), {"at": at})
+        conn.execute(text("INSERT INTO notifier_deliveries (event_id, recipient_id, message_id, claimed_at, sent_at) "
+                          "VALUES (:e, 'M-TOR', :m, :at, :at)"),
+                     {"e": str(old_envelope.event_id), "m": message_id_for(str(old_envelope.event_id), "M-TOR"),
+                      "at": at})
+    database.upgrade(migrations)
+    service = NotifierService(database, SystemClock(), FileEmailSender(tmp_path / "mail"))
+    assert service.recipient("M-TOR").email == "g@example.org"  # type: ignore[union-attr]
+    service.handle(old_envelope, old)
+    assert not list((tmp_path / "mail").glob("*.eml"))  # the ledger row still says "sent"
+    assert service.feed.page("M-TOR", unread_only=False, after=None, limit=10)["items"] == []
+    new = ProposalSent(relationship_id="R2", mentor_id="M-TOR", mentee_id="M-TEE", actor_id="M-TEE")
+    service.feed.project([(new.envelope(producer="test", occurred_at=at), new)])
+    view = service.feed.page("M-TOR", unread_only=False, after=None, limit=10)
+    assert [item["title"] for item in view["items"]] == ["New mentoring proposal from Ada"]
+    assert view["unread_count"] == 1
+    database.dispose()
+
+
+def test_the_notifier_keeps_its_data_across_the_feed_migration(tmp_path):
+    notifier_data_survives_the_feed_migration(f"sqlite:///{tmp_path / 'notifier.db'}", tmp_path)

@@ -1,6 +1,6 @@
 """The notifier's tables (prefix `notifier_`)."""
 
-from sqlalchemy import Boolean, Column, DateTime, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, String, Table, UniqueConstraint
 
 from connect.db import service_metadata
 
@@ -30,4 +30,30 @@ members = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("erased", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+feed = Table(
+    "notifier_feed",
+    metadata,
+    # One row per (recipient, event) the rules address: the feed says what the email says, once.
+    # Names are not stored: they are looked up when the feed is read, so an erased member's name
+    # leaves every feed that mentioned them with the directory row.
+    Column("recipient_id", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("kind", String(64), nullable=False),  # the rule's template name, e.g. proposal_received
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("relationship_id", String(64), nullable=True),
+    Column("counterpart_id", String(64), nullable=True),
+    Column("details", JSON, nullable=False),  # other references and the title's values
+    Column("read_at", DateTime(timezone=True), nullable=True),
+    Index("ix_notifier_feed_page", "recipient_id", "occurred_at", "event_id"),
+)
+
+feed_closed = Table(
+    "notifier_feed_closed",
+    metadata,
+    # Members whose account was deleted or erased: no feed entries are written for them again,
+    # even when an older event is redelivered after the erasure.
+    Column("member_id", String(64), primary_key=True),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
 )

@@ -24,7 +24,10 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 class TemplateRenderer:
-    """`<name>.txt.j2` is the plain-text body and sets `subject`; `<name>.html.j2` the HTML body."""
+    """`<name>.subject.j2` is the subject (and the notification feed's title), `<name>.txt.j2` the
+    plain-text body, `<name>.html.j2` the HTML body.  A subject uses only the names of the
+    members a notification is about and its scalar context, never the event: the feed renders
+    it again from what it stored."""
 
     def __init__(self, folder: Path = TEMPLATES) -> None:
         # auto_reload off: templates ship with the code, and checking each file's mtime on every
@@ -41,13 +44,16 @@ class TemplateRenderer:
     def has(self, name: str) -> bool:
         return f"{name}.txt.j2" in self.env.list_templates()
 
-    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
-        text_module = self.env.get_template(f"{name}.txt.j2").make_module(context)
-        subject = header_safe(str(getattr(text_module, "subject", "")), limit=500)
+    def subject(self, name: str, context: dict[str, Any]) -> str:
+        subject = header_safe(self.env.get_template(f"{name}.subject.j2").render(context), limit=500)
         if not subject:
-            raise ValueError(f"template {name}.txt.j2 sets no subject")
+            raise ValueError(f"template {name}.subject.j2 gives no subject")
+        return subject
+
+    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        text = self.env.get_template(f"{name}.txt.j2").render(context)
         html = self.env.get_template(f"{name}.html.j2").render(context)
-        return subject, str(text_module), html
+        return self.subject(name, context), text, html
 
 
 class _Policy(Compat32):

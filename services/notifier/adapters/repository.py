@@ -1,7 +1,8 @@
 """The notifier's unit of work and the repositories it hands out.
 
 `uow.directory` (the recipients directory, a projection of member events) and
-`uow.deliveries` (the ledger of (event, recipient) emails) share the unit of
+`uow.deliveries` (the ledger of (event, recipient) emails) and `uow.feed` (the members'
+notification feeds) share the unit of
 work's session, so whatever a use case writes to both commits together.  Use
 cases never write SQL; repositories do.  The notifier records no events, so its
 unit of work has no outbox.
@@ -17,15 +18,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from connect.clock import Clock
+from connect.clock import Clock, utc
 from connect.db import Database
 from connect.uow import SqlUnitOfWork
-from services.notifier.adapters.orm import deliveries, members
+from services.notifier.adapters.orm import deliveries, feed, feed_closed, members
+from services.notifier.domain.feed import FeedEntry
 from services.notifier.domain.recipients import Recipient
 
 # The ledger's writes, built once per dialect: a new statement per email cost SQLAlchemy a
@@ -131,11 +133,93 @@ class DeliveryLedger:
                 deliveries.c.sent_at.is_(None)))
 
 
+_INSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+
+
+class FeedRepository:
+    """The members' notification feeds (`notifier_feed`) and the feeds closed for good."""
+
+    def __init__(self, session: Session, dialect: str) -> None:
+        self.session = session
+        self.insert = _INSERT[dialect]
+
+    def add_many(self, entries: list[FeedEntry]) -> int:
+        """Write the entries not written yet, for members whose feed is open (a redelivered event
+        adds nothing).  Returns how many were new."""
+        if not entries:
+            return 0
+        closed = set(self.session.scalars(select(feed_closed.c.member_id).where(
+            feed_closed.c.member_id.in_(sorted({e.recipient_id for e in entries})))))
+        rows = [{"recipient_id": e.recipient_id, "event_id": e.event_id, "kind": e.kind,
+                 "occurred_at": e.occurred_at, "relationship_id": e.relationship_id,
+                 "counterpart_id": e.counterpart_id, "details": e.details, "read_at": None}
+                for e in entries if e.recipient_id not in closed]
+        if not rows:
+            return 0
+        return self.session.execute(self.insert(feed).on_conflict_do_nothing(), rows).rowcount  # type: ignore[attr-defined]
+
+    def close(self, member_id: str, now: datetime, *, forget: bool) -> None:
+        """No more entries for the member; `forget` deletes those kept (erasure)."""
+        self.session.execute(self.insert(feed_closed).on_conflict_do_nothing(),
+                             {"member_id": member_id, "closed_at": now})
+        if forget:
+            self.session.execute(delete(feed).where(feed.c.recipient_id == member_id))
+
+    def page(self, recipient_id: str, *, unread_only: bool, after: tuple[datetime, str] | None,
+             limit: int) -> tuple[list[FeedEntry], int]:
+        """Newest first, from after `after` (occurred_at, event_id); and the unread count."""
+        query = select(feed).where(feed.c.recipient_id == recipient_id)
+        if unread_only:
+            query = query.where(feed.c.read_at.is_(None))
+        if after is not None:
+            query = query.where(tuple_(feed.c.occurred_at, feed.c.event_id) < tuple_(*after))
+        query = query.order_by(feed.c.occurred_at.desc(), feed.c.event_id.desc()).limit(limit)
+        rows = self.session.execute(query).all()
+        return [_entry(row) for row in rows], self.unread_count(recipient_id)
+
+    def get(self, recipient_id: str, event_id: str) -> FeedEntry | None:
+        row = self.session.execute(select(feed).where(feed.c.recipient_id == recipient_id,
+                                                      feed.c.event_id == event_id)).first()
+        return None if row is None else _entry(row)
+
+    def mark_read(self, recipient_id: str, event_ids: list[str], now: datetime) -> list[str]:
+        """Mark the member's entries among `event_ids` read; returns the ids that are not theirs
+        (then nothing is changed)."""
+        known = set(self.session.scalars(select(feed.c.event_id).where(feed.c.recipient_id == recipient_id,
+                                                                       feed.c.event_id.in_(event_ids))))
+        unknown = [event_id for event_id in event_ids if event_id not in known]
+        if not unknown:
+            self.session.execute(update(feed).where(feed.c.recipient_id == recipient_id,
+                                                    feed.c.event_id.in_(event_ids),
+                                                    feed.c.read_at.is_(None)).values(read_at=now))
+        return unknown
+
+    def mark_read_through(self, recipient_id: str, through: FeedEntry, now: datetime) -> None:
+        """Mark `through` and every older entry read (never one that arrived after it)."""
+        self.session.execute(update(feed).where(
+            feed.c.recipient_id == recipient_id, feed.c.read_at.is_(None),
+            tuple_(feed.c.occurred_at, feed.c.event_id) <= tuple_(through.occurred_at, through.event_id))
+            .values(read_at=now))
+
+    def unread_count(self, recipient_id: str) -> int:
+        return self.session.execute(select(func.count()).select_from(feed).where(
+            feed.c.recipient_id == recipient_id, feed.c.read_at.is_(None))).scalar_one()
+
+
+def _entry(row: Any) -> FeedEntry:
+    return FeedEntry(recipient_id=row.recipient_id, event_id=row.event_id, kind=row.kind,
+                     occurred_at=utc(row.occurred_at), relationship_id=row.relationship_id,
+                     counterpart_id=row.counterpart_id, details=row.details,
+                     read_at=None if row.read_at is None else utc(row.read_at))
+
+
 class NotifierUnitOfWork(SqlUnitOfWork):
-    """`with uow:` → `uow.directory`, `uow.deliveries` on `uow.session`; `uow.commit()` commits both."""
+    """`with uow:` → `uow.directory`, `uow.deliveries`, `uow.feed` on `uow.session`; `uow.commit()`
+    commits them together."""
 
     directory: RecipientDirectory
     deliveries: DeliveryLedger
+    feed: FeedRepository
 
     def __init__(self, database: Database, clock: Clock, connection: Connection | None = None) -> None:
         super().__init__(database, None, clock)
@@ -155,7 +239,9 @@ class NotifierUnitOfWork(SqlUnitOfWork):
     def __enter__(self) -> "NotifierUnitOfWork":
         super().__enter__()
         self.directory = RecipientDirectory(self.session)
-        self.deliveries = DeliveryLedger(self.session, "sqlite" if self.database.is_sqlite else "postgresql")
+        dialect = "sqlite" if self.database.is_sqlite else "postgresql"
+        self.deliveries = DeliveryLedger(self.session, dialect)
+        self.feed = FeedRepository(self.session, dialect)
         return self
 
     def close(self) -> None:

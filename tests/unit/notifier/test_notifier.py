@@ -71,7 +71,7 @@ def test_proposal_received_emails_the_mentor_once_even_when_redelivered(containe
     for path in container.settings.mail_dir.glob("*.eml"):
         path.unlink()
     publish(container, envelope)
-    assert deliver({"notifier"}) == 1
+    assert deliver({"notifier"}) == 2  # read once by each notifier consumer: the emails' and the feed's
     assert mails(container) == []
     with container.services["notifier"].database.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(deliveries)).scalar() == 1

@@ -7,9 +7,10 @@ from services.notifier.domain.rules import RULES, message_id_for, other_parties
 IDS = dict(relationship_id="R1", mentor_id="A", mentee_id="B")
 
 
-def test_every_rule_is_for_a_known_event_and_has_both_templates():
+def test_every_rule_is_for_a_known_event_and_has_its_templates():
     assert set(RULES) <= set(EVENT_TYPES)
     for decide in set(RULES.values()):
+        assert (TEMPLATES / f"{decide.__name__}.subject.j2").is_file()
         assert (TEMPLATES / f"{decide.__name__}.txt.j2").is_file()
         assert (TEMPLATES / f"{decide.__name__}.html.j2").is_file()
 
