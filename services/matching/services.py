@@ -17,7 +17,7 @@ from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAv
 from services.matching.adapters import orm
 from services.matching.adapters.repository import (MatchingUnitOfWork, is_active, open_relationships_of,
                                                    searcher_profiles)
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.connections import connections, member_facts
 from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, DeletedAccount, MenteeProfile, MentorProfile,
                                                ProfileNotFound, index_document, load_level)

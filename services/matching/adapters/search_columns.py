@@ -28,7 +28,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 import tantivy
 
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.search import (CRITERIA, MAX_LOAD_LEVEL, MAX_WEIGHT, WEIGHT_STEP, Criterion, Cursor,
                                              SearchQuery)
 

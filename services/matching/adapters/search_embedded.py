@@ -31,7 +31,7 @@ import orjson
 import tantivy
 
 from services.matching.adapters.search_columns import BitLayout, Columns, by_full_id_where_keys_tie, id_key
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.profiles import MentorProfile, index_document
 from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
                                              SearchQuery)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connect.errors import Invalid
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.profiles import normalise_tag
 
 TEXT_SHARE = 0.5

@@ -174,7 +174,7 @@ def test_deleted_mentor_disappears(engine):
 
 def _random_specs(count: int, seed: int = 3) -> list[dict[str, Any]]:
     """Seeded mixes of criteria, weights and filters over the taxonomy (the same on every run)."""
-    from services.matching.domain import taxonomy
+    from schemas import taxonomy
 
     rng = random.Random(seed)
     pools = {

@@ -1,5 +1,8 @@
 """The controlled vocabulary of profiles and searches (served by `GET /v1/taxonomy`).
 
+Shared in `schemas/` because events carry these ids (a proposal's areas, a meeting's mode) and
+the notifier writes their labels into emails; matching owns the vocabulary and serves it.
+
 Ids are stable snake_case strings (what profiles, searches and the index store);
 labels are what portals show.  Expertise entries may carry synonyms: they are
 written into the mentor's searchable text so that a free-text search for
