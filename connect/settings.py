@@ -96,6 +96,9 @@ class AuthSettings(_ConnectSettings):
 
 class ApiSettings(_ConnectSettings):
     api_url: str | None = None
+    # Where members use Connect: the portal's public base URL (emails link to its pages; the
+    # development sign-in sends members back to it).  `connect serve` defaults it to its own address.
+    portal_url: str = "http://127.0.0.1:8000"
     # Distributed shape: where the relationships service asks matching for alternative mentors.
     matching_url: str | None = None
     # Bearer token the relationships service presents to matching's API (a service credential).
