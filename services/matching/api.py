@@ -39,6 +39,12 @@ class MeOut(BaseModel):
     name: str
     email: str
     roles: list[str]
+    profiles: list[str] = Field(default_factory=list, description="The profiles the member holds: `mentor`, "
+                                "`mentee`, both or none (switch between them in Edit Account).")
+    available: Optional[bool] = Field(None, description="Whether the mentor profile is available to mentees; "
+                                      "null without a mentor profile.")
+    availability_message: Optional[str] = Field(None, description="While the mentor profile is unavailable: "
+                                                "'You are currently unavailable to mentees'; null otherwise.")
 
 
 class LocationIn(_Strict):
@@ -127,6 +133,8 @@ class SuggestionOut(BaseModel):
     member_id: str
     name: str
     headline: str
+    expertise: list[str] = Field(default_factory=list, description="The mentor's expertise ids (taxonomy), so the "
+                                 "caller can say which of the asked areas each suggestion covers.")
 
 
 def _location(model: Optional[LocationIn]) -> Location:
@@ -135,9 +143,11 @@ def _location(model: Optional[LocationIn]) -> Location:
     return Location(country=model.country.upper(), region=model.region, city=model.city)
 
 
-@router.get("/members/me", response_model=MeOut, summary="Who the token says I am")
-def read_me(member: Member = Depends(current_member)) -> MeOut:
-    return MeOut(member_id=member.id, name=member.name, email=member.email, roles=sorted(member.roles))
+@router.get("/members/me", response_model=MeOut,
+            summary="Who the token says I am, the profiles I hold and my availability")
+def read_me(member: Member = Depends(current_member), matching: MatchingService = Depends(service)) -> MeOut:
+    return MeOut(member_id=member.id, name=member.name, email=member.email, roles=sorted(member.roles),
+                 **matching.account(member.id))
 
 
 @router.get("/taxonomy", tags=["matching"], summary="Allowed values of every controlled field")
