@@ -135,7 +135,7 @@ class NotifierService:
                                                                                      recipient, people))
             message = build_message(sender=self.sender, to_name=recipient.name, to_email=recipient.email or "",
                                     subject=subject, text=text, html=html, message_id=message_id,
-                                    date=self.clock.now(), attachments=self._attachments(envelope, note))
+                                    date=self.clock.now(), attachments=self._attachments(envelope, note, people))
             if (event_id, note.recipient_id) in batch.in_doubt:
                 log.warning("event %s (%s): a notifier stopped after claiming email %s for member %s and before "
                             "confirming it; sending it again (the file sender keeps the first copy; over SMTP "
@@ -161,17 +161,26 @@ class NotifierService:
         if refused:
             raise PoisonMessage(f"mail server refused the email for {', '.join(refused)}")
 
-    def _attachments(self, envelope: Envelope, note: Notification) -> tuple[Attachment, ...]:
+    def _attachments(self, envelope: Envelope, note: Notification,
+                     people: dict[str, Recipient]) -> tuple[Attachment, ...]:
         if note.invite is None:
             return note.attachments
-        organiser = parseaddr(self.sender)[1]
-        return (*note.attachments, invite_attachment(note.invite, envelope.occurred_at, organiser))
+
+        def party(member_id: str | None) -> tuple[str, str] | None:
+            person = people.get(member_id) if member_id else None
+            if person is None or not person.email or person.erased:
+                return None
+            return person.display_name, person.email
+
+        attendees = [p for p in (party(m) for m in note.invite.attendee_ids) if p]
+        return (*note.attachments, invite_attachment(note.invite, envelope.occurred_at, parseaddr(self.sender)[1],
+                                                     party(note.invite.organiser_id), attendees))
 
     def _context(self, envelope: Envelope, event: EventData, note: Notification, recipient: Recipient,
                  people: dict[str, Recipient]) -> dict[str, Any]:
         context: dict[str, Any] = {
             "recipient": recipient, "event": event, "occurred_at": envelope.occurred_at, **note.context,
-            "link": self.portal_url + portal_page(note.template, event),
+            "link": self.portal_url + portal_page(note.template, event), "portal_url": self.portal_url,
         }
         for role, member_id in note.about.items():
             member = people.get(member_id)

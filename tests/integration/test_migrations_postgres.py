@@ -41,3 +41,9 @@ def test_the_notifier_ledger_keeps_its_meaning_across_the_claims_migration(pg_da
     from tests.system.test_migrations import notifier_ledger_survives_the_claims_migration
 
     notifier_ledger_survives_the_claims_migration(pg_database, tmp_path)
+
+
+def test_accepted_relationships_get_their_planned_end_timers_on_upgrade(pg_database):
+    from tests.system.test_migrations import accepted_relationships_get_their_planned_end_timers
+
+    accepted_relationships_get_their_planned_end_timers(pg_database)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from schemas.events import (EventData, MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted,
                             PartnerNudged, ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipWithdrawn, SupportRequestCreated,
+                            RelationshipCompleted, RelationshipEndingSoon, RelationshipWithdrawn, SupportRequestCreated,
                             SupportRequestResolved, _MeetingEvent, _RelationshipEvent)
 
 MAX_ALTERNATIVES = 3
@@ -41,6 +41,9 @@ class Invite:
     location: str
     description: str
     cancelled: bool = False
+    #: The member who arranged the meeting (ORGANIZER) and the other party (ATTENDEE).
+    organiser_id: str | None = None
+    attendee_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ PORTAL_PAGES = {
     "proposal_reopened": "/relationships/{relationship_id}", "proposal_edited": "/relationships/{relationship_id}",
     "relationship_withdrawn": "/relationships/{relationship_id}",
     "relationship_completed": "/relationships/{relationship_id}/dashboard",
+    "relationship_ending_soon": "/relationships/{relationship_id}/dashboard",
     "meeting_scheduled": "/relationships/{relationship_id}/meetings",
     "meeting_changed": "/relationships/{relationship_id}/meetings",
     "meeting_cancelled": "/relationships/{relationship_id}/meetings",
@@ -163,7 +167,15 @@ def relationship_withdrawn(event: RelationshipWithdrawn) -> list[Notification]:
 
 @rule(RelationshipCompleted)
 def relationship_completed(event: RelationshipCompleted) -> list[Notification]:
+    # Completed by the timers (no actor): both parties hear, and both may stay in touch.
     return [_relationship_note(event, "relationship_completed", m) for m in other_parties(event)]
+
+
+@rule(RelationshipEndingSoon)
+def relationship_ending_soon(event: RelationshipEndingSoon) -> list[Notification]:
+    return [_relationship_note(event, "relationship_ending_soon", m,
+                               planned_end_date=event.planned_end.strftime("%A %d %B %Y"))
+            for m in (event.mentor_id, event.mentee_id)]
 
 
 def message_id_for(event_id: str, recipient_id: str, domain: str = "connect.notifier") -> str:
@@ -183,12 +195,19 @@ def _meeting(event: _MeetingEvent, template: str, cancelled: bool = False) -> li
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     ends_at = event.starts_at + timedelta(minutes=event.duration_minutes)
+    # Events written before `organiser_id` existed: the one who acted is the best guess.
+    organiser = event.organiser_id or event.actor_id
+    parties = (event.mentor_id, event.mentee_id)
     invite = Invite(uid=f"meeting-{event.meeting_id}@connect", sequence=event.sequence, starts_at=event.starts_at,
                     ends_at=ends_at, summary="Connect mentoring meeting", location=event.location_or_link,
-                    description=event.agenda, cancelled=cancelled)
+                    description=event.agenda, cancelled=cancelled, organiser_id=organiser,
+                    attendee_ids=tuple(m for m in parties if m != organiser))
     context = {"starts_at_local": event.starts_at.astimezone(zone).strftime("%A %d %B %Y, %H:%M"),
                "time_zone": zone.key, "starts_at_utc": event.starts_at.strftime("%Y-%m-%d %H:%M UTC")}
-    return [replace(_relationship_note(event, template, m, **context), invite=invite) for m in other_parties(event)]
+    # Both parties' calendars hold the entry (the organiser's too), so both get every
+    # invitation, update and cancellation, the one who made the change included.
+    return [replace(_relationship_note(event, template, m, by_me=m == event.actor_id, **context), invite=invite)
+            for m in parties]
 
 
 @rule(MeetingScheduled)

@@ -30,7 +30,7 @@ from services.relationships.account.domain import (ACCOUNT_DELETED_REASON, CPD_C
                                                    check_support_request, cpd_totals)
 from services.relationships.adapters.account_repository import is_deleted
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
-from services.relationships.proposals.domain import Role, Status, planned_end
+from services.relationships.proposals.domain import Status, planned_end
 from services.relationships.proposals.services import iso, relationship_for
 from services.relationships.workspace.domain import ToolKind
 from services.relationships.workspace.services import parties_of
@@ -112,11 +112,7 @@ class AccountService:
                 if meeting.events:
                     uow.workspace.save_meeting(meeting)
                     uow.record_events_of(meeting)
-            if rel.status is Status.PENDING and rel.role_of(member_id) is Role.MENTOR:
-                # A mentor cannot withdraw a proposal sent to them; declining it is their way out.
-                rel.reject(member_id, now, ACCOUNT_DELETED_REASON)
-            else:
-                rel.withdraw(member_id, now, ACCOUNT_DELETED_REASON)
+            rel.leave_connect(member_id, now, ACCOUNT_DELETED_REASON)
             withdrawn.append(rel.id)
         return withdrawn
 

@@ -99,6 +99,8 @@ class AccountRepository:
         session.execute(update(orm.support_requests).where(orm.support_requests.c.member_id == member_id)
                         .values(message="", resolution_note=None, member_id=pseudonym))
         session.execute(delete(orm.learning_notes).where(orm.learning_notes.c.member_id == member_id))
+        # Offered as an alternative mentor somewhere: their name and headline leave those lists.
+        session.execute(delete(orm.alternatives).where(orm.alternatives.c.member_id == member_id))
         session.execute(delete(orm.members).where(orm.members.c.member_id == member_id))
         session.execute(delete(orm.idempotency_keys).where(orm.idempotency_keys.c.member_id == member_id))
         session.execute(update(orm.deleted_accounts).where(orm.deleted_accounts.c.member_id == member_id)

@@ -191,7 +191,8 @@ class Meeting:
         d = self.details
         return {**parties.ids(actor_id), "meeting_id": self.id, "starts_at": d.starts_at,
                 "duration_minutes": d.duration_minutes, "mode": d.mode, "location_or_link": d.location_or_link,
-                "agenda": d.agenda, "time_zone": d.time_zone, "sequence": self.sequence}
+                "agenda": d.agenda, "time_zone": d.time_zone, "sequence": self.sequence,
+                "organiser_id": self.organiser_id}
 
     def _require_changeable(self, parties: Parties, now: datetime) -> None:
         parties.require_open("Meetings")
@@ -399,26 +400,44 @@ def post_message(parties: Parties, message_id: str, sender_id: str, body: str, *
                          recipient_id=parties.other(sender_id), notify=not email_outstanding)
 
 
+class NudgeNotAllowed(Conflict):
+    """A nudge refused, and why (`why`): the relationship is not accepted
+    (`relationship_not_accepted`, with `current_status`), the partner was active lately
+    (`partner_active`) or the sender nudged lately (`nudged_recently`); `allowed_from` says
+    when a nudge will be possible (not for a relationship that is not accepted)."""
+
+    code = "nudge-not-allowed"
+
+    def __init__(self, detail: str, why: str, allowed_from: datetime | None = None, **facts: Any) -> None:
+        when = {"allowed_from": allowed_from.isoformat().replace("+00:00", "Z")} if allowed_from else {}
+        super().__init__(detail, why=why, **when, **facts)
+        self.why = why
+        self.allowed_from = allowed_from
+
+
 def nudge_refusal(parties: Parties, sender_id: str, partner_last_active: datetime | None,
-                  last_nudge: datetime | None, now: datetime) -> str | None:
-    """Why the sender may not nudge now (None: they may)."""
+                  last_nudge: datetime | None, now: datetime) -> NudgeNotAllowed | None:
+    """Why the sender may not nudge now (None: they may); `now` is the Clock's, like every timer's."""
     if not parties.workspace_open:
-        return f"Only a partner in an accepted relationship can be nudged; it is {parties.status}."
+        return NudgeNotAllowed(f"Only a partner in an accepted relationship can be nudged; it is {parties.status}.",
+                               "relationship_not_accepted", current_status=parties.status)
     quiet_since = partner_last_active or parties.accepted_at
     if quiet_since is not None and now - quiet_since < NUDGE_AFTER_QUIET:
-        return (f"Your partner was active on {quiet_since.date().isoformat()}; give them "
-                f"{NUDGE_AFTER_QUIET.days} days before a nudge.")
+        return NudgeNotAllowed(f"Your partner was active on {quiet_since.date().isoformat()}; give them "
+                               f"{NUDGE_AFTER_QUIET.days} days before a nudge.", "partner_active",
+                               quiet_since + NUDGE_AFTER_QUIET)
     if last_nudge is not None and now - last_nudge < NUDGE_AT_MOST_EVERY:
-        return (f"You nudged your partner on {last_nudge.date().isoformat()}; at most one nudge every "
-                f"{NUDGE_AT_MOST_EVERY.days} days.")
+        return NudgeNotAllowed(f"You nudged your partner on {last_nudge.date().isoformat()}; at most one nudge "
+                               f"every {NUDGE_AT_MOST_EVERY.days} days.", "nudged_recently",
+                               last_nudge + NUDGE_AT_MOST_EVERY)
     return None
 
 
 def nudge(parties: Parties, sender_id: str, partner_last_active: datetime | None, last_nudge: datetime | None,
           now: datetime) -> PartnerNudged:
     refusal = nudge_refusal(parties, sender_id, partner_last_active, last_nudge, now)
-    if refusal:
-        raise WorkspaceRefused(refusal, current_status=parties.status)
+    if refusal is not None:
+        raise refusal
     return PartnerNudged(**parties.ids(sender_id), recipient_id=parties.other(sender_id))
 
 

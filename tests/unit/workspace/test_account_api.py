@@ -31,14 +31,18 @@ def test_deleting_an_account_withdraws_everywhere_and_refuses_the_token(client, 
     # Partners see the outcome; their own tokens still work.
     assert client.get(accepted.url, headers=accepted.mentor).json()["status"] == "withdrawn"
     assert client.get(pending_as_mentee.url, headers=pending_as_mentee.mentor).json()["status"] == "withdrawn"
-    assert client.get(pending_as_mentor.url, headers=pending_as_mentor.mentee).json()["status"] == "rejected"
+    # A mentor leaving is not a mentor declining: the proposal is withdrawn, by the deleted member.
+    left = client.get(pending_as_mentor.url, headers=pending_as_mentor.mentee).json()
+    assert left["status"] == "withdrawn" and left["withdrawn_by"] == "M1"
+    assert left["status_history"][-1]["actor"]["member_id"] == "M1"
     assert client.get(accepted.url + "/meetings", headers=accepted.mentor).json()["items"][0]["status"] == "cancelled"
 
     events = published(container, types=("AccountDeleted", "RelationshipWithdrawn", "ProposalWithdrawn",
                                           "ProposalRejected", "MeetingCancelled"))
+    assert all(e["data"]["account_deleted"] for e in events if "Withdrawn" in e["type"])
     kinds = sorted((e["type"], e["key"]) for e in events)
     assert kinds == sorted([("AccountDeleted", "M1"), ("RelationshipWithdrawn", accepted.id),
-                            ("ProposalWithdrawn", pending_as_mentee.id), ("ProposalRejected", pending_as_mentor.id),
+                            ("ProposalWithdrawn", pending_as_mentee.id), ("ProposalWithdrawn", pending_as_mentor.id),
                             ("MeetingCancelled", accepted.id)])
     cancelled = next(e for e in events if e["type"] == "MeetingCancelled")
     assert cancelled["data"]["meeting_id"] == meeting["id"] and cancelled["data"]["sequence"] == 1
@@ -136,3 +140,21 @@ def test_cpd_record_as_json_and_csv(client, pair, clock):
     assert next(r for r in rows if r["activity"] == "meeting")["minutes"] == "90"
     # The mentor's record counts the same meeting from their side.
     assert client.get("/v1/members/me/cpd", headers=pair.mentor).json()["totals"]["meeting_minutes"] == 90
+
+
+def test_partners_are_told_the_deleted_member_left_connect(client, propose, deliver, container):
+    as_mentor = propose("M4", "M1", accept=False)  # M1 is the mentor of M4's pending proposal
+    as_mentee = propose("M1", "M2")
+    deliver()
+    assert client.delete("/v1/members/me", headers=as_mentor.mentor).status_code == 200
+    deliver()
+    import email
+    from email.policy import default
+    mail = [email.message_from_bytes(p.read_bytes(), policy=default)
+            for p in container.settings.mail_dir.glob("*.eml")]
+    to_mentee = [m for m in mail if "m4@example.org" in str(m["To"]) and "left Connect" in str(m["Subject"])]
+    to_mentor = [m for m in mail if "m2@example.org" in str(m["To"]) and "left Connect" in str(m["Subject"])]
+    assert len(to_mentee) == 1 and len(to_mentor) == 1
+    body = to_mentee[0].get_body(("plain",)).get_content()
+    assert "Mentor M1 has left Connect" in body and "search for another mentor" in body
+    assert not any("declined" in str(m["Subject"]) for m in mail)
