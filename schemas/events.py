@@ -328,6 +328,15 @@ class PartnerNudged(_RelationshipEvent):
     recipient_id: str
 
 
+class SupportMessageSentToPartner(_RelationshipEvent):
+    """The customer service team (`actor_id`) wrote to `recipient_id`, the partner of the member
+    who filed contact_partner request `request_id`; the notifier emails `message` to them."""
+
+    request_id: str
+    recipient_id: str
+    message: str = ""
+
+
 class _SupportEvent(EventData):
     TOPIC: ClassVar[str] = MEMBERS_TOPIC
     request_id: str
@@ -346,6 +355,8 @@ class SupportRequestCreated(_SupportEvent):
 class SupportRequestResolved(_SupportEvent):
     outcome: str  # approved | declined | done
     resolved_by: str
+    #: What the team wrote to the member on resolving (shown in the request and the email).
+    note: str | None = None
 
 
 # --- erasure (what an erased member leaves in a log of events) ----------------------

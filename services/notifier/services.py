@@ -20,7 +20,8 @@ from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
 from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, kept_connection
 from services.notifier.domain.recipients import Recipient
-from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for, portal_page
+from services.notifier.domain.rules import (SUPPORT_TEAM, Attachment, Notification, message_id_for,
+                                            notifications_for, portal_page)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ def decode(raw: bytes) -> tuple[Envelope, EventData]:
 class NotifierService:
     def __init__(self, database: Database, clock: Clock, email: EmailSender,
                  sender: str = "Connect <connect@example.org>", renderer: TemplateRenderer | None = None,
-                 ledger_group: int = 1, portal_url: str = "http://127.0.0.1:8000") -> None:
+                 ledger_group: int = 1, portal_url: str = "http://127.0.0.1:8000",
+                 support_address: str | None = None) -> None:
         self.database = database
         # Confirmations per ledger write on the batch path: >1 saves database round trips but widens
         # the duplicate window after a crash to that many accepted, unconfirmed emails per thread.
@@ -45,6 +47,9 @@ class NotifierService:
         self.email = email
         self.sender = sender
         self.portal_url = portal_url.rstrip("/")
+        # The customer service team's mailbox, the recipient SUPPORT_TEAM stands for.
+        name, address = parseaddr(support_address or "")
+        self.support_team = Recipient(SUPPORT_TEAM, name or "Connect customer service", address or None)
         self.renderer = renderer or TemplateRenderer()
         self.directory = SqlDirectory(database)
         self.deliveries = SqlDeliveries(database)
@@ -121,7 +126,7 @@ class NotifierService:
                               | {m for note in pending for m in note.about.values()})
         refused: list[str] = []
         for note in pending:
-            recipient = people.get(note.recipient_id)
+            recipient = self.support_team if note.recipient_id == SUPPORT_TEAM else people.get(note.recipient_id)
             if recipient is None or not recipient.email:
                 log.warning("event %s (%s): no address known for member %s; email %s skipped",
                             event_id, envelope.type, note.recipient_id, note.template)

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from schemas.events import (EventData, MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted,
                             PartnerNudged, ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipEndingSoon, RelationshipWithdrawn, SupportRequestCreated,
+                            RelationshipCompleted, RelationshipEndingSoon, RelationshipWithdrawn,
+                            SupportMessageSentToPartner, SupportRequestCreated,
                             SupportRequestResolved, _MeetingEvent, _RelationshipEvent)
 
 MAX_ALTERNATIVES = 3
@@ -74,11 +75,14 @@ PORTAL_PAGES = {
     "message_posted": "/relationships/{relationship_id}/messages",
     "partner_nudged": "/relationships/{relationship_id}/messages",
     "support_request_received": "/support", "support_request_resolved": "/support",
+    "support_request_new": "/support/requests/{request_id}",
+    "support_message_to_partner": "/relationships/{relationship_id}",
 }
 
 
 def portal_page(template: str, event: EventData) -> str:
-    return PORTAL_PAGES.get(template, "/").format(relationship_id=getattr(event, "relationship_id", ""))
+    return PORTAL_PAGES.get(template, "/").format(relationship_id=getattr(event, "relationship_id", ""),
+                                                  request_id=getattr(event, "request_id", ""))
 
 
 E = TypeVar("E", bound=EventData)
@@ -244,14 +248,31 @@ SUPPORT_KIND_LABELS = {"erasure": "permanently deleting your personal data",
                        "contact_partner": "contacting your mentoring partner for you", "other": "your question"}
 
 
+#: The recipient id that stands for the customer service team's mailbox (`support_address`).
+SUPPORT_TEAM = "connect-support-team"
+
+#: What a new request is about, as the team's queue names it.
+SUPPORT_KIND_NAMES = {"erasure": "Erasure of personal data", "contact_partner": "Contact the mentoring partner",
+                      "other": "Other question"}
+
+
 @rule(SupportRequestCreated)
 def support_request_received(event: SupportRequestCreated) -> list[Notification]:
-    return [Notification(event.member_id, "support_request_received",
-                         context={"kind": event.kind, "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)})]
+    kind = {"kind": event.kind, "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)}
+    return [Notification(event.member_id, "support_request_received", context=kind),
+            Notification(SUPPORT_TEAM, "support_request_new", about={"requester": event.member_id},
+                         context={**kind, "kind_name": SUPPORT_KIND_NAMES.get(event.kind, event.kind)})]
 
 
 @rule(SupportRequestResolved)
 def support_request_resolved(event: SupportRequestResolved) -> list[Notification]:
     return [Notification(event.member_id, "support_request_resolved",
-                         context={"kind": event.kind, "outcome": event.outcome,
+                         context={"kind": event.kind, "outcome": event.outcome, "note": event.note or "",
                                   "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)})]
+
+
+@rule(SupportMessageSentToPartner)
+def support_message_to_partner(event: SupportMessageSentToPartner) -> list[Notification]:
+    requester = event.mentee_id if event.recipient_id == event.mentor_id else event.mentor_id
+    return [Notification(event.recipient_id, "support_message_to_partner", about={"counterpart": requester},
+                         context={"recipient_role": "mentor" if event.recipient_id == event.mentor_id else "mentee"})]

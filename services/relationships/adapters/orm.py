@@ -225,3 +225,15 @@ support_requests = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_relationships_support_requests_status", support_requests.c.status, support_requests.c.created_at)
+
+support_messages = Table(
+    "relationships_support_messages", metadata,
+    # What the customer service team wrote to a member's partner for a contact_partner request.
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), nullable=False),
+    Column("author_id", String(64), nullable=False),
+    Column("recipient_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_relationships_support_messages_request", support_messages.c.request_id, support_messages.c.sent_at)
