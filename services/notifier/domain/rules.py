@@ -85,6 +85,21 @@ def portal_page(template: str, event: EventData) -> str:
                                                   request_id=getattr(event, "request_id", ""))
 
 
+#: Changed fields as emails name them (`{{ event.changed_fields | field_label }}`), never the ids.
+FIELD_LABELS = {
+    # a proposal's
+    "message": "message", "areas": "areas", "goals": "goals", "interaction_modes": "ways of meeting",
+    "duration_months": "duration",
+    # a meeting's
+    "starts_at": "time", "duration_minutes": "length", "mode": "how you meet", "location_or_link": "place or link",
+    "agenda": "agenda", "time_zone": "time zone",
+}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name.replace("_", " "))
+
+
 E = TypeVar("E", bound=EventData)
 Rule = Callable[[Any], list[Notification]]
 RULES: dict[str, Rule] = {}

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connect.errors import Conflict, Invalid, NotFound
 from connect.etags import entity_tag
+from schemas import taxonomy
 from schemas.events import (MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted, PartnerNudged,
                             ToolSaved)
 
@@ -452,14 +453,37 @@ ICE_BREAKERS = (
 )
 
 
+#: What two members share, as a sentence (kind: (vocabulary of its ids or None for free tags, wording)).
+_SHARED = {
+    "languages": ("languages", "You both speak {values}."),
+    "sectors": ("sectors", "You both work in {values}."),
+    "employer": (None, "You both work for {values}."),
+    "region": ("regions", "You are both based in {values}."),
+    "qualifications": ("qualifications", "You both hold {values}."),
+    "interests": (None, "You share an interest in {values}."),
+}
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def shared_sentence(kind: str, values: list[str]) -> str | None:
+    """'You both speak English and Welsh.': taxonomy labels, never ids; None for nothing shared."""
+    vocabulary, wording = _SHARED.get(kind, (None, "You share {values}."))
+    words = [taxonomy.label(vocabulary, str(v)) if vocabulary else str(v) for v in values if v]
+    return wording.format(values=_and(words)) if words else None
+
+
 def ice_breakers(areas: list[str], shared: list[dict[str, Any]], duration_months: int) -> list[str]:
-    """Prompts for the first conversation: what the two share first, then the FAQ's suggestions."""
+    """Prompts for the first conversation: what the two share first (in words), then the FAQ's suggestions."""
     prompts = []
     for connection in shared:
-        values = ", ".join(str(v) for v in connection.get("values", []))
-        if values:
-            prompts.append(f"You share {connection.get('kind', 'something')}: {values}. How did you get there?")
+        sentence = shared_sentence(str(connection.get("kind", "")), list(connection.get("values", [])))
+        if sentence:
+            prompts.append(f"{sentence} How did that shape your career so far?")
     if areas:
-        prompts.append("The proposal names " + ", ".join(areas) + ": which matters most right now?")
+        labels = [taxonomy.label("expertise", a) if a in taxonomy.ids("expertise") else a for a in areas]
+        prompts.append(f"The proposal names {_and(labels)}: which matters most right now?")
     prompts.extend(p.format(months=duration_months) for p in ICE_BREAKERS)
     return prompts

@@ -101,8 +101,13 @@ def test_support_outcomes_fit_the_kind():
 
 
 def test_ice_breakers_start_with_what_the_two_share():
-    prompts = ice_breakers(["career_planning"], [{"kind": "sectors", "values": ["insurance"]}], 6)
-    assert prompts[0].startswith("You share sectors: insurance") and "6 months" in " ".join(prompts)
+    prompts = ice_breakers(["career_planning", "leadership"], [{"kind": "languages", "values": ["en", "cy"]},
+                                                               {"kind": "employer", "values": ["acme"]}], 6)
+    assert prompts[0].startswith("You both speak English and Welsh.")
+    assert prompts[1].startswith("You both work for acme.")
+    assert prompts[2] == ("The proposal names Career planning and Leadership and management: which matters most "
+                          "right now?")
+    assert "6 months" in " ".join(prompts)
 
 
 def test_any_sequence_of_meeting_moves_keeps_the_calendar_consistent():
