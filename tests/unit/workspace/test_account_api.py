@@ -218,3 +218,8 @@ def test_support_contacts_the_partner_on_the_members_behalf(client, pair, auth, 
     assert sorted(str(m["Subject"]) for m in new) == ["New support request: Contact the mentoring partner",
                                                       "New support request: Other question"]
     assert "Grace is silent" not in str(new[0])
+    # The new route is in the published API document with its answer's model.
+    document = client.get("/openapi.json").json()
+    route = document["paths"]["/v1/support-requests/{request_id}/partner-messages"]["post"]
+    assert route["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/PartnerMessageOut")
+    assert "recipient_id" in document["components"]["schemas"]["PartnerMessageOut"]["properties"]
