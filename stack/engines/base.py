@@ -1,4 +1,4 @@
-"""Shared machinery of the local engine launchers.
+"""Shared machinery of the local engine launchers (tooling: tests, `connect stack`, benchmarks).
 
 An engine is an external server process (PostgreSQL, Redis, Kafka, OpenSearch, an SMTP sink)
 started on free loopback ports with its data in a folder of its own. Two ways to run one:
@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Sequence
 
@@ -111,14 +112,6 @@ def engines_cache_dir() -> Path:
     return Path.home() / ".cache" / "connect" / "engines"
 
 
-def deploy_dir() -> Path:
-    """The repository's ``deploy/`` folder (poms, logging configs); ``CONNECT_DEPLOY_DIR`` overrides."""
-    configured = os.environ.get("CONNECT_DEPLOY_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    return Path(__file__).resolve().parents[2] / "deploy"
-
-
 def find_java() -> str:
     """The ``java`` to run engines with: ``CONNECT_JAVA``, then ``$JAVA_HOME/bin/java``, then PATH."""
     candidates = [os.environ.get("CONNECT_JAVA", "")]
@@ -151,7 +144,9 @@ def find_javac(java: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path):
+def file_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created if missing): one fetch or build at a time
+    across the processes sharing the engines cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -161,7 +156,8 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _digest(paths: Iterable[Path]) -> str:
+def files_digest(paths: Iterable[Path]) -> str:
+    """One SHA-256 over the contents of ``paths``: the marker a cached artefact was built from."""
     sha = hashlib.sha256()
     for path in paths:
         sha.update(path.read_bytes())
@@ -179,10 +175,10 @@ def ensure_maven_lib(name: str, pom: Path, *, timeout: float = 900.0) -> Path:
     root = engines_cache_dir() / name
     lib = root / "lib"
     marker = lib / ".complete"
-    digest = _digest([pom])
+    digest = files_digest([pom])
     if marker.is_file() and marker.read_text().strip() == digest:
         return lib
-    with _file_lock(root / ".lock"):
+    with file_lock(root / ".lock"):
         if marker.is_file() and marker.read_text().strip() == digest:
             return lib
         mvn = shutil.which("mvn")
@@ -228,6 +224,51 @@ def ensure_maven_lib(name: str, pom: Path, *, timeout: float = 900.0) -> Path:
 def classpath(*entries: Path) -> str:
     """A JVM classpath; a folder named ``lib`` stands for every jar in it."""
     return os.pathsep.join(str(entry / "*") if entry.name == "lib" else str(entry) for entry in entries)
+
+
+def ensure_classes(name: str, sources: Sequence[Path], lib: Path, java: str, *, into: str = "classes") -> Path:
+    """Compile the project's ``sources`` against the jars of ``lib`` once, into
+    ``<cache>/<name>/<into>``; return that folder. Recompiled when a source or the jars change."""
+    for source in sources:
+        if not source.is_file():
+            raise EngineError("source not found: %s (set CONNECT_DEPLOY_DIR to the repo's deploy/)" % source)
+    root = engines_cache_dir() / name
+    classes = root / into
+    marker = classes / ".complete"
+    digest = files_digest([*sources, lib / ".complete"])
+    if marker.is_file() and marker.read_text().strip() == digest:
+        return classes
+    with file_lock(root / ".lock"):
+        if marker.is_file() and marker.read_text().strip() == digest:
+            return classes
+        javac = find_javac(java)
+        if javac is None:
+            raise EngineError("javac not found; a JDK is needed (run deploy/install-system-deps.sh)")
+        if classes.exists():
+            shutil.rmtree(classes)
+        classes.mkdir(parents=True)
+        proc = subprocess.run(
+            [javac, "-nowarn", "-d", str(classes), "-cp", classpath(lib), *(str(source) for source in sources)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+        )
+        if proc.returncode != 0:
+            raise EngineError("could not compile %s" % ", ".join(source.name for source in sources), proc.stdout)
+        marker.write_text(digest + "\n")
+    return classes
+
+
+def cluster_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
+    """``GET /_cluster/health`` of an Elasticsearch or OpenSearch node, waiting up to a second for
+    yellow; plain urllib, no client needed."""
+    request = urllib.request.Request(
+        url.rstrip("/") + "/_cluster/health?wait_for_status=yellow&timeout=1s",
+        headers={"Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL
+        return json.loads(response.read().decode("utf-8"))
 
 
 # --------------------------------------------------------------------------- processes
@@ -278,7 +319,7 @@ def process_stat(pid: int | str) -> list[str]:
     return raw[raw.rindex(")") + 2:].split()
 
 
-def _process_start_ticks(pid: int) -> int | None:
+def process_start_ticks(pid: int) -> int | None:
     """Start time of ``pid`` in clock ticks; tells a live engine from a recycled pid."""
     try:
         return int(process_stat(pid)[19])
@@ -298,7 +339,7 @@ def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
             return False
     except OSError:
         return False
-    if start_ticks is not None and _process_start_ticks(pid) != start_ticks:
+    if start_ticks is not None and process_start_ticks(pid) != start_ticks:
         return False
     return True
 
@@ -588,7 +629,7 @@ class Engine:
         finally:
             logfile.close()
         self.pid = self.process.pid
-        self._start_ticks = _process_start_ticks(self.pid)
+        self._start_ticks = process_start_ticks(self.pid)
         log.debug("%s spawned pid %s: %s", self.name, self.pid, " ".join(argv))
 
     def _wait_ready(self, began: float) -> None:
@@ -732,3 +773,66 @@ class JvmEngine(Engine):
             main,
             *args,
         ]
+
+
+class SearchNodeEngine(JvmEngine):
+    """One node of a search cluster (Elasticsearch, OpenSearch) on ``http://127.0.0.1:<port>``,
+    transport on ``transport_port``, ready once the cluster health is yellow or green.
+
+    ``settings`` adds or replaces node settings (``elasticsearch.yml`` / ``opensearch.yml`` keys);
+    subclasses start from ``base_settings()``, which turns disk-based shard allocation off so a
+    nearly full CI disk does not turn indices read-only or red. ``jvm_options`` are added to the
+    JVM's; ``fast_start=False`` drops the C1-only JIT option.
+    """
+
+    min_heap = "512m"
+    stop_grace = 20.0
+    default_startup_timeout = 120.0
+    default_heap: ClassVar[str] = "512m"
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        port: int | None = None,
+        transport_port: int | None = None,
+        cluster_name: str = "connect-test",
+        heap: str | None = None,
+        settings: dict[str, str] | None = None,
+        **jvm: Any,
+    ) -> None:
+        super().__init__(data_dir, heap=heap or self.default_heap, **jvm)
+        self.port = port
+        self.transport_port = transport_port
+        self.cluster_name = cluster_name
+        self.settings = dict(settings or {})
+
+    def base_settings(self) -> dict[str, str]:
+        return {
+            "http.port": str(self.port),
+            "transport.port": str(self.transport_port),
+            "network.host": self.host,
+            "discovery.type": "single-node",
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+        }
+
+    def pick_ports(self) -> None:
+        self.port = self.pick_port(self.port, "port")
+        self.transport_port = self.pick_port(self.transport_port, "transport_port")
+
+    def _build_url(self) -> str:
+        return "http://%s:%s" % (self.host, self.port)
+
+    def _ready(self) -> bool:
+        if not port_open(self.host, self.port):  # type: ignore[arg-type]
+            return False
+        health = cluster_health(self.url, timeout=5.0)
+        return health.get("status") in ("yellow", "green")
+
+    def _state_settings(self) -> dict[str, Any]:
+        return {"port": self.port, "transport_port": self.transport_port, "cluster_name": self.cluster_name}
+
+    def _restore_settings(self, settings: dict[str, Any]) -> None:
+        self.port = settings.get("port")
+        self.transport_port = settings.get("transport_port")
+        self.cluster_name = settings.get("cluster_name", self.cluster_name)

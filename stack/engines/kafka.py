@@ -13,7 +13,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from .base import JvmEngine, classpath, deploy_dir, ensure_maven_lib, find_java, port_open, tail_file
+from connect.settings import deploy_dir
+
+from .base import JvmEngine, classpath, ensure_maven_lib, find_java, port_open, tail_file
 
 
 def fetch() -> Path:

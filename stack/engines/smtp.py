@@ -1,12 +1,13 @@
-"""An SMTP sink (aiosmtpd) that keeps every message it accepts, for tests and local stacks.
+"""The SMTP sink (aiosmtpd) that keeps every message it accepts, for tests, benchmarks and local stacks.
 
 ``SmtpSink`` runs in-process on a thread (the test fixture); it keeps each accepted message as a
 ``ReceivedMessage`` (envelope plus parsed ``email.message.EmailMessage``), optionally writes it
-to ``<mail_dir>/<n>.eml``, and can be programmed to answer a sequence of error replies first
-(``sink.program(451, 451, 451)``: three temporary failures, then normal acceptance).
+to ``<mail_dir>/<time>-<n>.eml``, and can be programmed to answer a sequence of error replies
+first (``sink.program(451, 451, 451)``: three temporary failures, then normal acceptance).
 
-``SmtpSinkEngine`` runs the same sink as a separate process (``python -m connect.engines.smtp``)
-for ``connect stack up``, with the usual detached-engine state file.
+``serve`` runs it until a signal, writing files only: ``connect run smtp-sink`` (the role
+``connect stack up`` starts) and ``python -m stack.engines.smtp``, which ``SmtpSinkEngine``
+starts as an engine of its own (with the usual detached-engine state file).
 """
 
 from __future__ import annotations
@@ -125,10 +126,14 @@ class SmtpSink:
 
     name = "smtp"
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, mail_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None,
+                 mail_dir: str | os.PathLike[str] | None = None, *, keep: bool = True) -> None:
         self.host = host
         self.port = port
         self.mail_dir = Path(mail_dir) if mail_dir is not None else None
+        # False for a sink in its own process, where only the files can be read: nothing
+        # accumulates in memory however long it runs.
+        self.keep = keep
         # Offer PIPELINING (RFC 2920) in EHLO, as production relays do; a test can turn it off
         # to hold a client to the one-command-at-a-time dialogue.  Read at each EHLO.
         self.pipelining = True
@@ -257,15 +262,20 @@ class SmtpSink:
                 self._cond.notify_all()
                 return programmed
             number = next(self._counter)
-        message = email.message_from_bytes(data, policy=email.policy.default)
         path = None
         if self.mail_dir is not None:
-            path = self.mail_dir / ("%06d.eml" % number)
+            # The time first: names stay unique (and in order) when a restarted sink writes to
+            # the same folder, as a local stack's does.
+            path = self.mail_dir / ("%d-%06d.eml" % (time.time_ns(), number))
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(data)
+            # Readers never see a half-written message.
             tmp.replace(path)
-        received = ReceivedMessage(mail_from, rcpts, data, message, peer, time.time(), path)  # type: ignore[arg-type]
         reply = programmed or DEFAULT_REPLIES[250]
+        if not self.keep:
+            return reply
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        received = ReceivedMessage(mail_from, rcpts, data, message, peer, time.time(), path)  # type: ignore[arg-type]
         with self._cond:
             self._messages.append(received)
             self._message_ids[str(message.get("Message-ID", ""))] += 1
@@ -304,7 +314,7 @@ class SmtpSinkEngine(Engine):
         return [
             sys.executable,
             "-m",
-            "connect.engines.smtp",
+            "stack.engines.smtp",
             "--host",
             self.host,
             "--port",
@@ -334,24 +344,30 @@ class SmtpSinkEngine(Engine):
         self.port = settings.get("port")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connect.engines.smtp", description="SMTP sink writing .eml files")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=1025)
-    parser.add_argument("--mail-dir", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def serve(host: str, port: int, mail_dir: str | os.PathLike[str]) -> None:
+    """Run a sink writing every accepted message to ``mail_dir`` until SIGTERM or SIGINT."""
     # aiosmtpd logs every SMTP command at INFO; the .eml files are the record that matters.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    sink = SmtpSink(args.host, args.port, args.mail_dir)
+    sink = SmtpSink(host, port, mail_dir, keep=False)
     sink.start()
+    log.info("SMTP sink on %s:%s saving to %s", host, port, mail_dir)
     try:
         stop.wait()
     finally:
         sink.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack.engines.smtp", description="SMTP sink writing .eml files")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1025)
+    parser.add_argument("--mail-dir", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    serve(args.host, args.port, args.mail_dir)
     return 0
 
 
