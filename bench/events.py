@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
         try:
             deadline = time.monotonic() + 120
             everyone = {f"{prefix}-{i}" for i in range(mentors)}
-            while len(service.directory.get_many(everyone)) < mentors and time.monotonic() < deadline:
+            while len(service.recipients(everyone)) < mentors and time.monotonic() < deadline:
                 time.sleep(0.1)  # the notifiers have joined their group and read the directory
             wait_for_stable_group(bootstrap, f"bench-{prefix}", args.notifiers)
             sink.reset()

@@ -28,7 +28,7 @@ class Receipt(Protocol):
 
 
 class SqlUnitOfWork:
-    def __init__(self, database: Database, outbox: Outbox, clock: Clock,
+    def __init__(self, database: Database, outbox: Outbox | None, clock: Clock,
                  after_commit: Callable[[], None] | None = None) -> None:
         self.database = database
         self.outbox = outbox
@@ -40,7 +40,7 @@ class SqlUnitOfWork:
         self._committed = False
 
     def __enter__(self) -> "SqlUnitOfWork":
-        self.session = self.database.session()
+        self.session = self.open_session()
         self.session.begin()
         self._events = []
         self.published = []
@@ -51,6 +51,10 @@ class SqlUnitOfWork:
         if not self._committed:
             self.session.rollback()
         self.session.close()
+
+    def open_session(self) -> Session:
+        """A pooled session; a subclass may bind one to a connection it keeps."""
+        return self.database.session()
 
     def record(self, event: EventData, event_id: uuid.UUID | None = None) -> None:
         """Queue an event to be written with this transaction (a fixed id makes it idempotent)."""
@@ -69,6 +73,7 @@ class SqlUnitOfWork:
 
     def forget_sent(self, keys: Sequence[str]) -> None:
         """Delete this service's already relayed events of these keys (an erasure), in this transaction."""
+        assert self.outbox is not None, "a service without an outbox has no sent events to forget"
         self.outbox.forget_sent(self.session, keys)
 
     def collect_new_events(self) -> Iterable[EventData]:
@@ -79,6 +84,8 @@ class SqlUnitOfWork:
         now = self.clock.now()
         for event in self.collect_new_events():
             self._events.append((event, None))
+        if self._events and self.outbox is None:
+            raise RuntimeError(f"the {self.database.service} service has no outbox to record events in")
         for event, event_id in self._events:
             self.published.append(self.outbox.add(self.session, event, now, event_id))
         self.session.commit()

@@ -7,12 +7,14 @@ anew (new id, new CSRF token): whatever a visitor's browser carried before signi
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -32,7 +34,7 @@ def oidc_client(settings: PortalSettings, transport: httpx.AsyncBaseTransport | 
                               "timeout": settings.portal_api_timeout_seconds}
     if transport is not None and not settings.oidc_issuer:
         # The development provider is part of the API app this process serves: reach it in-process.
-        kwargs["transport"] = transport
+        kwargs["transport"] = _for_authlib(transport)
     if settings.oidc_client_secret is None:
         kwargs["token_endpoint_auth_method"] = "none"  # a public client: PKCE is its proof
     oauth = OAuth()
@@ -40,6 +42,20 @@ def oidc_client(settings: PortalSettings, transport: httpx.AsyncBaseTransport | 
         "connect", client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None,
         server_metadata_url=settings.issuer() + "/.well-known/openid-configuration", client_kwargs=kwargs)
+
+
+def _for_authlib(transport: httpx.AsyncBaseTransport) -> Any:
+    """The same in-process transport, built with the HTTP library Authlib's client is made of.
+    Authlib prefers the `httpx2` fork whenever it is installed (huggingface_hub, which the
+    embedder's tokenizers bring, installs it), and an `httpx2` client refuses an `httpx`
+    transport's requests."""
+    if not isinstance(transport, httpx.ASGITransport):
+        return transport
+    base = next(cls for cls in AsyncOAuth2Client.__mro__ if cls.__name__ == "AsyncClient")
+    library = importlib.import_module(base.__module__.partition(".")[0])
+    if library is httpx:
+        return transport
+    return library.ASGITransport(app=transport.app)
 
 
 @router.get("/sign-in")

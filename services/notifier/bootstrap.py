@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connect.bootstrap import Container, ServiceModule
+from connect.bootstrap import ConsumerSpec, Container, ServiceModule
 from services.notifier import api
 from services.notifier.services import NotifierService
-from services.notifier.tasks import notifier_consumer
+from services.notifier.tasks import GROUP_ID, PARALLEL_WORKERS, TOPICS, EmailNotifier
 
 
 def wire(container: Container) -> ServiceModule:
@@ -13,11 +13,14 @@ def wire(container: Container) -> ServiceModule:
     facade = NotifierService(database, container.clock, container.email_sender,
                              sender=container.settings.email.mail_from, portal_url=container.settings.api.portal_url,
                              support_address=container.settings.email.support_address)
+    notifier = EmailNotifier(facade)
+    parallel = bool(container.settings.events.kafka_bootstrap)
     return ServiceModule(
         name="notifier",
         database=database,
         migrations=Path(__file__).parent / "migrations",
         router=api.router,
-        consumers=[notifier_consumer(facade, parallel=bool(container.settings.events.kafka_bootstrap))],
+        consumers=[ConsumerSpec(GROUP_ID, list(TOPICS), notifier, role="notifier",
+                                workers=PARALLEL_WORKERS if parallel else 1, batch_handler=notifier.batch)],
         facade=facade,
     )

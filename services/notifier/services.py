@@ -7,31 +7,21 @@ import logging
 from contextlib import contextmanager
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any, Iterator
-
-from sqlalchemy import Connection
+from typing import Any, Iterable, Iterator
 
 from connect.clock import Clock
 from connect.db import Database
 from connect.email import EmailSender, PermanentEmailError, TransientEmailError
-from connect.events import PoisonMessage, Record, UnknownTypes, decode_event
+from connect.events import PoisonMessage
 from schemas.events import AccountDeleted, Envelope, EventData, MemberDetailsChanged, MemberErased
 from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
-from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, kept_connection
+from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.domain.recipients import Recipient
 from services.notifier.domain.rules import (SUPPORT_TEAM, Attachment, Notification, message_id_for,
                                             notifications_for, portal_page)
 
 log = logging.getLogger(__name__)
-
-
-def decode(raw: bytes) -> tuple[Envelope, EventData]:
-    """The envelope and its typed payload.  Every event on the notifier's topics may call for an
-    email, so one it cannot read is dead-lettered (PoisonMessage), never skipped."""
-    decoded = decode_event(raw, UnknownTypes.DEAD_LETTER)
-    assert decoded is not None and decoded.event is not None  # DEAD_LETTER raises instead of skipping
-    return decoded.envelope, decoded.event
 
 
 class NotifierService:
@@ -51,65 +41,73 @@ class NotifierService:
         name, address = parseaddr(support_address or "")
         self.support_team = Recipient(SUPPORT_TEAM, name or "Connect customer service", address or None)
         self.renderer = renderer or TemplateRenderer()
-        self.directory = SqlDirectory(database)
-        self.deliveries = SqlDeliveries(database)
 
-    # --- the consumer's handlers ------------------------------------------------------
-    def handle_record(self, record: Record) -> None:
-        envelope, event = decode(record.value)
-        self.handle(envelope, event)
+    def uow(self) -> NotifierUnitOfWork:
+        return NotifierUnitOfWork(self.database, self.clock)
 
+    # --- the recipients directory ---------------------------------------------------
+    def details_changed(self, member_id: str, name: str, email: str) -> None:
+        with self.uow() as uow:
+            current = uow.directory.get(member_id)
+            if current is not None and current.erased:
+                return  # erasure is final: a late or replayed event must not bring the data back
+            uow.directory.put(member_id, self.clock.now(), name=name, email=email)
+            uow.commit()
+
+    def deactivated(self, member_id: str) -> None:
+        with self.uow() as uow:
+            uow.directory.put(member_id, self.clock.now(), active=False)
+            uow.commit()
+
+    def erased(self, member_id: str) -> None:
+        with self.uow() as uow:
+            uow.zero_freed_space()
+            uow.directory.put(member_id, self.clock.now(), name=None, email=None, active=False, erased=True)
+            uow.commit()
+        self.database.expunge_erased()
+
+    def recipient(self, member_id: str) -> Recipient | None:
+        with self.uow() as uow:
+            return uow.directory.get(member_id)
+
+    def recipients(self, member_ids: set[str]) -> dict[str, Recipient]:
+        with self.uow() as uow:
+            return uow.directory.get_many(member_ids)
+
+    def ledger(self, event_ids: Iterable[str]) -> dict[str, dict[str, bool]]:
+        """Per event, each recipient in the deliveries ledger: True when confirmed sent, False when
+        only claimed."""
+        with self.uow() as uow:
+            return uow.deliveries.ledger_many(event_ids)
+
+    # --- events ----------------------------------------------------------------------
     def handle(self, envelope: Envelope, event: EventData) -> None:
-        # One record: each accepted email is confirmed at once (ledger group of one).
-        batch = _Batch(self, ledger_group=1)
+        """One event: each accepted email is confirmed at once (ledger group of one)."""
+        with self.batch([(envelope, event)], ledger_group=1) as batch:
+            batch.handle(envelope, event)
+
+    @contextmanager
+    def batch(self, items: list[tuple[Envelope, EventData]], ledger_group: int | None = None) -> Iterator["Batch"]:
+        """Events handled together (the consumer's fast path): one ledger query and one directory
+        query for all of them, their emails claimed in one statement, confirmations written in
+        groups of `ledger_group`.  Whatever happens inside, what the server accepted is confirmed
+        on the way out, before anything is retried."""
+        batch = Batch(self, self.ledger_group if ledger_group is None else ledger_group)
         try:
-            batch.prefetch([(envelope, event)])
-            self._handle(envelope, event, batch)
+            batch.prefetch(items)
+            yield batch
         finally:
             batch.finish()
 
-    def handle_records(self, records: list[Record]) -> list[Record]:
-        """The batch fast path (ConsumerLoop's `batch_handler`): one ledger query and one
-        directory query for the whole batch, ledger rows inserted in groups of `ledger_group`.  Returns
-        the records left for the one-record path: a failed one and every later one of its key."""
-        batch = _Batch(self, ledger_group=self.ledger_group)
-        decoded: list[tuple[Record, tuple[Envelope, EventData] | None]] = []
-        for record in records:
-            try:
-                decoded.append((record, decode(record.value)))
-            except PoisonMessage:
-                decoded.append((record, None))  # the one-record path dead-letters it
-        undone: list[Record] = []
-        blocked: set[tuple[str, int, str | None]] = set()
-        try:
-            batch.prefetch([item for _, item in decoded if item is not None])
-            for record, item in decoded:
-                lane = (record.topic, record.partition, record.key)
-                if item is None or lane in blocked:
-                    undone.append(record)
-                    blocked.add(lane)
-                    continue
-                try:
-                    self._handle(item[0], item[1], batch)
-                except Exception as exc:
-                    log.info("event %s: left for the one-by-one path: %r", item[0].event_id, exc)
-                    undone.append(record)
-                    blocked.add(lane)
-        finally:
-            # Whatever happened, what the server accepted is confirmed before anything is retried.
-            batch.finish()
-        return undone
-
-    def _handle(self, envelope: Envelope, event: EventData, batch: "_Batch") -> None:
-        now = self.clock.now()
+    def _handle(self, envelope: Envelope, event: EventData, batch: "Batch") -> None:
         if isinstance(event, MemberDetailsChanged):
-            self.directory.details_changed(event.member_id, event.name, event.email, now)
+            self.details_changed(event.member_id, event.name, event.email)
             batch.forget(event.member_id)
         elif isinstance(event, AccountDeleted):
-            self.directory.deactivated(event.member_id, now)
+            self.deactivated(event.member_id)
             batch.forget(event.member_id)
         elif isinstance(event, MemberErased):
-            self.directory.erased(event.member_id, now)
+            self.erased(event.member_id)
             batch.forget(event.member_id)
         notifications = notifications_for(event)
         if notifications:
@@ -117,7 +115,7 @@ class NotifierService:
 
     # --- sending -------------------------------------------------------------------
     def _notify(self, envelope: Envelope, event: EventData, notifications: list[Notification],
-                batch: "_Batch") -> None:
+                batch: "Batch") -> None:
         event_id = str(envelope.event_id)
         done = batch.sent.setdefault(event_id, set())
         pending = [note for note in notifications if note.recipient_id not in done]
@@ -193,8 +191,8 @@ class NotifierService:
         return context
 
 
-class _Batch:
-    """What one handler call shares across its records: the ledger and directory rows loaded
+class Batch:
+    """What one handler call shares across its events: the ledger and directory rows loaded
     once, the claims it wrote before sending, and the accepted deliveries not yet confirmed.
 
     Every email is claimed in the ledger before it is handed to the sender (one statement for
@@ -213,7 +211,10 @@ class _Batch:
         self._people: dict[str, Recipient] = {}
         self._looked_up: set[str] = set()
         self._unrecorded: list[dict[str, object]] = []
-        self._connection: Connection | None = None  # see `_kept`
+        self._uow: NotifierUnitOfWork | None = None  # see `_step`
+
+    def handle(self, envelope: Envelope, event: EventData) -> None:
+        self.service._handle(envelope, event, self)
 
     def prefetch(self, items: list[tuple[Envelope, EventData]]) -> None:
         wanted = [(str(envelope.event_id), notifications_for(event)) for envelope, event in items]
@@ -221,8 +222,8 @@ class _Batch:
         if not wanted:
             return
         now = self.service.clock.now()
-        with self._kept() as conn:
-            ledger = self.service.deliveries.ledger_many((event_id for event_id, _ in wanted), conn)
+        with self._step() as uow:
+            ledger = uow.deliveries.ledger_many(event_id for event_id, _ in wanted)
             claims: dict[tuple[str, str], dict[str, object]] = {}
             for event_id, notes in wanted:
                 for note in notes:
@@ -233,7 +234,7 @@ class _Batch:
                             "message_id": message_id_for(event_id, note.recipient_id), "claimed_at": now}
                     elif not known:
                         self.in_doubt.add((event_id, note.recipient_id))
-            self.service.deliveries.claim_many(list(claims.values()), conn)
+            uow.deliveries.claim_many(list(claims.values()))
         for event_id, recipients in ledger.items():
             self.sent[event_id] = {recipient for recipient, confirmed in recipients.items() if confirmed}
         self._claimed |= set(claims) | self.in_doubt
@@ -243,8 +244,8 @@ class _Batch:
     def people(self, member_ids: set[str]) -> dict[str, Recipient]:
         missing = member_ids - self._looked_up
         if missing:
-            with self._kept() as conn:
-                self._people.update(self.service.directory.get_many(missing, conn))
+            with self._step() as uow:
+                self._people.update(uow.directory.get_many(missing))
             self._looked_up |= missing
         return {m: self._people[m] for m in member_ids if m in self._people}
 
@@ -267,8 +268,8 @@ class _Batch:
         # Rows stay pending until written, so a failed write is retried by the final flush.
         if not self._unrecorded:
             return
-        with self._kept() as conn:
-            self.service.deliveries.confirm_many(self._unrecorded, conn)
+        with self._step() as uow:
+            uow.deliveries.confirm_many(self._unrecorded)
         self._unrecorded = []
 
     def finish(self) -> None:
@@ -279,23 +280,28 @@ class _Batch:
             confirmed = {(event_id, r) for event_id, recipients in self.sent.items() for r in recipients}
             unsent = self._claimed - confirmed - self._unknown
             if unsent:
-                with self._kept() as conn:
-                    self.service.deliveries.release(unsent, conn)
+                with self._step() as uow:
+                    uow.deliveries.release(unsent)
         finally:
             self.close()
 
     @contextmanager
-    def _kept(self) -> Iterator[Connection]:
-        """The batch's one connection for its reads and ledger writes, made on first use."""
-        if self._connection is None:
-            self._connection = kept_connection(self.service.database)
+    def _step(self) -> Iterator[NotifierUnitOfWork]:
+        """One committed step of the batch, in the batch's one unit of work: made on first use on
+        a connection it keeps for its reads and ledger writes."""
+        if self._uow is None:
+            self._uow = NotifierUnitOfWork.kept(self.service.database, self.service.clock).__enter__()
         try:
-            yield self._connection
+            yield self._uow
+            self._uow.commit()
         except Exception:
             self.close()  # never reuse a connection that just failed
             raise
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        uow, self._uow = self._uow, None
+        if uow is not None:
+            try:
+                uow.__exit__(None, None, None)
+            finally:
+                uow.close()

@@ -83,7 +83,7 @@ def notifier_ledger_survives_the_claims_migration(database_url: str, tmp_path) -
                                                                   email="g@example.org"))
     service.handle(envelope, proposal)
     assert not (tmp_path / "mail").exists() or list((tmp_path / "mail").glob("*.eml")) == []
-    assert service.deliveries.ledger_many([str(envelope.event_id)]) == {str(envelope.event_id): {"M-TOR": True}}
+    assert service.ledger([str(envelope.event_id)]) == {str(envelope.event_id): {"M-TOR": True}}
     database.dispose()
 
 

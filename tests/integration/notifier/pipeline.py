@@ -28,7 +28,7 @@ from connect.outbox import Outbox, OutboxRelay, outbox_table
 from connect.settings import EventSettings
 from schemas.events import EventData
 from services.notifier.services import NotifierService
-from services.notifier.tasks import PARALLEL_WORKERS, TOPICS
+from services.notifier.tasks import PARALLEL_WORKERS, TOPICS, EmailNotifier
 
 SOURCE = "pipesrc"  # the producing "service" whose outbox feeds the relay
 NOTIFIER_MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "notifier" / "migrations"
@@ -113,12 +113,14 @@ def notifier_loop(transport: KafkaTransport, service: NotifierService, group_id:
     """The notifier's consumer.  On a broker shared by many tests a new group reads every earlier
     test's events too; `key_prefix` makes it ignore records that are not this test's."""
 
+    consumer = EmailNotifier(service)
+
     def handle(record: Record) -> None:
         if (record.key or "").startswith(key_prefix):
-            service.handle_record(record)
+            consumer(record)
 
     def handle_batch(records: list[Record]) -> list[Record]:
-        return service.handle_records([r for r in records if (r.key or "").startswith(key_prefix)])
+        return consumer.batch([r for r in records if (r.key or "").startswith(key_prefix)])
 
     return ConsumerLoop(transport, group_id, TOPICS, handle, backoff_seconds=backoff_seconds, workers=workers,
                         batch_handler=handle_batch)

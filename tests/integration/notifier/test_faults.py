@@ -73,7 +73,7 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
     try:
         mentors = 50
         src.emit(_members(prefix, mentors))
-        _wait_until(lambda: service.directory.get(f"{prefix}-{mentors - 1}") is not None, 60, "the directory")
+        _wait_until(lambda: service.recipient(f"{prefix}-{mentors - 1}") is not None, 60, "the directory")
 
         expected: set[str] = set()
         emitted = threading.Event()
@@ -174,7 +174,7 @@ def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap
     kills = collections.Counter[str]()
     # Addresses first: members and relationships are different topics, with no order between them.
     src.emit(_members(prefix, mentors))
-    _wait_until(lambda: service.directory.get(f"{prefix}-{mentors - 1}") is not None, 120, "the directory")
+    _wait_until(lambda: service.recipient(f"{prefix}-{mentors - 1}") is not None, 120, "the directory")
     expected: set[str] = set()
 
     def produce() -> None:
@@ -223,7 +223,7 @@ def _publish_and_learn_addresses(transport, loop, service, members) -> None:  # 
     notifier's directory learn the addresses before the events that need them."""
     transport.publisher().publish([OutgoingMessage(MEMBERS_TOPIC, e.key, e.to_bytes()) for e in members])
     deadline = time.monotonic() + 60
-    while any(service.directory.get(e.key) is None for e in members) and time.monotonic() < deadline:
+    while any(service.recipient(e.key) is None for e in members) and time.monotonic() < deadline:
         loop.run_once(0.5)
 
 

@@ -11,7 +11,7 @@ from connect.events import ConsumerLoop, OutgoingMessage, dead_letter_topic
 from schemas.events import RELATIONSHIPS_TOPIC, MemberDetailsChanged, ProposalSent
 from services.notifier.adapters.orm import deliveries
 from services.notifier.domain.rules import message_id_for
-from services.notifier.tasks import GROUP_ID, TOPICS
+from services.notifier.tasks import GROUP_ID, TOPICS, EmailNotifier
 from tests.unit.notifier.test_notifier import mails, publish
 
 
@@ -65,8 +65,9 @@ def test_a_refused_send_hands_its_key_to_the_retrying_path_and_the_rest_of_the_b
         service = container.services["notifier"].facade
         publish(container, *[MemberDetailsChanged(member_id=m, name=m, email=f"{m.lower()}@example.org")
                              for m in ("A", "B", "C")])
-        loop = ConsumerLoop(container.transport, GROUP_ID, TOPICS, service.handle_record,
-                            batch_handler=service.handle_records, sleep=lambda _: None)
+        consumer = EmailNotifier(service)
+        loop = ConsumerLoop(container.transport, GROUP_ID, TOPICS, consumer,
+                            batch_handler=consumer.batch, sleep=lambda _: None)
         loop.run_once(0)
         # R1's first email meets a 451; R1's second event must wait for it, R2 must not.
         sink.program(451)

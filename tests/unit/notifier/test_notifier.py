@@ -123,7 +123,7 @@ def test_an_erased_member_gets_nothing_and_stays_erased(container, deliver, memb
             ProposalSent(**REL, actor_id=MENTEE))
     deliver({"notifier"})
     assert mails(container) == []
-    assert container.service("notifier").directory.get(MENTOR).email is None
+    assert container.service("notifier").recipient(MENTOR).email is None
 
 
 def test_missing_address_is_logged_with_the_event_id_and_the_consumer_moves_on(container, deliver, members,
