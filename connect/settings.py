@@ -100,6 +100,8 @@ class EmailSettings(_ConnectSettings):
     smtp_url: str | None = None
     mail_dir: Path | None = None
     mail_from: str = "Connect <connect@example.org>"
+    # The customer service team's mailbox: told of every new support request (none: nobody is).
+    support_address: str | None = "Connect customer service <support@example.org>"
     smtp_timeout_seconds: float = 10.0
 
 

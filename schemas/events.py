@@ -213,6 +213,10 @@ class ProposalWithdrawn(_RelationshipEvent):
     STATUS_AFTER: ClassVar[str | None] = "withdrawn"
     MOVES_STATUS: ClassVar[bool] = True
 
+    #: The actor withdrew because they deleted their account (they left Connect); the actor
+    #: may then be the mentor of a pending proposal.
+    account_deleted: bool = False
+
 
 class ProposalReopened(_RelationshipEvent):
     STATUS_AFTER: ClassVar[str | None] = "pending"
@@ -231,6 +235,10 @@ class AlternativeMentor(BaseModel):
     member_id: str
     name: str
     headline: str = ""
+    #: Expertise ids (taxonomy) the mentor shares with the expired proposal's areas.
+    matched_areas: list[str] = Field(default_factory=list)
+    #: Why this mentor was suggested, in words for the mentee (the areas' labels).
+    why: str = ""
 
 
 class ProposalExpired(_RelationshipEvent):
@@ -245,10 +253,24 @@ class RelationshipWithdrawn(_RelationshipEvent):
     STATUS_AFTER: ClassVar[str | None] = "withdrawn"
     MOVES_STATUS: ClassVar[bool] = True
 
+    #: The actor withdrew because they deleted their account (they left Connect).
+    account_deleted: bool = False
+
 
 class RelationshipCompleted(_RelationshipEvent):
     STATUS_AFTER: ClassVar[str | None] = "completed"
     MOVES_STATUS: ClassVar[bool] = True
+
+    #: Completed by the timers at the planned end (`actor_id` is None), not by a party.
+    planned_end_reached: bool = False
+
+
+class RelationshipEndingSoon(_RelationshipEvent):
+    """The timers: an accepted relationship reaches its planned end in 14 days; both parties hear."""
+
+    STATUS_AFTER: ClassVar[str | None] = "accepted"
+
+    planned_end: datetime
 
 
 # --- relationship workspace (producer: relationships) -------------------------------
@@ -268,6 +290,9 @@ class _MeetingEvent(_RelationshipEvent):
     # iCalendar SEQUENCE: 0 when scheduled, +1 on every change and on cancellation;
     # the UID is derived from meeting_id so updates replace the same calendar entry.
     sequence: int = 0
+    # The member who arranged the meeting (the calendar's ORGANIZER); `actor_id` is who
+    # scheduled, changed or cancelled it this time.  None in events written before it existed.
+    organiser_id: str | None = None
 
 
 class MeetingScheduled(_MeetingEvent):
@@ -303,6 +328,15 @@ class PartnerNudged(_RelationshipEvent):
     recipient_id: str
 
 
+class SupportMessageSentToPartner(_RelationshipEvent):
+    """The customer service team (`actor_id`) wrote to `recipient_id`, the partner of the member
+    who filed contact_partner request `request_id`; the notifier emails `message` to them."""
+
+    request_id: str
+    recipient_id: str
+    message: str = ""
+
+
 class _SupportEvent(EventData):
     TOPIC: ClassVar[str] = MEMBERS_TOPIC
     request_id: str
@@ -321,6 +355,8 @@ class SupportRequestCreated(_SupportEvent):
 class SupportRequestResolved(_SupportEvent):
     outcome: str  # approved | declined | done
     resolved_by: str
+    #: What the team wrote to the member on resolving (shown in the request and the email).
+    note: str | None = None
 
 
 # --- erasure (what an erased member leaves in a log of events) ----------------------

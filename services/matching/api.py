@@ -44,6 +44,12 @@ class MeOut(_Out):
     name: str = Field(description="Name from the membership system (the token's claim)")
     email: str = Field(description="Email from the membership system (the token's claim)")
     roles: list[str] = Field(description="Extra roles, e.g. `support` for the customer service team")
+    profiles: list[str] = Field(description="The profiles the member holds: `mentor`, `mentee`, both or none "
+                                "(switch between them in Edit Account)")
+    available: Optional[bool] = Field(description="Whether the mentor profile is available to mentees; null "
+                                      "without a mentor profile")
+    availability_message: Optional[str] = Field(None, description="While the mentor profile is unavailable: 'You are "
+                                                "currently unavailable to mentees'; null otherwise")
 
 
 class LocationOut(_Out):
@@ -231,6 +237,8 @@ class SuggestionOut(_Out):
     member_id: str = Field(description="Membership number")
     name: str = Field(description="Name")
     headline: str = Field(description="Headline")
+    expertise: list[str] = Field(description="The mentor's `expertise` ids, so the caller can say which of the "
+                                 "asked areas each suggestion covers")
 
 
 class ConnectionFactsOut(_Out):
@@ -250,9 +258,11 @@ def _location(model: Optional[LocationIn]) -> Location:
     return Location(country=model.country.upper(), region=model.region, city=model.city)
 
 
-@router.get("/members/me", response_model=MeOut, summary="Who the token says I am")
-def read_me(member: Member = Depends(current_member)) -> MeOut:
-    return MeOut(member_id=member.id, name=member.name, email=member.email, roles=sorted(member.roles))
+@router.get("/members/me", response_model=MeOut,
+            summary="Who the token says I am, the profiles I hold and my availability")
+def read_me(member: Member = Depends(current_member), matching: MatchingService = Depends(service)) -> MeOut:
+    return MeOut(member_id=member.id, name=member.name, email=member.email, roles=sorted(member.roles),
+                 **matching.account(member.id))
 
 
 @router.get("/taxonomy", tags=["matching"], response_model=dict[str, list[TaxonomyEntryOut]], summary="Allowed values of every controlled field")

@@ -195,6 +195,18 @@ class MatchingService:
             uow.commit()
         return self.get_mentor_profile(member_id)
 
+    def account(self, member_id: str) -> dict[str, Any]:
+        """What 'Edit Account' shows beside the token's name and email: the profiles the member
+        holds and, when their mentor profile is switched off, the FAQ's unavailability message."""
+        with self.uow() as uow:
+            mentor = uow.profiles.mentor(member_id)
+            mentee = uow.profiles.mentee(member_id)
+        view: dict[str, Any] = {"profiles": [kind for kind, row in (("mentor", mentor), ("mentee", mentee)) if row],
+                                "available": mentor.available if mentor else None}
+        if mentor is not None and not mentor.available:
+            view["availability_message"] = AVAILABILITY_MESSAGE
+        return view
+
     def get_mentor_profile(self, member_id: str) -> dict[str, Any]:
         with self.uow() as uow:
             row = uow.profiles.mentor_with_member(member_id)
@@ -405,8 +417,8 @@ class MatchingService:
         query = build_search(criteria={"expertise": known} if known else None, exclude_ids=exclude,
                              size=max(1, min(limit, 20)))
         page = self.index.search(query)
-        return [{"member_id": h.member_id, "name": h.doc.get("name", ""), "headline": h.doc.get("headline", "")}
-                for h in page.hits]
+        return [{"member_id": h.member_id, "name": h.doc.get("name", ""), "headline": h.doc.get("headline", ""),
+                 "expertise": list(h.doc.get("expertise") or [])} for h in page.hits]
 
     # --- the index, derived from the database ----------------------------------------------
 

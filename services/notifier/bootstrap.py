@@ -11,7 +11,8 @@ from services.notifier.tasks import FEED_GROUP_ID, GROUP_ID, PARALLEL_WORKERS, T
 def wire(container: Container) -> ServiceModule:
     database = container.database("notifier")
     facade = NotifierService(database, container.clock, container.email_sender,
-                             sender=container.settings.email.mail_from, portal_url=container.settings.api.portal_url)
+                             sender=container.settings.email.mail_from, portal_url=container.settings.api.portal_url,
+                             support_address=container.settings.email.support_address)
     notifier = EmailNotifier(facade)
     projector = FeedProjector(facade.feed)
     parallel = bool(container.settings.events.kafka_bootstrap)

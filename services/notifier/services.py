@@ -19,7 +19,8 @@ from services.notifier.adapters.rendering import TemplateRenderer, build_message
 from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.domain.feed import FeedEntry, NoSuchNotification, entries_for, shown_name
 from services.notifier.domain.recipients import Recipient
-from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for, portal_page
+from services.notifier.domain.rules import (SUPPORT_TEAM, Attachment, Notification, message_id_for,
+                                            notifications_for, portal_page)
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 class NotifierService:
     def __init__(self, database: Database, clock: Clock, email: EmailSender,
                  sender: str = "Connect <connect@example.org>", renderer: TemplateRenderer | None = None,
-                 ledger_group: int = 1, portal_url: str = "http://127.0.0.1:8000") -> None:
+                 ledger_group: int = 1, portal_url: str = "http://127.0.0.1:8000",
+                 support_address: str | None = None) -> None:
         self.database = database
         # Confirmations per ledger write on the batch path: >1 saves database round trips but widens
         # the duplicate window after a crash to that many accepted, unconfirmed emails per thread.
@@ -36,6 +38,9 @@ class NotifierService:
         self.email = email
         self.sender = sender
         self.portal_url = portal_url.rstrip("/")
+        # The customer service team's mailbox, the recipient SUPPORT_TEAM stands for.
+        name, address = parseaddr(support_address or "")
+        self.support_team = Recipient(SUPPORT_TEAM, name or "Connect customer service", address or None)
         self.renderer = renderer or TemplateRenderer()
         # The same events' other reader: the members' notification feeds (consumer `FeedProjector`).
         self.feed = NotificationFeed(database, clock, self.renderer)
@@ -122,7 +127,7 @@ class NotifierService:
                               | {m for note in pending for m in note.about.values()})
         refused: list[str] = []
         for note in pending:
-            recipient = people.get(note.recipient_id)
+            recipient = self.support_team if note.recipient_id == SUPPORT_TEAM else people.get(note.recipient_id)
             if recipient is None or not recipient.email:
                 log.warning("event %s (%s): no address known for member %s; email %s skipped",
                             event_id, envelope.type, note.recipient_id, note.template)
@@ -136,7 +141,7 @@ class NotifierService:
                                                                                      recipient, people))
             message = build_message(sender=self.sender, to_name=recipient.name, to_email=recipient.email or "",
                                     subject=subject, text=text, html=html, message_id=message_id,
-                                    date=self.clock.now(), attachments=self._attachments(envelope, note))
+                                    date=self.clock.now(), attachments=self._attachments(envelope, note, people))
             if (event_id, note.recipient_id) in batch.in_doubt:
                 log.warning("event %s (%s): a notifier stopped after claiming email %s for member %s and before "
                             "confirming it; sending it again (the file sender keeps the first copy; over SMTP "
@@ -162,17 +167,26 @@ class NotifierService:
         if refused:
             raise PoisonMessage(f"mail server refused the email for {', '.join(refused)}")
 
-    def _attachments(self, envelope: Envelope, note: Notification) -> tuple[Attachment, ...]:
+    def _attachments(self, envelope: Envelope, note: Notification,
+                     people: dict[str, Recipient]) -> tuple[Attachment, ...]:
         if note.invite is None:
             return note.attachments
-        organiser = parseaddr(self.sender)[1]
-        return (*note.attachments, invite_attachment(note.invite, envelope.occurred_at, organiser))
+
+        def party(member_id: str | None) -> tuple[str, str] | None:
+            person = people.get(member_id) if member_id else None
+            if person is None or not person.email or person.erased:
+                return None
+            return person.display_name, person.email
+
+        attendees = [p for p in (party(m) for m in note.invite.attendee_ids) if p]
+        return (*note.attachments, invite_attachment(note.invite, envelope.occurred_at, parseaddr(self.sender)[1],
+                                                     party(note.invite.organiser_id), attendees))
 
     def _context(self, envelope: Envelope, event: EventData, note: Notification, recipient: Recipient,
                  people: dict[str, Recipient]) -> dict[str, Any]:
         context: dict[str, Any] = {
             "recipient": recipient, "event": event, "occurred_at": envelope.occurred_at, **note.context,
-            "link": self.portal_url + portal_page(note.template, event),
+            "link": self.portal_url + portal_page(note.template, event), "portal_url": self.portal_url,
         }
         for role, member_id in note.about.items():
             context[f"{role}_name"] = shown_name(people.get(member_id))

@@ -47,3 +47,9 @@ def test_the_notifier_keeps_its_data_across_the_feed_migration(pg_database, tmp_
     from tests.system.test_migrations import notifier_data_survives_the_feed_migration
 
     notifier_data_survives_the_feed_migration(pg_database, tmp_path)
+
+
+def test_accepted_relationships_get_their_planned_end_timers_on_upgrade(pg_database):
+    from tests.system.test_migrations import accepted_relationships_get_their_planned_end_timers
+
+    accepted_relationships_get_their_planned_end_timers(pg_database)

@@ -137,3 +137,59 @@ def notifier_data_survives_the_feed_migration(database_url: str, tmp_path) -> No
 
 def test_the_notifier_keeps_its_data_across_the_feed_migration(tmp_path):
     notifier_data_survives_the_feed_migration(f"sqlite:///{tmp_path / 'notifier.db'}", tmp_path)
+
+
+def accepted_relationships_get_their_planned_end_timers(database_url: str) -> None:
+    """From relationships_0003 (accepted relationships had no timer) to the planned-end timers:
+    a relationship accepted before the upgrade gets its notice and its completion from the sweep."""
+    from datetime import datetime, timedelta, timezone
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from connect.clock import MovableClock
+    from connect.db import Database
+    from services.relationships.services import RelationshipsService
+
+    database = Database(database_url, "relationships")
+    migrations = Path(__file__).resolve().parents[2] / "services" / "relationships" / "migrations"
+    command.upgrade(database.alembic_config(migrations), "relationships_0003")
+    accepted_at = datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc)
+    import sqlalchemy as sa
+
+    # The tables as that revision had them (no end_notice_at yet), written the way the code wrote them.
+    stamp = sa.DateTime(timezone=True)
+    old = sa.table("relationships_relationships", *(sa.column(name) for name in (
+        "id", "mentor_id", "mentee_id", "status", "proposal_version", "cycle")),
+        *(sa.column(name, stamp) for name in ("created_at", "updated_at", "accepted_at", "cycle_started_at")))
+    versions = sa.table("relationships_proposal_versions", *(sa.column(name) for name in (
+        "relationship_id", "version", "message", "goals", "duration_months", "author_id")),
+        sa.column("areas", sa.JSON), sa.column("interaction_modes", sa.JSON), sa.column("created_at", stamp))
+    with database.engine.begin() as conn:
+        conn.execute(old.insert().values(id="R-OLD", mentor_id="M-TOR", mentee_id="M-TEE", status="accepted",
+                                         proposal_version=1, cycle=1, created_at=accepted_at,
+                                         updated_at=accepted_at, accepted_at=accepted_at,
+                                         cycle_started_at=accepted_at))
+        conn.execute(versions.insert().values(relationship_id="R-OLD", version=1, message="Hello", goals="",
+                                              duration_months=3, author_id="M-TEE", areas=["leadership"],
+                                              interaction_modes=["video"], created_at=accepted_at))
+    database.upgrade(migrations)
+    planned_end = datetime(2026, 4, 10, 9, 0, tzinfo=timezone.utc)
+    from connect.clock import utc
+    from services.relationships.adapters import orm
+
+    with database.engine.connect() as conn:
+        timer = conn.execute(sa.select(orm.relationships.c.next_timer_at)
+                             .where(orm.relationships.c.id == "R-OLD")).scalar()
+    assert utc(timer) == planned_end - timedelta(days=14)
+    service = RelationshipsService(database, MovableClock(planned_end))
+    assert service.proposals.send_due_reminders(planned_end - timedelta(days=14)).end_notices == 1
+    assert service.proposals.send_due_reminders(planned_end).completed == 1
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM relationships_relationships WHERE id = 'R-OLD'")).scalar() \
+            == "completed"
+    database.dispose()
+
+
+def test_accepted_relationships_get_their_planned_end_timers_on_upgrade(tmp_path):
+    accepted_relationships_get_their_planned_end_timers(f"sqlite:///{tmp_path / 'relationships.db'}")

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from connect.text import header_safe
 from schemas import taxonomy
-from services.notifier.domain.rules import Attachment
+from services.notifier.domain.rules import Attachment, field_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -40,6 +40,8 @@ class TemplateRenderer:
         self.env.filters["label"] = lambda value, vocabulary: (
             [taxonomy.label(vocabulary, v) for v in value] if isinstance(value, (list, tuple))
             else taxonomy.label(vocabulary, value))
+        # `{{ event.changed_fields | field_labels | join(", ") }}`: "time, length", not "starts_at".
+        self.env.filters["field_labels"] = lambda names: [field_label(n) for n in names]
 
     def has(self, name: str) -> bool:
         return f"{name}.txt.j2" in self.env.list_templates()

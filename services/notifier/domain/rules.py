@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from schemas.events import (EventData, MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted,
                             PartnerNudged, ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipWithdrawn, SupportRequestCreated,
+                            RelationshipCompleted, RelationshipEndingSoon, RelationshipWithdrawn,
+                            SupportMessageSentToPartner, SupportRequestCreated,
                             SupportRequestResolved, _MeetingEvent, _RelationshipEvent)
 
 MAX_ALTERNATIVES = 3
@@ -41,6 +42,9 @@ class Invite:
     location: str
     description: str
     cancelled: bool = False
+    #: The member who arranged the meeting (ORGANIZER) and the other party (ATTENDEE).
+    organiser_id: str | None = None
+    attendee_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,17 +68,36 @@ PORTAL_PAGES = {
     "proposal_reopened": "/relationships/{relationship_id}", "proposal_edited": "/relationships/{relationship_id}",
     "relationship_withdrawn": "/relationships/{relationship_id}",
     "relationship_completed": "/relationships/{relationship_id}/dashboard",
+    "relationship_ending_soon": "/relationships/{relationship_id}/dashboard",
     "meeting_scheduled": "/relationships/{relationship_id}/meetings",
     "meeting_changed": "/relationships/{relationship_id}/meetings",
     "meeting_cancelled": "/relationships/{relationship_id}/meetings",
     "message_posted": "/relationships/{relationship_id}/messages",
     "partner_nudged": "/relationships/{relationship_id}/messages",
     "support_request_received": "/support", "support_request_resolved": "/support",
+    "support_request_new": "/support/requests/{request_id}",
+    "support_message_to_partner": "/relationships/{relationship_id}",
 }
 
 
 def portal_page(template: str, event: EventData) -> str:
-    return PORTAL_PAGES.get(template, "/").format(relationship_id=getattr(event, "relationship_id", ""))
+    return PORTAL_PAGES.get(template, "/").format(relationship_id=getattr(event, "relationship_id", ""),
+                                                  request_id=getattr(event, "request_id", ""))
+
+
+#: Changed fields as emails name them (`{{ event.changed_fields | field_label }}`), never the ids.
+FIELD_LABELS = {
+    # a proposal's
+    "message": "message", "areas": "areas", "goals": "goals", "interaction_modes": "ways of meeting",
+    "duration_months": "duration",
+    # a meeting's
+    "starts_at": "time", "duration_minutes": "length", "mode": "how you meet", "location_or_link": "place or link",
+    "agenda": "agenda", "time_zone": "time zone",
+}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name.replace("_", " "))
 
 
 E = TypeVar("E", bound=EventData)
@@ -143,7 +166,9 @@ def proposal_rejected(event: ProposalRejected) -> list[Notification]:
 
 @rule(ProposalWithdrawn)
 def proposal_withdrawn(event: ProposalWithdrawn) -> list[Notification]:
-    return [_relationship_note(event, "proposal_withdrawn", m) for m in other_parties(event, "mentee")]
+    # The subject (and the feed's title) says so when the member left Connect: it sees no event.
+    return [_relationship_note(event, "proposal_withdrawn", m, account_deleted=event.account_deleted)
+            for m in other_parties(event, "mentee")]
 
 
 @rule(ProposalReopened)
@@ -158,12 +183,21 @@ def proposal_edited(event: ProposalEdited) -> list[Notification]:
 
 @rule(RelationshipWithdrawn)
 def relationship_withdrawn(event: RelationshipWithdrawn) -> list[Notification]:
-    return [_relationship_note(event, "relationship_withdrawn", m) for m in other_parties(event)]
+    return [_relationship_note(event, "relationship_withdrawn", m, account_deleted=event.account_deleted)
+            for m in other_parties(event)]
 
 
 @rule(RelationshipCompleted)
 def relationship_completed(event: RelationshipCompleted) -> list[Notification]:
+    # Completed by the timers (no actor): both parties hear, and both may stay in touch.
     return [_relationship_note(event, "relationship_completed", m) for m in other_parties(event)]
+
+
+@rule(RelationshipEndingSoon)
+def relationship_ending_soon(event: RelationshipEndingSoon) -> list[Notification]:
+    return [_relationship_note(event, "relationship_ending_soon", m,
+                               planned_end_date=event.planned_end.strftime("%A %d %B %Y"))
+            for m in (event.mentor_id, event.mentee_id)]
 
 
 def message_id_for(event_id: str, recipient_id: str, domain: str = "connect.notifier") -> str:
@@ -183,12 +217,19 @@ def _meeting(event: _MeetingEvent, template: str, cancelled: bool = False) -> li
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
     ends_at = event.starts_at + timedelta(minutes=event.duration_minutes)
+    # Events written before `organiser_id` existed: the one who acted is the best guess.
+    organiser = event.organiser_id or event.actor_id
+    parties = (event.mentor_id, event.mentee_id)
     invite = Invite(uid=f"meeting-{event.meeting_id}@connect", sequence=event.sequence, starts_at=event.starts_at,
                     ends_at=ends_at, summary="Connect mentoring meeting", location=event.location_or_link,
-                    description=event.agenda, cancelled=cancelled)
+                    description=event.agenda, cancelled=cancelled, organiser_id=organiser,
+                    attendee_ids=tuple(m for m in parties if m != organiser))
     context = {"starts_at_local": event.starts_at.astimezone(zone).strftime("%A %d %B %Y, %H:%M"),
                "time_zone": zone.key, "starts_at_utc": event.starts_at.strftime("%Y-%m-%d %H:%M UTC")}
-    return [replace(_relationship_note(event, template, m, **context), invite=invite) for m in other_parties(event)]
+    # Both parties' calendars hold the entry (the organiser's too), so both get every
+    # invitation, update and cancellation, the one who made the change included.
+    return [replace(_relationship_note(event, template, m, by_me=m == event.actor_id, **context), invite=invite)
+            for m in parties]
 
 
 @rule(MeetingScheduled)
@@ -225,14 +266,31 @@ SUPPORT_KIND_LABELS = {"erasure": "permanently deleting your personal data",
                        "contact_partner": "contacting your mentoring partner for you", "other": "your question"}
 
 
+#: The recipient id that stands for the customer service team's mailbox (`support_address`).
+SUPPORT_TEAM = "connect-support-team"
+
+#: What a new request is about, as the team's queue names it.
+SUPPORT_KIND_NAMES = {"erasure": "Erasure of personal data", "contact_partner": "Contact the mentoring partner",
+                      "other": "Other question"}
+
+
 @rule(SupportRequestCreated)
 def support_request_received(event: SupportRequestCreated) -> list[Notification]:
-    return [Notification(event.member_id, "support_request_received",
-                         context={"kind": event.kind, "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)})]
+    kind = {"kind": event.kind, "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)}
+    return [Notification(event.member_id, "support_request_received", context=kind),
+            Notification(SUPPORT_TEAM, "support_request_new", about={"requester": event.member_id},
+                         context={**kind, "kind_name": SUPPORT_KIND_NAMES.get(event.kind, event.kind)})]
 
 
 @rule(SupportRequestResolved)
 def support_request_resolved(event: SupportRequestResolved) -> list[Notification]:
     return [Notification(event.member_id, "support_request_resolved",
-                         context={"kind": event.kind, "outcome": event.outcome,
+                         context={"kind": event.kind, "outcome": event.outcome, "note": event.note or "",
                                   "kind_label": SUPPORT_KIND_LABELS.get(event.kind, event.kind)})]
+
+
+@rule(SupportMessageSentToPartner)
+def support_message_to_partner(event: SupportMessageSentToPartner) -> list[Notification]:
+    requester = event.mentee_id if event.recipient_id == event.mentor_id else event.mentor_id
+    return [Notification(event.recipient_id, "support_message_to_partner", about={"counterpart": requester},
+                         context={"recipient_role": "mentor" if event.recipient_id == event.mentor_id else "mentee"})]

@@ -46,6 +46,37 @@ class SupportRequestIn(BaseModel):
     on_behalf_of: Id | None = Field(None, description="Support role only: the member who asked by phone, email or mail.")
 
 
+class PartnerMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Text = Field(min_length=1, max_length=MAX_SUPPORT_MESSAGE_CHARS,
+                       description="What the customer service team tells the partner; emailed to them.")
+
+
+class PartnerMessageOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The message's id")
+    request_id: str = Field(description="The contact_partner request it answers")
+    author_id: str = Field(description="The support team member who wrote it.")
+    recipient_id: str = Field(description="The requester's partner in the request's relationship.")
+    body: str = Field(description="What the team wrote; emailed to the partner")
+    sent_at: str = Field(description="UTC, ISO 8601.")
+
+
+class PartnerOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: str = Field(description="The requester's partner in the request's relationship")
+    name: str | None = Field(description="The partner's name; null when not known")
+    email: str | None = Field(description="The partner's email; null when not known")
+    role: Literal["mentor", "mentee"] = Field(description="The partner's side of the relationship")
+
+
+def partner_message_sent(view: dict[str, Any]) -> Answer:
+    return Answer(201, view, {"Location": f"/v1/support-requests/{view['request_id']}"})
+
+
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -104,6 +135,12 @@ class SupportRequestOut(_Out):
     resolved_by: str | None = Field(description="Who resolved it")
     created_at: str = Time
     resolved_at: str | None = Field(description="RFC 3339, UTC; null while open")
+    partner: PartnerOut | None = Field(None, description="Support role, contact_partner requests only: who the "
+                                       "requester's partner is (null once the relationship is gone, and "
+                                       "for every other request)")
+    partner_messages: list[PartnerMessageOut] | None = Field(
+        None, description="Support role, contact_partner requests only: what the team wrote to the partner; "
+                          "null for every other request")
 
 
 class SupportRequestListOut(_Out):
@@ -192,9 +229,24 @@ def list_support_requests(request: Request, member: Member = Depends(current_mem
     return seal_after(request, member.id, view, kind="support-requests", query=query, response=response)
 
 
-@router.get("/support-requests/{request_id}", response_model=SupportRequestOut, summary="One support request (its author or the support role)")
+@router.get("/support-requests/{request_id}", response_model=SupportRequestOut,
+            summary="One support request (its author or the support role); for the support role a "
+                    "contact_partner request adds `partner` (name, email) and `partner_messages`")
 def get_support_request(request_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:
     return account(request).get_support_request(member, request_id)
+
+
+@router.post("/support-requests/{request_id}/partner-messages", status_code=201, response_model=PartnerMessageOut,
+             summary="Support role: write to the requester's partner (contact_partner requests); emailed and "
+                     "recorded on the request")
+def send_partner_message(request_id: Id, body: PartnerMessageIn, request: Request,
+                         member: Member = Depends(current_member), idempotency_key: IdempotencyKey = None
+                         ) -> JSONResponse:
+    def run(receipt: Receipt | None) -> dict[str, Any]:
+        return account(request).send_partner_message(member, request_id, body.body, receipt)
+
+    return idempotent(request, member, idempotency_key, body.model_dump(mode="json"),
+                      run, partner_message_sent)
 
 
 @router.post("/support-requests/{request_id}/resolve", response_model=SupportRequestOut,

@@ -73,6 +73,20 @@ def check_support_request(kind: SupportKind, relationship_id: str | None, messag
         raise Invalid(errors)
 
 
+def check_partner_message(kind: SupportKind, status: str, relationship_id: str | None, body: str) -> str:
+    """The team may write to the partner only for an open contact_partner request."""
+    if kind is not SupportKind.CONTACT_PARTNER or not relationship_id:
+        raise Conflict("Only a contact_partner request lets the team write to the member's partner.",
+                       code="not-a-contact-partner-request", request_kind=kind.value)
+    if status != "open":
+        raise Conflict("This support request is already resolved.", request_status=status)
+    if not body.strip():
+        raise Invalid({"body": "must say what you want to tell the partner"})
+    if len(body) > MAX_SUPPORT_MESSAGE_CHARS:
+        raise Invalid({"body": f"must be at most {MAX_SUPPORT_MESSAGE_CHARS} characters"})
+    return body
+
+
 def check_resolution(kind: SupportKind, status: str, outcome: SupportOutcome) -> None:
     if status != "open":
         raise Conflict("This support request is already resolved.", request_status=status)

@@ -23,14 +23,15 @@ from connect.clock import Clock, utc
 from connect.db import Database
 from connect.errors import NotFound
 from connect.uow import Receipt
-from schemas.events import AccountDeleted, MemberErased, SupportRequestCreated, SupportRequestResolved
+from schemas.events import (AccountDeleted, MemberErased, SupportMessageSentToPartner, SupportRequestCreated,
+                            SupportRequestResolved)
 from services.relationships.account.domain import (ACCOUNT_DELETED_REASON, CPD_COLUMNS, AccountDeletedRefused,
                                                    AlreadyDeleted, CpdRow, NoSuchSupportRequest, SupportKind,
-                                                   SupportOnly, SupportOutcome, check_resolution,
-                                                   check_support_request, cpd_totals)
+                                                   SupportOnly, SupportOutcome, check_partner_message,
+                                                   check_resolution, check_support_request, cpd_totals)
 from services.relationships.adapters.account_repository import is_deleted
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
-from services.relationships.proposals.domain import Role, Status, planned_end
+from services.relationships.proposals.domain import Status, planned_end
 from services.relationships.proposals.services import iso, relationship_for
 from services.relationships.workspace.domain import ToolKind
 from services.relationships.workspace.services import parties_of
@@ -41,6 +42,11 @@ def support_view(row: Any) -> dict[str, Any]:
             "message": row.message, "status": row.status, "outcome": row.outcome,
             "resolution_note": row.resolution_note, "resolved_by": row.resolved_by,
             "created_at": iso(row.created_at), "resolved_at": iso(row.resolved_at)}
+
+
+def _partner_message_view(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "request_id": row.request_id, "author_id": row.author_id,
+            "recipient_id": row.recipient_id, "body": row.body, "sent_at": iso(row.sent_at)}
 
 
 class AccountService:
@@ -112,11 +118,7 @@ class AccountService:
                 if meeting.events:
                     uow.workspace.save_meeting(meeting)
                     uow.record_events_of(meeting)
-            if rel.status is Status.PENDING and rel.role_of(member_id) is Role.MENTOR:
-                # A mentor cannot withdraw a proposal sent to them; declining it is their way out.
-                rel.reject(member_id, now, ACCOUNT_DELETED_REASON)
-            else:
-                rel.withdraw(member_id, now, ACCOUNT_DELETED_REASON)
+            rel.leave_connect(member_id, now, ACCOUNT_DELETED_REASON)
             withdrawn.append(rel.id)
         return withdrawn
 
@@ -181,8 +183,52 @@ class AccountService:
         return row
 
     def get_support_request(self, member: Member, request_id: str) -> dict[str, Any]:
+        """The request; for the support team, a contact_partner request also shows the partner's
+        name and email and what the team wrote to them (nowhere else do they see a partner's email)."""
         with self.uow() as uow:
-            return support_view(self._support_request(uow, member, request_id))
+            row = self._support_request(uow, member, request_id)
+            view = support_view(row)
+            if member.is_support and row.kind == SupportKind.CONTACT_PARTNER.value and row.relationship_id:
+                view["partner"] = self._partner(uow, row)
+                view["partner_messages"] = [_partner_message_view(m)
+                                            for m in uow.accounts.support_messages(request_id)]
+            return view
+
+    @staticmethod
+    def _partner(uow: RelationshipsUnitOfWork, row: Any) -> dict[str, Any] | None:
+        rel = uow.relationships.get(row.relationship_id, for_update=False)
+        if rel is None or rel.role_of(row.member_id) is None:
+            return None  # erased since: no partner to show
+        partner_id = rel.mentee_id if rel.mentor_id == row.member_id else rel.mentor_id
+        known = uow.members.get(partner_id)
+        return {"member_id": partner_id, "name": known.name if known else None,
+                "email": known.email if known else None,
+                "role": "mentee" if partner_id == rel.mentee_id else "mentor"}
+
+    def send_partner_message(self, member: Member, request_id: str, body: str,
+                             receipt: Receipt | None = None) -> dict[str, Any]:
+        """The support team writes to the requester's partner through Connect: recorded on the
+        request and emailed to the partner (the event commits with the record)."""
+        with self.uow() as uow:
+            row = self._support_request(uow, member, request_id)
+            if not member.is_support:
+                raise SupportOnly("Only the customer service team writes to a member's partner.")
+            body = check_partner_message(SupportKind(row.kind), row.status, row.relationship_id, body)
+            partner = self._partner(uow, row)
+            rel = uow.relationships.get(row.relationship_id, for_update=False)
+            if partner is None or rel is None:
+                raise NotFound(f"The relationship of support request {request_id} is gone.")
+            now = self.clock.now()
+            message_id = str(uuid.uuid4())
+            uow.accounts.add_support_message(message_id, request_id, member.id, partner["member_id"], body, now)
+            uow.record(SupportMessageSentToPartner(
+                relationship_id=rel.id, mentor_id=rel.mentor_id, mentee_id=rel.mentee_id, actor_id=member.id,
+                request_id=request_id, recipient_id=partner["member_id"], message=body))
+            view = {"id": message_id, "request_id": request_id, "author_id": member.id,
+                    "recipient_id": partner["member_id"], "body": body, "sent_at": iso(now)}
+            uow.keep(receipt, view)
+            uow.commit()
+            return view
 
     def resolve_support_request(self, member: Member, request_id: str, outcome: SupportOutcome,
                                 note: str | None) -> dict[str, Any]:
@@ -196,7 +242,7 @@ class AccountService:
             uow.accounts.resolve_support_request(request_id, outcome.value, note, member.id, now)
             uow.record(SupportRequestResolved(request_id=request_id, member_id=owner, kind=row.kind,
                                               relationship_id=row.relationship_id, outcome=outcome.value,
-                                              resolved_by=member.id))
+                                              resolved_by=member.id, note=note))
             if outcome is SupportOutcome.APPROVED:
                 self._erase(uow, owner, now)
             view = support_view(uow.accounts.support_request(request_id))

@@ -68,6 +68,17 @@ class AccountRepository:
         self.session.execute(update(requests).where(requests.c.id == request_id).values(
             status="resolved", outcome=outcome, resolution_note=note, resolved_by=resolved_by, resolved_at=at))
 
+    def add_support_message(self, message_id: str, request_id: str, author_id: str, recipient_id: str, body: str,
+                            at: datetime) -> None:
+        self.session.execute(orm.support_messages.insert().values(
+            id=message_id, request_id=request_id, author_id=author_id, recipient_id=recipient_id, body=body,
+            sent_at=at))
+
+    def support_messages(self, request_id: str) -> Sequence[Any]:
+        messages = orm.support_messages
+        return self.session.execute(select(messages).where(messages.c.request_id == request_id)
+                                    .order_by(messages.c.sent_at, messages.c.id)).all()
+
     # --- erasure ------------------------------------------------------------------------------
     def anonymise(self, member_id: str, pseudonym: str, relationship_ids: list[str], at: datetime) -> None:
         """Blank what the member wrote in their relationships and replace their membership
@@ -102,9 +113,18 @@ class AccountRepository:
         ]
         for table, column in renames:
             session.execute(update(table).where(column == member_id).values({column.name: pseudonym}))
+        # Messages the team sent the member as a partner, and those sent on the member's behalf.
+        own_requests = select(orm.support_requests.c.id).where(orm.support_requests.c.member_id == member_id)
+        session.execute(update(orm.support_messages).where(or_(orm.support_messages.c.recipient_id == member_id,
+                                                               orm.support_messages.c.request_id.in_(own_requests)))
+                        .values(body=""))
+        session.execute(update(orm.support_messages).where(orm.support_messages.c.recipient_id == member_id)
+                        .values(recipient_id=pseudonym))
         session.execute(update(orm.support_requests).where(orm.support_requests.c.member_id == member_id)
                         .values(message="", resolution_note=None, member_id=pseudonym))
         session.execute(delete(orm.learning_notes).where(orm.learning_notes.c.member_id == member_id))
+        # Offered as an alternative mentor somewhere: their name and headline leave those lists.
+        session.execute(delete(orm.alternatives).where(orm.alternatives.c.member_id == member_id))
         session.execute(delete(orm.members).where(orm.members.c.member_id == member_id))
         session.execute(delete(orm.idempotency_keys).where(orm.idempotency_keys.c.member_id == member_id))
         session.execute(update(orm.deleted_accounts).where(orm.deleted_accounts.c.member_id == member_id)

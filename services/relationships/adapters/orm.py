@@ -32,10 +32,13 @@ relationships = Table(
     Column("proposal_version", Integer, nullable=False),
     Column("cycle", Integer, nullable=False),
     Column("cycle_started_at", DateTime(timezone=True), nullable=False),
-    # When the sweep next has work here; NULL once the proposal is answered.
+    # When the sweep next has work here: a reminder or the expiry of a pending proposal, the
+    # planned-end notice or the planned end of an accepted relationship; NULL otherwise.
     Column("next_timer_at", DateTime(timezone=True), nullable=True),
+    # When both parties were told the planned end is near (NULL: not yet in this acceptance).
+    Column("end_notice_at", DateTime(timezone=True), nullable=True),
 )
-# The sweep's query: status = 'pending' and next_timer_at <= now, oldest first.
+# The sweep's query: status in ('pending', 'accepted') and next_timer_at <= now, oldest first.
 Index("ix_relationships_relationships_status_next_timer_at", relationships.c.status, relationships.c.next_timer_at)
 # Listing "my relationships" from either side, newest first (cursor = updated_at, id).
 Index("ix_relationships_relationships_mentor", relationships.c.mentor_id, relationships.c.updated_at,
@@ -81,6 +84,20 @@ reminders = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     # Exactly once per reminder of a cycle, even with two sweeps racing.
     UniqueConstraint("relationship_id", "cycle", "day", name="uq_relationships_reminders_slot"),
+)
+
+# The mentors suggested to a mentee when their proposal expired (at most three per expiry),
+# shown in the relationship's details; `why` says what made each one a suggestion.
+alternatives = Table(
+    "relationships_alternatives", metadata,
+    Column("relationship_id", String(36), primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("member_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("headline", Text, nullable=False),
+    Column("why", Text, nullable=False),
+    Column("suggested_at", DateTime(timezone=True), nullable=False),
 )
 
 members = Table(
@@ -208,3 +225,15 @@ support_requests = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_relationships_support_requests_status", support_requests.c.status, support_requests.c.created_at)
+
+support_messages = Table(
+    "relationships_support_messages", metadata,
+    # What the customer service team wrote to a member's partner for a contact_partner request.
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), nullable=False),
+    Column("author_id", String(64), nullable=False),
+    Column("recipient_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_relationships_support_messages_request", support_messages.c.request_id, support_messages.c.sent_at)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, cast, delete, or_, select, update
+from sqlalchemy import Text, and_, bindparam, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connect.clock import utc
@@ -77,6 +77,7 @@ class RelationshipRepository:
                 created_at=utc(row.created_at), updated_at=utc(row.updated_at), cycle=row.cycle,
                 cycle_started_at=utc(row.cycle_started_at), reminders_done=frozenset(done[row.id]),
                 withdrawn_by=row.withdrawn_by, accepted_at=utc(row.accepted_at) if row.accepted_at else None,
+                end_notice_at=utc(row.end_notice_at) if row.end_notice_at else None,
             )
             self._seen[rel.id] = rel
             self._loaded[rel.id] = self._row_values(rel)
@@ -94,10 +95,12 @@ class RelationshipRepository:
         return found[0] if found else None
 
     def due(self, now: datetime, limit: int) -> list[Relationship]:
-        """Pending relationships whose next timer is due, locked; rows another sweep holds are skipped."""
+        """Pending and accepted relationships whose next timer is due, locked; rows another sweep
+        holds are skipped."""
         table = orm.relationships
         query = (self._select()
-                 .where(table.c.status == Status.PENDING.value, table.c.next_timer_at <= now)
+                 .where(table.c.status.in_((Status.PENDING.value, Status.ACCEPTED.value)),
+                        table.c.next_timer_at <= now)
                  .order_by(table.c.next_timer_at).limit(limit))
         if self.row_locks:
             query = query.with_for_update(of=table, skip_locked=True)
@@ -131,6 +134,14 @@ class RelationshipRepository:
         history = orm.status_history
         return self.session.execute(select(history).where(history.c.relationship_id == relationship_id)
                                     .order_by(history.c.id)).all()
+
+    def alternatives(self, relationship_id: str) -> Sequence[Any]:
+        """The mentors suggested at the relationship's latest expiry, in the order offered."""
+        table = orm.alternatives
+        latest = select(func.max(table.c.cycle)).where(table.c.relationship_id == relationship_id).scalar_subquery()
+        return self.session.execute(select(table).where(table.c.relationship_id == relationship_id,
+                                                        table.c.cycle == latest)
+                                    .order_by(table.c.position)).all()
 
     def reminders(self, relationship_id: str) -> Sequence[Any]:
         reminders = orm.reminders
@@ -213,10 +224,11 @@ class RelationshipRepository:
     def flush(self) -> None:
         """Write what changed since loading; called by the unit of work before commit (and before
         reading back a view inside the same transaction)."""
-        new_rows, updated_rows, versions, changes, reminders = [], [], [], [], []
+        new_rows, updated_rows, versions, changes, reminders, alternatives = [], [], [], [], [], []
         changed_columns: set[str] = set()
         for rel in self._seen.values():
-            if not (rel.new_changes or rel.new_versions or rel.new_reminders or rel.id in self._new):
+            if not (rel.new_changes or rel.new_versions or rel.new_reminders or rel.id in self._new
+                    or self._loaded.get(rel.id, {}).get("end_notice_at") != rel.end_notice_at):
                 continue
             values = self._row_values(rel)
             before = self._loaded.get(rel.id, {})
@@ -239,7 +251,10 @@ class RelationshipRepository:
                          "reason": c.reason, "at": c.at} for c in rel.new_changes]
             reminders += [{"relationship_id": rel.id, "cycle": r.cycle, "day": r.day, "sent": r.sent, "at": r.at}
                           for r in rel.new_reminders]
-            rel.new_changes, rel.new_versions, rel.new_reminders = [], [], []
+            alternatives += [{"relationship_id": rel.id, "cycle": rel.cycle, "position": position,
+                              "member_id": a.member_id, "name": a.name, "headline": a.headline, "why": a.why,
+                              "suggested_at": rel.updated_at} for position, a in enumerate(rel.new_alternatives)]
+            rel.new_changes, rel.new_versions, rel.new_reminders, rel.new_alternatives = [], [], [], []
         self._new.clear()
         insert_rows(self.session, orm.relationships, new_rows)
         if changed_columns:
@@ -249,12 +264,14 @@ class RelationshipRepository:
         insert_rows(self.session, orm.proposal_versions, versions)
         insert_rows(self.session, orm.status_history, changes)
         insert_rows(self.session, orm.reminders, reminders)
+        insert_rows(self.session, orm.alternatives, alternatives)
 
     @staticmethod
     def _row_values(rel: Relationship) -> dict[str, Any]:
         return {"status": rel.status.value, "updated_at": rel.updated_at, "accepted_at": rel.accepted_at,
                 "withdrawn_by": rel.withdrawn_by, "proposal_version": rel.proposal.number, "cycle": rel.cycle,
-                "cycle_started_at": rel.cycle_started_at, "next_timer_at": rel.next_timer_at()}
+                "cycle_started_at": rel.cycle_started_at, "next_timer_at": rel.next_timer_at(),
+                "end_notice_at": rel.end_notice_at}
 
     def _update_rows(self, rows: list[dict[str, Any]]) -> None:
         if not rows:

@@ -33,14 +33,21 @@ def _alternative(item: Any) -> AlternativeMentor | None:
     member_id = mentor.get("member_id")
     if not member_id:
         return None
+    expertise = mentor.get("expertise")
     return AlternativeMentor(member_id=str(member_id), name=str(mentor.get("name") or member_id),
-                             headline=str(mentor.get("headline") or ""))
+                             headline=str(mentor.get("headline") or ""),
+                             matched_areas=[str(a) for a in expertise] if isinstance(expertise, list) else [])
 
 
-def _clean(items: Any, exclude: Sequence[str], limit: int) -> list[AlternativeMentor]:
+def _clean(items: Any, exclude: Sequence[str], limit: int, areas: Sequence[str] = ()) -> list[AlternativeMentor]:
+    """Matching's answers as alternatives; `matched_areas` keeps only the mentor's expertise
+    that the proposal named (the mentor's whole expertise when it named none)."""
     result: list[AlternativeMentor] = []
     for item in items or []:
         alternative = _alternative(item)
+        if alternative is not None and areas:
+            alternative = alternative.model_copy(
+                update={"matched_areas": [a for a in areas if a in alternative.matched_areas]})
         if alternative is not None and alternative.member_id not in exclude \
                 and all(a.member_id != alternative.member_id for a in result):
             result.append(alternative)
@@ -62,7 +69,8 @@ class ProjectionSuggestions:
         scored = [(len(wanted & set(row.expertise or [])), row) for row in rows if row.member_id not in exclude]
         scored = [(score, row) for score, row in scored if score or not wanted]
         scored.sort(key=lambda pair: (-pair[0], pair[1].member_id))
-        return [AlternativeMentor(member_id=row.member_id, name=row.name or row.member_id)
+        return [AlternativeMentor(member_id=row.member_id, name=row.name or row.member_id,
+                                  matched_areas=[a for a in areas if a in set(row.expertise or [])])
                 for _, row in scored[:limit]]
 
 
@@ -77,7 +85,7 @@ class InProcessSuggestions:
         except Exception as exc:  # matching down, not in this process, or failing
             log.warning("no mentor suggestions from matching (%s); using the member projection", exc)
             return self.fallback.suggest(areas, exclude, limit) if self.fallback else []
-        return _clean(found, exclude, limit)
+        return _clean(found, exclude, limit, areas)
 
 
 class HttpSuggestions:
@@ -101,4 +109,4 @@ class HttpSuggestions:
             log.warning("no mentor suggestions from %s (%s); using the member projection", self.base_url, exc)
             return self.fallback.suggest(areas, exclude, limit) if self.fallback else []
         items = body.get("results", []) if isinstance(body, dict) else body
-        return _clean(items, exclude, limit)
+        return _clean(items, exclude, limit, areas)

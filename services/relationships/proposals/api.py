@@ -80,6 +80,15 @@ class PersonOut(_Out):
     name: str = Field(description="Name from the membership system")
 
 
+class AlternativeOut(_Out):
+    member_id: str = Field(description="The suggested mentor's membership number")
+    name: str = Field(description="The mentor's name")
+    headline: str = Field(description="The mentor's headline")
+    why: str = Field(description="Why Connect suggested this mentor, in words")
+    profile: str = Field(description="The mentor's public profile (GET)")
+    suggested_at: str = Field(description="RFC 3339, UTC: when the proposal expired and these were suggested")
+
+
 class RelationshipItemOut(_Out):
     id: str = Field(description="The relationship's id")
     status: Status = Field(description="pending, accepted, rejected, withdrawn, expired or completed")
@@ -149,6 +158,11 @@ class RelationshipOut(_Out):
     proposal_history: list[ProposalVersionOut] = Field(description="Every version, oldest first")
     status_history: list[StatusChangeOut] = Field(description="Every move, oldest first")
     reminders: list[ReminderOut] = Field(description="Reminders due to or sent to the mentor")
+    end_notice_at: str | None = Field(description="RFC 3339, UTC: when both parties were told the planned end "
+                                                  "is 14 days away; null before that")
+    suggested_alternatives: list[AlternativeOut] = Field(
+        description="The mentee's view of an expired proposal: up to three mentors Connect suggested instead, "
+                    "and why; empty otherwise (and always for the mentor)")
     etag: str = Field(description="The proposal's entity tag, for `If-Match` on an edit")
 
 

@@ -23,9 +23,10 @@ from enum import StrEnum
 from dateutil.relativedelta import relativedelta
 
 from connect.errors import Conflict, Invalid, NotFound
+from schemas import taxonomy
 from schemas.events import (AlternativeMentor, EventData, ProposalAccepted, ProposalEdited, ProposalExpired,
                             ProposalRejected, ProposalReminderDue, ProposalReopened, ProposalSent,
-                            ProposalWithdrawn, RelationshipCompleted, RelationshipWithdrawn)
+                            ProposalWithdrawn, RelationshipCompleted, RelationshipEndingSoon, RelationshipWithdrawn)
 
 
 class Status(StrEnum):
@@ -66,6 +67,10 @@ MEMBER_ACTIONS = (Action.ACCEPT, Action.REJECT, Action.WITHDRAW, Action.REOPEN, 
 REMINDER_DAYS = (3, 7, 15)
 #: Days after which an unanswered proposal expires.
 EXPIRY_DAYS = 21
+#: Both parties are told this many days before an accepted relationship's planned end.
+END_NOTICE_DAYS = 14
+#: The reason the sweep gives when it completes a relationship at its planned end.
+PLANNED_END_REASON = "The planned end of the relationship was reached"
 
 MIN_DURATION_MONTHS = 1
 MAX_DURATION_MONTHS = 12
@@ -182,11 +187,15 @@ class ReminderOutcome:
 
 @dataclass(frozen=True)
 class TimerDue:
-    """What the sweep must do now: send reminder `day` (skipping `skipped`), or expire."""
+    """What the sweep must do now: send reminder `day` (skipping `skipped`), or expire a
+    proposal; tell both parties the planned end is near (`end_notice`), or complete an
+    accepted relationship at its planned end (`complete`)."""
 
-    expire: bool
+    expire: bool = False
     day: int | None = None
     skipped: tuple[int, ...] = ()
+    end_notice: bool = False
+    complete: bool = False
 
 
 def available_actions(status: Status, role: Role, *, i_withdrew: bool) -> list[Action]:
@@ -208,6 +217,16 @@ def planned_end(accepted_at: datetime | None, duration_months: int) -> datetime 
     """An accepted relationship is planned to run `duration_months` from acceptance
     (informative only: completing earlier or later is allowed)."""
     return accepted_at + relativedelta(months=duration_months) if accepted_at else None
+
+
+def why_suggested(alternative: AlternativeMentor, areas: tuple[str, ...]) -> str:
+    """Why a mentor is offered instead of the one who never answered: the areas of the
+    proposal they mentor in (labels), or that they are available when none was named."""
+    shared = [a for a in areas if a in alternative.matched_areas] or list(alternative.matched_areas)
+    if shared:
+        return "Mentors in " + ", ".join(taxonomy.label("expertise", a) for a in shared) + \
+            ", as your proposal asked"
+    return "Available to mentees now"
 
 
 def _clean_reason(reason: str | None) -> str | None:
@@ -235,9 +254,13 @@ class Relationship:
     reminders_done: frozenset[int] = frozenset()
     withdrawn_by: str | None = None
     accepted_at: datetime | None = None
+    #: When both parties were told the planned end is near (None: not yet, in this acceptance).
+    end_notice_at: datetime | None = None
     new_changes: list[StatusChange] = field(default_factory=list)
     new_versions: list[ProposalVersion] = field(default_factory=list)
     new_reminders: list[ReminderOutcome] = field(default_factory=list)
+    #: The mentors suggested by an expiry in this transaction (at most three, in order).
+    new_alternatives: list[AlternativeMentor] = field(default_factory=list)
     events: list[EventData] = field(default_factory=list)
 
     # --- creation -------------------------------------------------------------------
@@ -282,6 +305,11 @@ class Relationship:
 
     def next_timer_at(self) -> datetime | None:
         """When the sweep next has something to do for this relationship (indexed column)."""
+        if self.status is Status.ACCEPTED:
+            end = self.planned_end
+            if end is None:
+                return None
+            return end - timedelta(days=END_NOTICE_DAYS) if self.end_notice_at is None else end
         if self.status is not Status.PENDING:
             return None
         for day in REMINDER_DAYS:
@@ -295,8 +323,18 @@ class Relationship:
         Expiry, once due, wins over any reminder (a mentor is not reminded of a
         proposal that is being withdrawn); otherwise only the latest due reminder
         is sent and earlier unsent ones are skipped, so a sweep that ran days late
-        never sends a burst of stale reminders.
+        never sends a burst of stale reminders.  Likewise an accepted relationship
+        past its planned end completes without a late "ending soon" notice.
         """
+        if self.status is Status.ACCEPTED:
+            end = self.planned_end
+            if end is None:
+                return None
+            if now >= end:
+                return TimerDue(complete=True)
+            if self.end_notice_at is None and now >= end - timedelta(days=END_NOTICE_DAYS):
+                return TimerDue(end_notice=True)
+            return None
         if self.status is not Status.PENDING:
             return None
         age = now - self.cycle_started_at
@@ -336,6 +374,7 @@ class Relationship:
         self._require(actor_id, Action.ACCEPT)
         self._move(Action.ACCEPT, Status.ACCEPTED, actor_id, Role.MENTOR, now, reason)
         self.accepted_at = now
+        self.end_notice_at = None
         self.events.append(ProposalAccepted(**self._ids(actor_id, reason)))
 
     def reject(self, actor_id: str, now: datetime, reason: str | None = None) -> None:
@@ -352,6 +391,19 @@ class Relationship:
         self.withdrawn_by = actor_id
         event = ProposalWithdrawn if was_pending else RelationshipWithdrawn
         self.events.append(event(**self._ids(actor_id, reason)))
+
+    def leave_connect(self, member_id: str, now: datetime, reason: str) -> None:
+        """The member deleted their account: they withdraw from this open relationship,
+        whichever side they are on (the FAQ: deleting "will withdraw you from any existing
+        relationship(s)"); a mentor leaving is not a mentor declining a proposal."""
+        role = self.role_of(member_id)
+        if role is None or not self.is_open:
+            raise MoveRefused(Action.WITHDRAW, self.status, "Only an open relationship of the member's is left.")
+        was_pending = self.status is Status.PENDING
+        self._move(Action.WITHDRAW, Status.WITHDRAWN, member_id, role, now, reason)
+        self.withdrawn_by = member_id
+        event = ProposalWithdrawn if was_pending else RelationshipWithdrawn
+        self.events.append(event(**self._ids(member_id, reason), account_deleted=True))
 
     def complete(self, actor_id: str, now: datetime, reason: str | None = None) -> None:
         reason = _clean_reason(reason)
@@ -406,13 +458,36 @@ class Relationship:
             raise MoveRefused(Action.EXPIRE, self.status, "The proposal is not due to expire.")
         reason = f"No answer within {EXPIRY_DAYS} days"
         self._move(Action.EXPIRE, Status.EXPIRED, None, Role.SYSTEM, now, reason)
+        suggested = [a.model_copy(update={"why": why_suggested(a, self.proposal.content.areas)})
+                     for a in alternatives[:3]]
+        self.new_alternatives = suggested
         self.events.append(ProposalExpired(**self._ids(None, reason), areas=list(self.proposal.content.areas),
-                                           alternatives=alternatives[:3]))
+                                           alternatives=suggested))
+
+    def send_end_notice(self, now: datetime) -> None:
+        """Tell both parties the planned end is `END_NOTICE_DAYS` away (once per acceptance)."""
+        end = self.planned_end
+        if self.status is not Status.ACCEPTED or end is None or self.end_notice_at is not None \
+                or now < end - timedelta(days=END_NOTICE_DAYS):
+            raise MoveRefused(Action.REMIND, self.status, "No planned-end notice is due.")
+        self.end_notice_at = now
+        self.updated_at = now
+        self.events.append(RelationshipEndingSoon(**self._ids(None, None), planned_end=end))
+
+    def complete_at_planned_end(self, now: datetime) -> None:
+        """The relationship reached its planned end: the system completes it (the FAQ's year at
+        most; the two may stay in touch as long as they wish)."""
+        end = self.planned_end
+        if self.status is not Status.ACCEPTED or end is None or now < end:
+            raise MoveRefused(Action.COMPLETE, self.status, "The relationship has not reached its planned end.")
+        self._move(Action.COMPLETE, Status.COMPLETED, None, Role.SYSTEM, now, PLANNED_END_REASON)
+        self.events.append(RelationshipCompleted(**self._ids(None, PLANNED_END_REASON), planned_end_reached=True))
 
     def snapshot(self) -> "Relationship":
         """A copy for comparison (tests: a refused move must leave everything as it was)."""
         return replace(self, new_changes=list(self.new_changes), new_versions=list(self.new_versions),
-                       new_reminders=list(self.new_reminders), events=list(self.events))
+                       new_reminders=list(self.new_reminders), new_alternatives=list(self.new_alternatives),
+                       events=list(self.events))
 
 
 def first_line(message: str, limit: int = SUMMARY_CHARS) -> str:

@@ -1,5 +1,6 @@
 """Proposal use cases: sending, the moves of the state machine, editing, the details and
-list views, and the timers (reminders at 3/7/15 days, expiry at 21).
+list views, and the timers (reminders at 3/7/15 days, expiry at 21; for an accepted
+relationship, the notice 14 days before its planned end and the completion at it).
 
 Every command runs in one `RelationshipsUnitOfWork`: load (row-locked on
 PostgreSQL, under SQLite's write lock otherwise), let the domain decide, write
@@ -54,11 +55,14 @@ class SweepReport:
     reminders: dict[int, int] = field(default_factory=dict)
     skipped_reminders: int = 0
     expired: int = 0
+    end_notices: int = 0
+    completed: int = 0
     batches: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"reminders": {str(k): v for k, v in sorted(self.reminders.items())},
-                "skipped_reminders": self.skipped_reminders, "expired": self.expired, "batches": self.batches}
+                "skipped_reminders": self.skipped_reminders, "expired": self.expired,
+                "end_notices": self.end_notices, "completed": self.completed, "batches": self.batches}
 
 
 class ProposalsService:
@@ -186,6 +190,7 @@ class ProposalsService:
         versions = records.versions(relationship_id)
         history = records.history(relationship_id)
         reminders = records.reminders(relationship_id)
+        alternatives = records.alternatives(relationship_id)
         names = uow.members.names({row.mentor_id, row.mentee_id, *(h.actor_id for h in history if h.actor_id)})
         role = Role.MENTOR if member_id == row.mentor_id else Role.MENTEE
         counterpart = row.mentee_id if role is Role.MENTOR else row.mentor_id
@@ -218,6 +223,11 @@ class ProposalsService:
                                 "actor": person(h.actor_id), "actor_role": h.actor_role, "reason": h.reason,
                                 "at": iso(h.at)} for h in history],
             "reminders": [{"cycle": r.cycle, "day": r.day, "sent": r.sent, "at": iso(r.at)} for r in reminders],
+            "end_notice_at": iso(row.end_notice_at),
+            "suggested_alternatives": [{"member_id": a.member_id, "name": a.name, "headline": a.headline,
+                                        "why": a.why, "profile": f"/v1/mentors/{a.member_id}",
+                                        "suggested_at": iso(a.suggested_at)} for a in alternatives]
+            if role is Role.MENTEE else [],
             "etag": entity_tag(row.id, row.proposal_version),
         }
 
@@ -294,6 +304,12 @@ class ProposalsService:
                 if timer.expire:
                     rel.expire(now, self._alternatives(rel, suggestions))
                     batch.expired += 1
+                elif timer.end_notice:
+                    rel.send_end_notice(now)
+                    batch.end_notices += 1
+                elif timer.complete:
+                    rel.complete_at_planned_end(now)
+                    batch.completed += 1
                 else:
                     rel.send_reminder(timer.day, now, timer.skipped)  # type: ignore[arg-type]
                     batch.reminders[timer.day] = batch.reminders.get(timer.day, 0) + 1  # type: ignore[index]
@@ -301,6 +317,8 @@ class ProposalsService:
             uow.commit()
         # Counted only once committed, so a rolled-back batch is not reported.
         report.expired += batch.expired
+        report.end_notices += batch.end_notices
+        report.completed += batch.completed
         report.skipped_reminders += batch.skipped_reminders
         for day, count in batch.reminders.items():
             report.reminders[day] = report.reminders.get(day, 0) + count

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connect.errors import Conflict, Invalid, NotFound
 from connect.etags import entity_tag
+from schemas import taxonomy
 from schemas.events import (MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted, PartnerNudged,
                             ToolSaved)
 
@@ -191,7 +192,8 @@ class Meeting:
         d = self.details
         return {**parties.ids(actor_id), "meeting_id": self.id, "starts_at": d.starts_at,
                 "duration_minutes": d.duration_minutes, "mode": d.mode, "location_or_link": d.location_or_link,
-                "agenda": d.agenda, "time_zone": d.time_zone, "sequence": self.sequence}
+                "agenda": d.agenda, "time_zone": d.time_zone, "sequence": self.sequence,
+                "organiser_id": self.organiser_id}
 
     def _require_changeable(self, parties: Parties, now: datetime) -> None:
         parties.require_open("Meetings")
@@ -399,26 +401,44 @@ def post_message(parties: Parties, message_id: str, sender_id: str, body: str, *
                          recipient_id=parties.other(sender_id), notify=not email_outstanding)
 
 
+class NudgeNotAllowed(Conflict):
+    """A nudge refused, and why (`why`): the relationship is not accepted
+    (`relationship_not_accepted`, with `current_status`), the partner was active lately
+    (`partner_active`) or the sender nudged lately (`nudged_recently`); `allowed_from` says
+    when a nudge will be possible (not for a relationship that is not accepted)."""
+
+    code = "nudge-not-allowed"
+
+    def __init__(self, detail: str, why: str, allowed_from: datetime | None = None, **facts: Any) -> None:
+        when = {"allowed_from": allowed_from.isoformat().replace("+00:00", "Z")} if allowed_from else {}
+        super().__init__(detail, why=why, **when, **facts)
+        self.why = why
+        self.allowed_from = allowed_from
+
+
 def nudge_refusal(parties: Parties, sender_id: str, partner_last_active: datetime | None,
-                  last_nudge: datetime | None, now: datetime) -> str | None:
-    """Why the sender may not nudge now (None: they may)."""
+                  last_nudge: datetime | None, now: datetime) -> NudgeNotAllowed | None:
+    """Why the sender may not nudge now (None: they may); `now` is the Clock's, like every timer's."""
     if not parties.workspace_open:
-        return f"Only a partner in an accepted relationship can be nudged; it is {parties.status}."
+        return NudgeNotAllowed(f"Only a partner in an accepted relationship can be nudged; it is {parties.status}.",
+                               "relationship_not_accepted", current_status=parties.status)
     quiet_since = partner_last_active or parties.accepted_at
     if quiet_since is not None and now - quiet_since < NUDGE_AFTER_QUIET:
-        return (f"Your partner was active on {quiet_since.date().isoformat()}; give them "
-                f"{NUDGE_AFTER_QUIET.days} days before a nudge.")
+        return NudgeNotAllowed(f"Your partner was active on {quiet_since.date().isoformat()}; give them "
+                               f"{NUDGE_AFTER_QUIET.days} days before a nudge.", "partner_active",
+                               quiet_since + NUDGE_AFTER_QUIET)
     if last_nudge is not None and now - last_nudge < NUDGE_AT_MOST_EVERY:
-        return (f"You nudged your partner on {last_nudge.date().isoformat()}; at most one nudge every "
-                f"{NUDGE_AT_MOST_EVERY.days} days.")
+        return NudgeNotAllowed(f"You nudged your partner on {last_nudge.date().isoformat()}; at most one nudge "
+                               f"every {NUDGE_AT_MOST_EVERY.days} days.", "nudged_recently",
+                               last_nudge + NUDGE_AT_MOST_EVERY)
     return None
 
 
 def nudge(parties: Parties, sender_id: str, partner_last_active: datetime | None, last_nudge: datetime | None,
           now: datetime) -> PartnerNudged:
     refusal = nudge_refusal(parties, sender_id, partner_last_active, last_nudge, now)
-    if refusal:
-        raise WorkspaceRefused(refusal, current_status=parties.status)
+    if refusal is not None:
+        raise refusal
     return PartnerNudged(**parties.ids(sender_id), recipient_id=parties.other(sender_id))
 
 
@@ -433,14 +453,37 @@ ICE_BREAKERS = (
 )
 
 
+#: What two members share, as a sentence (kind: (vocabulary of its ids or None for free tags, wording)).
+_SHARED = {
+    "languages": ("languages", "You both speak {values}."),
+    "sectors": ("sectors", "You both work in {values}."),
+    "employer": (None, "You both work for {values}."),
+    "region": ("regions", "You are both based in {values}."),
+    "qualifications": ("qualifications", "You both hold {values}."),
+    "interests": (None, "You share an interest in {values}."),
+}
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def shared_sentence(kind: str, values: list[str]) -> str | None:
+    """'You both speak English and Welsh.': taxonomy labels, never ids; None for nothing shared."""
+    vocabulary, wording = _SHARED.get(kind, (None, "You share {values}."))
+    words = [taxonomy.label(vocabulary, str(v)) if vocabulary else str(v) for v in values if v]
+    return wording.format(values=_and(words)) if words else None
+
+
 def ice_breakers(areas: list[str], shared: list[dict[str, Any]], duration_months: int) -> list[str]:
-    """Prompts for the first conversation: what the two share first, then the FAQ's suggestions."""
+    """Prompts for the first conversation: what the two share first (in words), then the FAQ's suggestions."""
     prompts = []
     for connection in shared:
-        values = ", ".join(str(v) for v in connection.get("values", []))
-        if values:
-            prompts.append(f"You share {connection.get('kind', 'something')}: {values}. How did you get there?")
+        sentence = shared_sentence(str(connection.get("kind", "")), list(connection.get("values", [])))
+        if sentence:
+            prompts.append(f"{sentence} How did that shape your career so far?")
     if areas:
-        prompts.append("The proposal names " + ", ".join(areas) + ": which matters most right now?")
+        labels = [taxonomy.label("expertise", a) if a in taxonomy.ids("expertise") else a for a in areas]
+        prompts.append(f"The proposal names {_and(labels)}: which matters most right now?")
     prompts.extend(p.format(months=duration_months) for p in ICE_BREAKERS)
     return prompts

@@ -153,6 +153,22 @@ def test_availability_off_removes_from_search_and_shows_message(client, auth, pu
     assert search(client, auth).json()["total"] == 1
 
 
+def test_edit_account_says_which_profiles_i_hold_and_when_i_am_unavailable(client, auth, put_mentor):
+    me = client.get("/v1/members/me", headers=auth("M1", name="Mentor M1"))
+    assert me.status_code == 200
+    assert (me.json()["profiles"], me.json()["available"], me.json()["availability_message"]) == ([], None, None)
+    put_mentor("M1")
+    client.put("/v1/members/me/mentee-profile", headers=auth("M1"), json={"goals": "Lead a team",
+                                                                         "areas_sought": ["leadership"]})
+    me = client.get("/v1/members/me", headers=auth("M1")).json()
+    assert me["profiles"] == ["mentor", "mentee"] and me["available"] is True and me["availability_message"] is None
+    client.put("/v1/members/me/mentor-profile/availability", json={"available": False}, headers=auth("M1"))
+    me = client.get("/v1/members/me", headers=auth("M1")).json()
+    assert me["available"] is False and me["availability_message"] == "You are currently unavailable to mentees"
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["MeOut"]["properties"]
+    assert "unavailable to mentees" in schema["availability_message"]["description"]
+
+
 def test_searcher_never_sees_themselves_and_paging_walks_every_mentor(client, auth, put_mentor, deliver):
     for i in range(7):
         put_mentor(f"P{i}", expertise=["claims"] if i % 2 else ["underwriting"])
@@ -222,7 +238,7 @@ def test_suggestions_match_areas_and_skip_excluded(client, auth, put_mentor, del
     deliver()
     service = container.service("matching")
     suggested = service.suggest_mentors(["claims"], exclude=["S2"], limit=3)
-    assert suggested == [{"member_id": "S1", "name": "Mentor S1", "headline": "Claims lead"}]
+    assert suggested == [{"member_id": "S1", "name": "Mentor S1", "headline": "Claims lead", "expertise": ["claims"]}]
     over_http = client.get("/v1/mentors/suggestions", params={"areas": ["claims"], "exclude": ["S2"]},
                            headers=auth("X"))
     assert over_http.status_code == 200 and over_http.json() == suggested

@@ -127,7 +127,9 @@ def test_random_moves_follow_the_contract_and_refusals_change_nothing(sequence):
             assert rel.accepted_at is not None and rel.planned_end is not None
         if rel.status in (Status.PENDING, Status.REJECTED, Status.EXPIRED):
             assert rel.accepted_at is None
-        if rel.status is not Status.PENDING:
+        if rel.status is Status.ACCEPTED:  # the planned-end notice is its next timer (the sweep never runs here)
+            assert rel.next_timer_at() == rel.planned_end - timedelta(days=14)
+        elif rel.status is not Status.PENDING:
             assert rel.next_timer_at() is None
         # The actions the domain offers are exactly what it then allows.
         assert rel.actions_for(STRANGER) == []
@@ -198,3 +200,52 @@ def test_bad_proposals_are_refused():
         raise AssertionError("accepted a proposal to oneself")
     except DomainError as exc:
         assert "yourself" in str(exc)
+
+
+def test_the_planned_end_timers_of_an_accepted_relationship():
+    from schemas.events import RelationshipEndingSoon
+
+    rel = Relationship.propose("R1", MENTOR, MENTEE, CONTENT, T0)  # six months
+    rel.accept(MENTOR, T0)
+    end = datetime(2027, 6, 1, 9, 0, tzinfo=timezone.utc)
+    assert rel.planned_end == end and rel.next_timer_at() == end - timedelta(days=14)
+    assert rel.timer_due(end - timedelta(days=14, seconds=1)) is None
+    before = _state(rel)
+    for refused in (lambda: rel.send_end_notice(end - timedelta(days=15)),
+                    lambda: rel.complete_at_planned_end(end - timedelta(seconds=1))):
+        try:
+            refused()
+            raise AssertionError("a timer move before its time")
+        except MoveRefused:
+            assert _state(rel) == before
+    assert rel.timer_due(end - timedelta(days=14)).end_notice
+    rel.send_end_notice(end - timedelta(days=14))
+    assert isinstance(rel.events[-1], RelationshipEndingSoon) and rel.events[-1].planned_end == end
+    assert rel.next_timer_at() == end and rel.timer_due(end - timedelta(days=1)) is None
+    try:
+        rel.send_end_notice(end - timedelta(days=1))
+        raise AssertionError("a second notice")
+    except MoveRefused:
+        pass
+    assert rel.timer_due(end).complete
+    rel.complete_at_planned_end(end)
+    assert rel.status is Status.COMPLETED and rel.next_timer_at() is None
+    change = rel.new_changes[-1]
+    assert (change.actor_id, change.actor_role, change.from_status) == (None, Role.SYSTEM, Status.ACCEPTED)
+    assert rel.events[-1].planned_end_reached and rel.events[-1].actor_id is None
+
+
+def test_a_member_leaving_connect_withdraws_whichever_side_they_are_on():
+    pending = Relationship.propose("R1", MENTOR, MENTEE, CONTENT, T0)
+    pending.leave_connect(MENTOR, T0, "Account deleted")  # a mentor cannot withdraw a proposal otherwise
+    assert (pending.status, pending.withdrawn_by) == (Status.WITHDRAWN, MENTOR)
+    assert isinstance(pending.events[-1], ProposalWithdrawn) and pending.events[-1].account_deleted
+    accepted = Relationship.propose("R2", MENTOR, MENTEE, CONTENT, T0)
+    accepted.accept(MENTOR, T0)
+    accepted.leave_connect(MENTEE, T0, "Account deleted")
+    assert isinstance(accepted.events[-1], RelationshipWithdrawn) and accepted.events[-1].account_deleted
+    try:
+        accepted.leave_connect(MENTEE, T0, "Account deleted")
+        raise AssertionError("left a closed relationship")
+    except MoveRefused:
+        pass

@@ -54,3 +54,36 @@ def test_expiry_offers_matching_mentors_in_process_over_http_and_from_the_projec
     assert httpx.get(f"{served_api}/healthz").status_code == 200
     nobody = HttpSuggestions(f"http://127.0.0.1:{free_port()}", lambda: None, projection, timeout_seconds=0.5)
     assert [a.member_id for a in nobody.suggest(["claims"], [], 3)] == ["C", "D"]
+
+
+def test_an_expired_proposal_keeps_its_alternatives_in_the_details_and_the_email_links_them(
+        client, auth, container, deliver, clock):
+    start = clock.now()
+    for member_id, expertise in [("A", ["underwriting"]), ("B", ["underwriting", "claims"]), ("C", ["underwriting"]),
+                                 ("D", ["underwriting"]), ("E", ["fraud"])]:
+        _mentor_profile(client, auth, member_id, expertise)
+    deliver()
+    rel = client.post("/v1/proposals", json=proposal_body("A", areas=["underwriting"]), headers=auth("M1")).json()
+    deliver()
+    container.service("relationships").send_due_reminders(start + timedelta(days=21))
+    deliver()
+    details = client.get(f"/v1/relationships/{rel['id']}", headers=auth("M1")).json()
+    offered = details["suggested_alternatives"]
+    assert sorted(a["member_id"] for a in offered) == ["B", "C", "D"]
+    for alternative in offered:
+        assert alternative["name"] == f"Mentor {alternative['member_id']}"
+        assert alternative["why"] == "Mentors in Underwriting, as your proposal asked"
+        assert alternative["profile"] == f"/v1/mentors/{alternative['member_id']}"
+    assert client.get(f"/v1/relationships/{rel['id']}", headers=auth("A")).json()["suggested_alternatives"] == []
+
+    from email import message_from_bytes, policy
+    found = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in container.settings.mail_dir.rglob("*.eml")]
+    (expired,) = [m for m in found if "m1@example.org" in str(m["To"]) and "expired" in str(m["Subject"])]
+    text = expired.get_body(("plain",)).get_content()
+    html = expired.get_body(("html",)).get_content()
+    portal = container.settings.api.portal_url.rstrip("/")
+    for alternative in offered:
+        assert f"Mentor {alternative['member_id']}" in text
+        assert f"{portal}/mentors/{alternative['member_id']}" in text
+        assert f'href="{portal}/mentors/{alternative["member_id"]}"' in html
+    assert "Mentors in Underwriting" in text

@@ -125,3 +125,67 @@ def test_moving_time_with_sweep_at_mails_each_reminder_once_and_the_expiry(
     to_mentee = [subject for to, subject in sent if "m1@example.org" in to]
     assert len(reminders) == 3, sent  # one at each of 3, 7 and 15 days
     assert len(to_mentee) == 1, sent  # the expiry, asking to choose another mentor
+
+
+def test_an_accepted_relationship_is_told_of_its_planned_end_then_completes_there(
+        client, auth, container, mentor, deliver, clock, monkeypatch):
+    """Up to a year (the FAQ): both parties hear 14 days before the planned end; at the end the
+    sweep completes it (CPD record included) and both hear they may stay in touch."""
+    from email import message_from_bytes, policy
+
+    start = clock.now()
+    mentor("M2", name="Grace Hopper")
+    rel = client.post("/v1/proposals", json=proposal_body("M2", duration_months=1),
+                      headers=auth("M1", name="Ada Lovelace")).json()
+    url = f"/v1/relationships/{rel['id']}"
+    assert client.post(url + "/accept", headers=auth("M2", name="Grace Hopper")).status_code == 200
+    end = start + timedelta(days=31)  # one month from 1 December
+    assert client.get(url, headers=auth("M1")).json()["planned_end"] == _at(end)
+
+    assert _sweep(monkeypatch, container, _at(end, days=-14, minutes=-1))["end_notices"] == 0
+    assert _sweep(monkeypatch, container, _at(end, days=-14))["end_notices"] == 1
+    assert _sweep(monkeypatch, container, _at(end, days=-2))["end_notices"] == 0  # once only
+    assert client.get(url, headers=auth("M1")).json()["status"] == "accepted"
+    report = _sweep(monkeypatch, container, _at(end))
+    assert (report["completed"], report["end_notices"]) == (1, 0)
+    assert _sweep(monkeypatch, container, _at(end, days=1))["completed"] == 0
+
+    details = client.get(url, headers=auth("M1")).json()
+    assert details["status"] == "completed" and details["actions"] == []
+    assert details["status_history"][-1]["actor"] is None and details["status_history"][-1]["actor_role"] == "system"
+    events = relationship_events(container, rel["id"])
+    assert [e["type"] for e in events][-2:] == ["RelationshipEndingSoon", "RelationshipCompleted"]
+    assert events[-1]["data"]["planned_end_reached"] is True
+    cpd = client.get("/v1/members/me/cpd", headers=auth("M2")).json()
+    assert [(a["activity"], a["relationship_id"], a["status"]) for a in cpd["activities"]] == [
+        ("relationship", rel["id"], "completed")]
+
+    found = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in container.settings.mail_dir.rglob("*.eml")]
+    for address in ("m1@example.org", "m2@example.org"):
+        mine = [m for m in found if address in str(m["To"])]
+        ending = [m for m in mine if "ends on" in str(m["Subject"])]
+        done = [m for m in mine if "is complete" in str(m["Subject"])]
+        assert len(ending) == 1 and len(done) == 1, [str(m["Subject"]) for m in mine]
+        assert "in 14 days" in ending[0].get_body(("plain",)).get_content()
+        assert "free to remain in contact" in done[0].get_body(("plain",)).get_content()
+
+
+def test_either_party_may_complete_early_and_a_late_sweep_completes_without_a_stale_notice(
+        client, auth, container, mentor, clock, monkeypatch):
+    start = clock.now()
+    mentor("M2")
+    mentor("M3")
+    early = client.post("/v1/proposals", json=proposal_body("M2", duration_months=12), headers=auth("M1")).json()
+    late = client.post("/v1/proposals", json=proposal_body("M3", duration_months=1), headers=auth("M1")).json()
+    for rel, mentor_id in ((early, "M2"), (late, "M3")):
+        assert client.post(f"/v1/relationships/{rel['id']}/accept", headers=auth(mentor_id)).status_code == 200
+    # The mentee completes a year-long relationship after a month; the timers then leave it alone.
+    assert "complete" in client.get(f"/v1/relationships/{early['id']}", headers=auth("M2")).json()["actions"]
+    clock.set(start + timedelta(days=30))
+    done = client.post(f"/v1/relationships/{early['id']}/complete", headers=auth("M1"))
+    assert done.status_code == 200 and done.json()["status"] == "completed"
+    # A sweep that first runs after the planned end completes at once, with no "ends in 14 days".
+    report = _sweep(monkeypatch, container, _at(start, days=400))
+    assert (report["completed"], report["end_notices"]) == (1, 0)
+    assert [e["type"] for e in relationship_events(container, late["id"])][-1] == "RelationshipCompleted"
+    assert not [e for e in relationship_events(container) if e["type"] == "RelationshipEndingSoon"]

@@ -31,15 +31,15 @@ def world(client, pair, auth, clock):
 
     tool = client.post(pair.url + "/tools/swot", headers=pair.mentee, json={"strengths": ["a"]}).json()
 
-    def new_request() -> str:
+    def new_request(kind: str = "other") -> str:
         made = client.post("/v1/support-requests", headers=pair.mentee,
-                           json={"kind": "other", "relationship_id": pair.id, "message": "help"})
+                           json={"kind": kind, "relationship_id": pair.id, "message": "help"})
         return f"/v1/support-requests/{made.json()['id']}"
 
     return pair, headers, new_meeting, tool, new_request, start
 
 
-def _routes(pair: Any, new_meeting: Callable[[], str], tool: dict[str, Any], new_request: Callable[[], str],
+def _routes(pair: Any, new_meeting: Callable[[], str], tool: dict[str, Any], new_request: Callable[..., str],
             start: Callable[[], str]) -> list[tuple[str, Callable[[], str], Any, dict[str, int]]]:
     """(method, path factory, body, expected status class per caller: 2 = success, else the status)."""
     url = pair.url
@@ -71,6 +71,8 @@ def _routes(pair: Any, new_meeting: Callable[[], str], tool: dict[str, Any], new
          {OWNER: 404, PARTNER: 404, STRANGER: 404, SUPPORT: 2}),
         ("GET", new_request, None, {OWNER: 2, PARTNER: 404, STRANGER: 404, SUPPORT: 2}),
         ("POST", lambda: new_request() + "/resolve", {"outcome": "done"},
+         {OWNER: 403, PARTNER: 404, STRANGER: 404, SUPPORT: 2}),
+        ("POST", lambda: new_request("contact_partner") + "/partner-messages", {"body": "Please get in touch"},
          {OWNER: 403, PARTNER: 404, STRANGER: 404, SUPPORT: 2}),
         ("POST", fixed(url + "/complete"), None, outsiders),
         ("POST", fixed(url + "/withdraw"), None, outsiders),

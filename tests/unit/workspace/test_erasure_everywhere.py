@@ -79,6 +79,11 @@ def _plant(client, propose, auth, deliver, clock) -> dict[str, str]:
     client.post(pair.url + "/meetings", headers=ada, json={
         "starts_at": (clock.now() + timedelta(days=1)).isoformat(), "duration_minutes": 30, "mode": "in_person",
         "agenda": CANARY, "location_or_link": CANARY})
+    # Customer service writes to Grace on Ada's behalf (the message names what Ada asked).
+    contact = client.post("/v1/support-requests", headers=ada, json={
+        "kind": "contact_partner", "relationship_id": pair.id, "message": f"Ask Grace {CANARY}"}).json()
+    assert client.post(f"/v1/support-requests/{contact['id']}/partner-messages", headers=auth("S1", roles=["support"]),
+                       json={"body": f"Ada asks {CANARY}"}).status_code == 201
     deliver()
     return ada
 

@@ -38,14 +38,15 @@ def test_journey_sends_each_email_once(client, pair, container, deliver, clock):
         client.post(pair.url + "/messages", headers=pair.mentee, json={"body": text})
     deliver()
 
-    # Grace: the invitation (.ics) and one email for the burst of three messages; tool saves send none.
+    # Grace: the invitation (.ics), her own change and one email for the burst of three messages;
+    # tool saves send none.
     to_grace = _mail_to(container, "m2@example.org")
-    assert len(to_grace) == grace_before + 2
-    assert len(_calendars(to_grace)) == 1
-    # Ada: Grace's change, with the same calendar UID and a higher SEQUENCE.
+    assert len(to_grace) == grace_before + 3
+    assert len(_calendars(to_grace)) == 2
+    # Ada: her invitation and Grace's change, with the same calendar UID and a higher SEQUENCE.
     to_ada = _mail_to(container, "m1@example.org")
-    assert len(to_ada) == ada_before + 1
-    (change,) = _calendars(to_ada)
+    assert len(to_ada) == ada_before + 2
+    invite, change = sorted(_calendars(to_ada), key=lambda c: "SEQUENCE:1" in c)
     assert f"meeting-{meeting['id']}@connect" in change and "SEQUENCE:1" in change
     assert not any("Looking forward" in str(m) for m in to_grace)  # bodies stay in Connect
 
@@ -63,6 +64,41 @@ def test_journey_sends_each_email_once(client, pair, container, deliver, clock):
     deliver()
     assert len(_mail_to(container, "m1@example.org")) == len(to_ada) + 1
     assert len(_mail_to(container, "m2@example.org")) == len(to_grace)
+
+
+def _entries(messages, meeting_id):
+    """(SEQUENCE, METHOD, ORGANIZER address, ATTENDEE addresses) of each calendar entry for the meeting."""
+    from icalendar import Calendar
+
+    found = []
+    for text in _calendars(messages):
+        calendar = Calendar.from_ical(text)
+        for entry in calendar.walk("VEVENT"):
+            if str(entry["UID"]) == f"meeting-{meeting_id}@connect":
+                attendees = entry.get("ATTENDEE", [])
+                attendees = attendees if isinstance(attendees, list) else [attendees]
+                found.append((int(entry["SEQUENCE"]), str(calendar["METHOD"]), str(entry["ORGANIZER"]),
+                              sorted(str(a) for a in attendees)))
+    return sorted(found)
+
+
+def test_meeting_changes_reach_every_calendar_with_one_uid(client, pair, container, deliver, clock):
+    """Ada (mentee) arranges a meeting; Grace (mentor) moves it, then cancels it: both calendars
+    get every version of the one entry, Ada's own arrangement and Grace's own changes included."""
+    deliver()
+    meeting = client.post(pair.url + "/meetings", headers=pair.mentee, json={
+        "starts_at": (clock.now() + timedelta(days=7)).isoformat(), "duration_minutes": 60, "mode": "video"}).json()
+    assert client.patch(f"{pair.url}/meetings/{meeting['id']}", headers=pair.mentor,
+                        json={"duration_minutes": 45}).status_code == 200
+    assert client.delete(f"{pair.url}/meetings/{meeting['id']}", headers=pair.mentor).status_code == 200
+    deliver()
+    expected = [(0, "REQUEST", "mailto:m1@example.org", ["mailto:m2@example.org"]),
+                (1, "REQUEST", "mailto:m1@example.org", ["mailto:m2@example.org"]),
+                (2, "CANCEL", "mailto:m1@example.org", ["mailto:m2@example.org"])]
+    assert _entries(_mail_to(container, "m1@example.org"), meeting["id"]) == expected
+    assert _entries(_mail_to(container, "m2@example.org"), meeting["id"]) == expected
+    own_change = [m for m in _mail_to(container, "m2@example.org") if "changed" in str(m["Subject"])]
+    assert "You changed your mentoring meeting with" in own_change[0].get_body(("plain",)).get_content()
 
 
 def test_support_requests_are_acknowledged_and_answered_by_email(client, pair, auth, container, deliver):

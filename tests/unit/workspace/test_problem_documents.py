@@ -126,9 +126,19 @@ def test_workspace_refusals(client, pair, propose, clock):
     problem(client.post(withdrawn.url + "/messages", headers=withdrawn.mentor, json={"body": "Hello?"}), 409,
             "workspace-not-open", "Conflict", "The relationship is withdrawn; messages can no longer be sent.",
             current_status="withdrawn")
-    problem(client.post(pair.url + "/nudge", headers=pair.mentee), 409, "workspace-not-open", "Conflict",
+    # A refused nudge has its own type and says why and from when (the relationship is open).
+    allowed_from = (clock.now() + timedelta(days=14)).isoformat().replace("+00:00", "Z")
+    problem(client.post(pair.url + "/nudge", headers=pair.mentee), 409, "nudge-not-allowed", "Conflict",
             f"Your partner was active on {clock.now().date().isoformat()}; give them 14 days before a nudge.",
-            current_status="accepted")
+            why="partner_active", allowed_from=allowed_from)
+    clock.advance(timedelta(days=15))
+    assert client.post(pair.url + "/nudge", headers=pair.mentee).status_code == 202
+    problem(client.post(pair.url + "/nudge", headers=pair.mentee), 409, "nudge-not-allowed", "Conflict",
+            f"You nudged your partner on {clock.now().date().isoformat()}; at most one nudge every 7 days.",
+            why="nudged_recently", allowed_from=(clock.now() + timedelta(days=7)).isoformat().replace("+00:00", "Z"))
+    problem(client.post(withdrawn.url + "/nudge", headers=withdrawn.mentee), 409, "nudge-not-allowed", "Conflict",
+            "Only a partner in an accepted relationship can be nudged; it is withdrawn.",
+            why="relationship_not_accepted", current_status="withdrawn")
 
 
 def test_account_refusals(client, pair, auth):

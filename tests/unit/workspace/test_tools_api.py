@@ -62,7 +62,8 @@ def test_goals_gstar_and_agreement(client, pair):
     talk = client.get(pair.url + "/first-conversation", headers=pair.mentor).json()
     assert talk["agreement"]["content"]["meeting_frequency"] == "Fortnightly"
     assert talk["tools"] == {"swot": 0, "gstar": 1, "goals": 1}
-    assert any("raising_profile" in prompt for prompt in talk["ice_breakers"])
+    assert "The proposal names Raising profile: which matters most right now?" in talk["ice_breakers"]
+    assert not any("raising_profile" in prompt for prompt in talk["ice_breakers"])
 
 
 def test_bad_tools_are_refused_and_change_nothing(client, pair, propose):
@@ -105,4 +106,8 @@ def test_first_conversation_starts_from_what_the_two_share(client, pair):
                                    {"kind": "region", "values": ["london"]},
                                    {"kind": "interests", "values": ["cycling"]},
                                    {"kind": "languages", "values": ["en"]}]
-    assert talk["ice_breakers"][0].startswith("You share sectors: general_insurance")
+    # Written for people: the taxonomy's labels, never its ids.
+    assert [p.split(" How")[0] for p in talk["ice_breakers"][:4]] == [
+        "You both work in General insurance.", "You are both based in London.",
+        "You share an interest in cycling.", "You both speak English."]
+    assert not any(word in " ".join(talk["ice_breakers"]) for word in ("general_insurance", "london", " en", "sectors"))

@@ -84,8 +84,12 @@ def test_messages_and_nudges_follow_the_relationship():
     with pytest.raises(WorkspaceRefused):
         post_message(Parties("R1", "MENTOR", "MENTEE", "completed", NOW), "m2", "MENTEE", "Hi", email_outstanding=False)
     assert nudge_refusal(ACCEPTED, "MENTEE", None, None, NOW) is None  # accepted 30 days ago, silent since
-    assert "active on" in nudge_refusal(ACCEPTED, "MENTEE", NOW - timedelta(days=3), None, NOW)
-    assert "at most one" in nudge_refusal(ACCEPTED, "MENTEE", None, NOW - timedelta(days=2), NOW)
+    quiet = nudge_refusal(ACCEPTED, "MENTEE", NOW - timedelta(days=3), None, NOW)
+    assert "active on" in quiet.detail and quiet.why == "partner_active"
+    assert quiet.allowed_from == NOW + timedelta(days=11)
+    recent = nudge_refusal(ACCEPTED, "MENTEE", None, NOW - timedelta(days=2), NOW)
+    assert "at most one" in recent.detail and recent.code == "nudge-not-allowed"
+    assert recent.allowed_from == NOW + timedelta(days=5)
 
 
 def test_support_outcomes_fit_the_kind():
@@ -97,8 +101,13 @@ def test_support_outcomes_fit_the_kind():
 
 
 def test_ice_breakers_start_with_what_the_two_share():
-    prompts = ice_breakers(["career_planning"], [{"kind": "sectors", "values": ["insurance"]}], 6)
-    assert prompts[0].startswith("You share sectors: insurance") and "6 months" in " ".join(prompts)
+    prompts = ice_breakers(["career_planning", "leadership"], [{"kind": "languages", "values": ["en", "cy"]},
+                                                               {"kind": "employer", "values": ["acme"]}], 6)
+    assert prompts[0].startswith("You both speak English and Welsh.")
+    assert prompts[1].startswith("You both work for acme.")
+    assert prompts[2] == ("The proposal names Career planning and Leadership and management: which matters most "
+                          "right now?")
+    assert "6 months" in " ".join(prompts)
 
 
 def test_any_sequence_of_meeting_moves_keeps_the_calendar_consistent():
