@@ -70,7 +70,7 @@ def other_parties(event: _RelationshipEvent, default_actor: str | None = None) -
     unless the event type has a usual actor (`default_actor`: "mentor" or "mentee")."""
     actor = event.actor_id
     if actor is None and default_actor is not None:
-        actor = event.mentor_id if default_actor == "mentor" else event.mentee_id
+        actor = {"mentor": event.mentor_id, "mentee": event.mentee_id}[default_actor]
     return [member for member in (event.mentor_id, event.mentee_id) if member != actor]
 
 

@@ -399,9 +399,9 @@ def post_message(parties: Parties, message_id: str, sender_id: str, body: str, *
                          recipient_id=parties.other(sender_id), notify=not email_outstanding)
 
 
-def nudge_refusal(parties: Parties, sender_id: str, partner_last_active: datetime | None,
-                  last_nudge: datetime | None, now: datetime) -> str | None:
-    """Why the sender may not nudge now (None: they may)."""
+def nudge_refusal(parties: Parties, partner_last_active: datetime | None, last_nudge: datetime | None,
+                  now: datetime) -> str | None:
+    """Why the sender may not nudge now (None: they may); `last_nudge` is the sender's own last nudge."""
     if not parties.workspace_open:
         return f"Only a partner in an accepted relationship can be nudged; it is {parties.status}."
     quiet_since = partner_last_active or parties.accepted_at
@@ -416,7 +416,7 @@ def nudge_refusal(parties: Parties, sender_id: str, partner_last_active: datetim
 
 def nudge(parties: Parties, sender_id: str, partner_last_active: datetime | None, last_nudge: datetime | None,
           now: datetime) -> PartnerNudged:
-    refusal = nudge_refusal(parties, sender_id, partner_last_active, last_nudge, now)
+    refusal = nudge_refusal(parties, partner_last_active, last_nudge, now)
     if refusal:
         raise WorkspaceRefused(refusal, current_status=parties.status)
     return PartnerNudged(**parties.ids(sender_id), recipient_id=parties.other(sender_id))

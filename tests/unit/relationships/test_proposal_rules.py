@@ -182,6 +182,8 @@ def test_reopening_after_a_withdrawal_forgets_the_acceptance():
     rel.withdraw(MENTEE, day(5))
     refused = refusal(rel.reopen, MENTOR, day(6))
     assert str(refused) == "Only the party who withdrew can reopen this relationship."
+    assert str(refusal(rel.complete, MENTEE, day(6))) == (
+        "The relationship is withdrawn; as the mentee you cannot complete it now.")
     rel.reopen(MENTEE, day(6))
     assert (rel.withdrawn_by, rel.accepted_at, rel.planned_end) == (None, None, None)
     assert rel.new_changes[-1].actor_role is Role.MENTEE
@@ -210,6 +212,8 @@ def test_a_refused_move_says_why_and_changes_nothing():
     assert str(wrong_party) == "The relationship is pending; as the mentee you cannot accept it now."
     assert str(refusal(rel.complete, MENTOR, day(1))) == (
         "The relationship is pending; as the mentor you cannot complete it now.")
+    assert str(refusal(rel.reopen, MENTEE, day(1))) == (
+        "The relationship is pending; as the mentee you cannot reopen it now.")
     assert rel == before
 
 

@@ -83,9 +83,9 @@ def test_messages_and_nudges_follow_the_relationship():
     assert event.recipient_id == "MENTOR" and event.notify is False
     with pytest.raises(WorkspaceRefused):
         post_message(Parties("R1", "MENTOR", "MENTEE", "completed", NOW), "m2", "MENTEE", "Hi", email_outstanding=False)
-    assert nudge_refusal(ACCEPTED, "MENTEE", None, None, NOW) is None  # accepted 30 days ago, silent since
-    assert "active on" in nudge_refusal(ACCEPTED, "MENTEE", NOW - timedelta(days=3), None, NOW)
-    assert "at most one" in nudge_refusal(ACCEPTED, "MENTEE", None, NOW - timedelta(days=2), NOW)
+    assert nudge_refusal(ACCEPTED, None, None, NOW) is None  # accepted 30 days ago, silent since
+    assert "active on" in nudge_refusal(ACCEPTED, NOW - timedelta(days=3), None, NOW)
+    assert "at most one" in nudge_refusal(ACCEPTED, None, NOW - timedelta(days=2), NOW)
 
 
 def test_support_outcomes_fit_the_kind():

@@ -197,12 +197,13 @@ def test_a_cancelled_meeting_cannot_change_again():
 def test_an_ending_relationship_cancels_only_its_future_meetings():
     withdrawn = parties("withdrawn")
     future = Meeting.schedule("X", ACCEPTED, MENTEE, details(), NOW)
+    future.change(ACCEPTED, MENTOR, {"agenda": "Moved on"}, NOW)
     future.cancel_for_withdrawal(withdrawn, MENTOR, NOW + timedelta(hours=1), ACCOUNT_DELETED_REASON)
-    assert (future.status, future.sequence, future.updated_at) == (MeetingStatus.CANCELLED, 1,
+    assert (future.status, future.sequence, future.updated_at) == (MeetingStatus.CANCELLED, 2,
                                                                    NOW + timedelta(hours=1))
     assert future.events[-1] == meeting_event(MeetingCancelled, future, MENTOR, reason="Account deleted")
     future.cancel_for_withdrawal(withdrawn, MENTOR, NOW + timedelta(hours=2), "again")  # already cancelled
-    assert (future.sequence, len(future.events)) == (1, 2)
+    assert (future.sequence, len(future.events)) == (2, 3)
     started = Meeting.schedule("Y", ACCEPTED, MENTEE, details(), NOW)
     started.cancel_for_withdrawal(withdrawn, MENTOR, NOW + timedelta(days=1), "too late")  # the second it starts
     assert (started.status, started.sequence, len(started.events)) == (MeetingStatus.SCHEDULED, 0, 1)
@@ -327,23 +328,26 @@ def test_an_ended_relationship_takes_no_messages(status):
 
 def test_a_quiet_partner_can_be_nudged_after_14_days_and_then_once_a_week():
     last_active = NOW - timedelta(days=14)
-    assert nudge_refusal(ACCEPTED, MENTEE, last_active, None, NOW) is None
-    assert nudge_refusal(ACCEPTED, MENTEE, last_active + SECOND, None, NOW) == (
+    assert nudge_refusal(ACCEPTED, last_active, None, NOW) is None
+    assert nudge_refusal(ACCEPTED, last_active + SECOND, None, NOW) == (
         "Your partner was active on 2026-11-17; give them 14 days before a nudge.")
     # Never active: quiet since the acceptance.
     recent = parties("accepted", NOW - timedelta(days=13))
-    assert nudge_refusal(recent, MENTEE, None, None, NOW) == (
+    assert nudge_refusal(recent, None, None, NOW) == (
         "Your partner was active on 2026-11-18; give them 14 days before a nudge.")
-    assert nudge_refusal(parties("accepted", None), MENTEE, None, None, NOW) is None
-    assert nudge_refusal(ACCEPTED, MENTEE, None, NOW - timedelta(days=7), NOW) is None
-    assert nudge_refusal(ACCEPTED, MENTEE, None, NOW - timedelta(days=7) + SECOND, NOW) == (
+    assert nudge_refusal(parties("accepted", None), None, None, NOW) is None
+    assert nudge_refusal(ACCEPTED, None, NOW - timedelta(days=7), NOW) is None
+    assert nudge_refusal(ACCEPTED, None, NOW - timedelta(days=7) + SECOND, NOW) == (
         "You nudged your partner on 2026-11-24; at most one nudge every 7 days.")
-    assert nudge_refusal(parties("completed"), MENTEE, None, None, NOW) == (
+    assert nudge_refusal(parties("completed"), None, None, NOW) == (
         "Only a partner in an accepted relationship can be nudged; it is completed.")
 
 
 def test_a_nudge_reaches_the_other_party_or_is_refused_with_the_reason():
     assert nudge(ACCEPTED, MENTEE, None, None, NOW) == PartnerNudged(**IDS, actor_id=MENTEE, recipient_id=MENTOR)
+    assert nudge(ACCEPTED, MENTOR, None, None, NOW) == PartnerNudged(**IDS, actor_id=MENTOR, recipient_id=MENTEE)
+    assert str(refused(nudge, ACCEPTED, MENTOR, None, NOW - timedelta(days=1), NOW)).startswith(
+        "You nudged your partner on 2026-11-30")
     refusal = refused(nudge, ACCEPTED, MENTOR, NOW - timedelta(days=1), None, NOW)
     assert str(refusal).startswith("Your partner was active on 2026-11-30")
     assert refusal.facts == {"current_status": "accepted"}
@@ -351,7 +355,7 @@ def test_a_nudge_reaches_the_other_party_or_is_refused_with_the_reason():
 
 def test_the_ice_breakers_name_what_the_two_share_then_the_proposal_then_the_faq():
     shared = [{"kind": "sectors", "values": ["insurance", "pensions"]}, {"values": [1995]},
-              {"kind": "skills", "values": []}]
+              {"kind": "skills", "values": []}, {"kind": "region"}]
     assert ice_breakers(["career_planning", "leadership"], shared, 9) == [
         "You share sectors: insurance, pensions. How did you get there?",
         "You share something: 1995. How did you get there?",
