@@ -191,7 +191,9 @@ def test_a_cancelled_meeting_cannot_change_again():
     refusal = refused(meeting.change, ACCEPTED, MENTOR, {"agenda": "x"}, NOW)
     assert (str(refusal), refusal.facts) == ("This meeting was cancelled.", {"meeting_status": "cancelled"})
     refused(meeting.cancel, ACCEPTED, MENTOR, NOW)
-    refused(meeting.change, parties("completed"), MENTOR, {"agenda": "x"}, NOW)
+    closed = refused(Meeting.schedule("Y", ACCEPTED, MENTEE, details(), NOW).change, parties("completed"), MENTOR,
+                     {"agenda": "x"}, NOW)
+    assert str(closed) == "Meetings are open once the relationship is accepted; it is completed."
 
 
 def test_an_ending_relationship_cancels_only_its_future_meetings():
