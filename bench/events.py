@@ -12,7 +12,7 @@ The producer and the relay run in this process; the notifier (--notifiers proces
 threads, like `connect run notifier`) and the SMTP sink (--sink counter: bench/smtp_counter.py,
 --sink eml: the project's .eml sink) in their own.  Results go to bench/results/events.json.
 Engines come from CONNECT_TEST_POSTGRES_URL / CONNECT_TEST_KAFKA_BOOTSTRAP when set, else the
-local launchers of connect.engines.
+local launchers of stack.engines.
 """
 
 from __future__ import annotations
@@ -59,11 +59,11 @@ class LagRecorder:
 
 
 class EmlSink:
-    """The project's SMTP sink (connect.engines.smtp) in its own process: parses every message and
+    """The project's SMTP sink (stack.engines.smtp) in its own process: parses every message and
     writes it as an .eml file, as `connect stack up` runs it."""
 
     def __init__(self, stack: ExitStack) -> None:
-        from connect.engines.smtp import SmtpSinkEngine
+        from stack.engines.smtp import SmtpSinkEngine
 
         self.engine = stack.enter_context(SmtpSinkEngine())
         self.url = self.engine.url
@@ -85,7 +85,7 @@ class CountingSink:
     """bench/smtp_counter.py in its own process: accepts and notes each Message-ID, nothing else."""
 
     def __init__(self, stack: ExitStack) -> None:
-        from connect.engines.base import free_port, port_open
+        from stack.engines.base import free_port, port_open
 
         folder = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
         stack.callback(shutil.rmtree, folder, True)
@@ -189,7 +189,7 @@ def wait_for_stable_group(bootstrap: str, group_id: str, members: int, timeout: 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far (Linux /proc)."""
-    from connect.engines.base import process_stat
+    from stack.engines.base import process_stat
 
     fields = process_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> dict:  # type: ignore[type-arg]
     args = parser.parse_args(argv)
     host = machine()  # before any work: the load average says how busy the machine already was
 
-    from connect.engines.kafka import KafkaEngine
-    from connect.engines.postgres import PostgresEngine, create_database
+    from stack.engines.kafka import KafkaEngine
+    from stack.engines.postgres import PostgresEngine, create_database
     from services.notifier.domain.rules import message_id_for
     from tests.integration.notifier import pipeline
 

@@ -1,18 +1,22 @@
-"""Mentor search benchmark: 100k synthetic mentors, embedded (tantivy) vs OpenSearch, and the HTTP API.
+"""Mentor search benchmark: 100k synthetic mentors on the embedded engine (tantivy), Elasticsearch
+and OpenSearch, and the HTTP API.
 
-    python -m bench.matching [--mentors 100000] [--opensearch-url http://127.0.0.1:9200] [--skip-http]
+    python -m bench.matching [--mentors 100000] [--elasticsearch-url URL] [--opensearch-url URL]
+                             [--skip-elasticsearch] [--skip-opensearch] [--skip-http]
 
-Measures, on this machine:
+Measures, on this machine, with the same mentors and the same queries on every engine:
   * bulk index time of N mentors (a full `reindex` build + alias swap) on each engine;
   * p50/p95/p99 latency of a fixed set of 7-criterion queries and of criteria+text queries,
     through the search adapters (query compile, engine, result documents), one engine after the other;
+  * whether the criteria-only queries give the same top 20 (ids, order and scores) on every engine;
   * requests/s of `POST /v1/mentors/search` against `connect serve --workers N` (N = 1 and 2 by
     default) on loopback, driven by `wrk` (Debian package `wrk`) with the 7-criterion queries;
   * how long a profile change takes to become searchable in the embedded shape (PUT -> found).
 
-OpenSearch comes from --opensearch-url, else CONNECT_BENCH_OPENSEARCH_URL, else the launcher in
-connect/engines (Maven Central jars; stopped at the end).  Results go to bench/results/matching.json
-with the machine they were measured on, and a table is printed.
+Each cluster comes from its --*-url option (or CONNECT_BENCH_ELASTICSEARCH_URL /
+CONNECT_BENCH_OPENSEARCH_URL), else from the launchers in stack/engines (Maven Central jars; one
+at a time, both with a 1 GiB heap and the full JIT, stopped after their turn).  Results go to
+bench/results/matching.json with the machine they were measured on, and a table is printed.
 """
 
 from __future__ import annotations
@@ -108,14 +112,72 @@ def bulk_index(index: Any, docs: list[dict[str, Any]]) -> float:
     return round(time.perf_counter() - began, 2)
 
 
-def start_opensearch(url: str | None) -> tuple[str, Callable[[], None]]:
+def top_results(index: Any, specs: list[dict[str, Any]], size: int = 20) -> list[list[list[Any]]]:
+    """The first `size` (member_id, score) of each query, in order."""
+    from services.matching.domain.search import build_search
+
+    return [[[hit.member_id, hit.score] for hit in index.search(build_search(
+        criteria=s.get("criteria"), weights=s.get("weights"), size=size)).hits] for s in specs]
+
+
+def start_cluster(kind: str, url: str | None) -> tuple[str, Callable[[], None]]:
+    """A cluster's URL and how to stop it: the one given, or a node of its own."""
     if url:
         return url, lambda: None
-    from connect.engines.opensearch import OpenSearchEngine
+    from stack.engines import engine_class
 
-    engine = OpenSearchEngine(heap="1g")
+    # The same heap for both, and the full JIT: the tests' fast-start option would slow the queries.
+    engine = engine_class(kind)(heap="1g", fast_start=False)
     engine.start()
     return engine.url, engine.stop
+
+
+def cluster_client(kind: str, url: str) -> Any:
+    if kind == "elasticsearch":
+        from services.matching.adapters.search_elasticsearch import ElasticsearchClient
+
+        return ElasticsearchClient(url, timeout=120)
+    from services.matching.adapters.search_opensearch import OpenSearchClient
+
+    return OpenSearchClient(url, timeout=120)
+
+
+def measure_cluster(kind: str, url: str | None, docs: list[dict[str, Any]], seven: list[dict[str, Any]],
+                    with_text: list[dict[str, Any]], rounds: int) -> tuple[dict[str, Any], list[Any]]:
+    from services.matching.adapters.search_dsl import DslSearchIndex
+
+    address, stop = start_cluster(kind, url)
+    try:
+        client = cluster_client(kind, address)
+        index = DslSearchIndex(client, "bench-mentors")
+        print(f"{kind}: bulk index ...", flush=True)
+        figures: dict[str, Any] = {"bulk_index_s": bulk_index(index, docs),
+                                   "url_source": "given" if url else "launched"}
+        figures["seven_criteria"] = time_queries(index, seven, rounds)
+        figures["criteria_and_text"] = time_queries(index, with_text, rounds)
+        tops = top_results(index, seven)
+        for name in client.alias_targets("bench-mentors"):
+            client.delete_index(name)
+        client.close()
+        return figures, tops
+    finally:
+        stop()
+
+
+def compare_tops(tops: dict[str, list[Any]]) -> dict[str, Any]:
+    """Whether every engine gave the same top 20 for each criteria-only query; the first
+    difference of each query that differs."""
+    engines = list(tops)
+    differences = []
+    for n, reference in enumerate(tops[engines[0]]):
+        for other in engines[1:]:
+            if tops[other][n] != reference:
+                at = next((i for i, (a, b) in enumerate(zip(reference, tops[other])) if a != b),
+                          min(len(reference), len(tops[other])))
+                differences.append({"query": n, "engines": [engines[0], other], "rank": at + 1,
+                                    engines[0]: reference[at:at + 3], other: tops[other][at:at + 3]})
+    return {"engines": engines, "queries": len(tops[engines[0]]), "identical": not differences,
+            "differences": differences}
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -258,7 +320,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mentors", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=25, help="passes over each query set per engine")
+    parser.add_argument("--elasticsearch-url", default=os.environ.get("CONNECT_BENCH_ELASTICSEARCH_URL"))
     parser.add_argument("--opensearch-url", default=os.environ.get("CONNECT_BENCH_OPENSEARCH_URL"))
+    parser.add_argument("--skip-elasticsearch", action="store_true")
     parser.add_argument("--skip-opensearch", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--http-seconds", type=int, default=15)
@@ -282,6 +346,7 @@ def main() -> None:
                                "machine": machine(), "mentors": args.mentors,
                                "command": "python -m bench.matching", "engines": {}}
 
+    tops: dict[str, list[Any]] = {}
     folder = Path(tempfile.mkdtemp(prefix="bench-tantivy-"))
     try:
         embedded = EmbeddedSearchIndex(folder, "bench")
@@ -289,30 +354,18 @@ def main() -> None:
         figures: dict[str, Any] = {"bulk_index_s": bulk_index(embedded, docs)}
         figures["seven_criteria"] = time_queries(embedded, seven, args.rounds)
         figures["criteria_and_text"] = time_queries(embedded, with_text, args.rounds)
+        tops["embedded"] = top_results(embedded, seven)
         results["engines"]["embedded"] = figures
         embedded.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
-    if not args.skip_opensearch:
-        from services.matching.adapters.search_dsl import DslSearchIndex
-        from services.matching.adapters.search_opensearch import OpenSearchClient
-
-        url, stop = start_opensearch(args.opensearch_url)
-        try:
-            client = OpenSearchClient(url, timeout=120)
-            index = DslSearchIndex(client, "bench-mentors")
-            print("opensearch: bulk index ...", flush=True)
-            figures = {"bulk_index_s": bulk_index(index, docs), "url_source": "given" if args.opensearch_url
-                       else "launched"}
-            figures["seven_criteria"] = time_queries(index, seven, args.rounds)
-            figures["criteria_and_text"] = time_queries(index, with_text, args.rounds)
-            results["engines"]["opensearch"] = figures
-            for name in client.alias_targets("bench-mentors"):
-                client.delete_index(name)
-            client.close()
-        finally:
-            stop()
+    for kind, url, skip in (("elasticsearch", args.elasticsearch_url, args.skip_elasticsearch),
+                            ("opensearch", args.opensearch_url, args.skip_opensearch)):
+        if not skip:
+            results["engines"][kind], tops[kind] = measure_cluster(kind, url, docs, seven, with_text, args.rounds)
+    if len(tops) > 1:
+        results["criteria_only_top20"] = compare_tops(tops)
 
     print("embedded shape: profile change -> searchable ...", flush=True)
     results["embedded_freshness"] = measure_freshness()
@@ -344,6 +397,16 @@ def print_table(results: dict[str, Any]) -> None:
             table.add_row(f"{label} {q.replace('_ms', '')} (ms)",
                           *[str(results["engines"][e][key][q]) for e in engines])
     Console().print(table)
+    embedded = results["engines"]["embedded"]
+    for other in [e for e in engines if e != "embedded"]:
+        ratios = [embedded[key]["p95_ms"] / results["engines"][other][key]["p95_ms"]
+                  for key in ("seven_criteria", "criteria_and_text")]
+        print(f"embedded p95 / {other} p95: " + " and ".join(f"{r:.2f}" for r in ratios)
+              + " (7 criteria, criteria + text; target <= 0.33)")
+    if "criteria_only_top20" in results:
+        same = results["criteria_only_top20"]
+        print("criteria-only top 20 on %s: %s" % (", ".join(same["engines"]),
+                                                  "identical" if same["identical"] else same["differences"]))
     for http in results.get("http_search") or []:
         print("HTTP search API:", json.dumps(http))
     print("embedded profile change -> searchable:", json.dumps(results["embedded_freshness"]))

@@ -8,7 +8,7 @@ Feeds synthetic proposal lifecycles (sent, reminder, accepted/rejected/expired) 
 of one request per event (the plain per-record handler) on a small sample.  The
 transport is left out: Kafka's own rate is measured by the relay benchmark.
 
-OpenSearch comes from --opensearch-url, else the launcher in connect/engines (stopped
+OpenSearch comes from --opensearch-url, else the launcher in stack/engines (stopped
 at the end).  Results go to bench/results/ops_mirror.json with the machine they ran on.
 """
 
@@ -92,7 +92,7 @@ def main() -> None:
     engine = None
     url = args.opensearch_url
     if not url:
-        from connect.engines.opensearch import OpenSearchEngine
+        from stack.engines.opensearch import OpenSearchEngine
 
         engine = OpenSearchEngine(heap="512m").start()
         url = engine.url

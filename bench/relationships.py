@@ -189,7 +189,7 @@ def main() -> None:
     args = parser.parse_args()
     host = machine()  # before any work: the load average says how busy the machine already was
 
-    from connect.engines.postgres import PostgresEngine, create_database, drop_database
+    from stack.engines.postgres import PostgresEngine, create_database, drop_database
 
     engine = None
     url = args.postgres_url
@@ -197,7 +197,7 @@ def main() -> None:
     if not url:
         engine = PostgresEngine().start()
         url = engine.url
-        server = "launched by connect.engines (fsync off, as for tests)"
+        server = "launched by stack.engines (fsync off, as for tests)"
     name = f"bench_relationships_{os.getpid()}"
     database = Database(create_database(url, name), "relationships")
     try:

@@ -131,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = [run(args.relationships, args.requests, None)]
     if not args.no_postgres:
-        from connect.engines.postgres import PostgresEngine, create_database, drop_database
+        from stack.engines.postgres import PostgresEngine, create_database, drop_database
 
         engine = None
         server = args.postgres_url

@@ -51,6 +51,8 @@ class ServiceModule:
     jobs: list[PeriodicJob] = field(default_factory=list)
     ready_checks: dict[str, Callable[[], None]] = field(default_factory=dict)
     facade: Any = None  # the service's own entry points (used by the CLI and by tests)
+    # Members the development sign-in page offers (embedded default only; connect/dev_oidc.py).
+    dev_accounts: Callable[[], list[Any]] | None = None
 
 
 class Container:
@@ -127,6 +129,14 @@ class Container:
 
     def consumers(self, roles: set[str] | None = None) -> list[ConsumerSpec]:
         return [c for m in self.services.values() for c in m.consumers if roles is None or c.role in roles]
+
+    def dev_accounts(self) -> list[Any]:
+        """Every service's suggestions for the development sign-in page, first come first."""
+        seen: dict[str, Any] = {}
+        for module in self.services.values():
+            for account in module.dev_accounts() if module.dev_accounts else []:
+                seen.setdefault(account.member_id, account)
+        return list(seen.values())
 
     def upgrade_databases(self) -> None:
         for module in self.services.values():

@@ -48,10 +48,14 @@ def serve(
     workers: int = typer.Option(1, min=1, help="API processes on the port; the first also runs relays, "
                                                "consumers and the sweep (see connect/workers.py)."),
 ) -> None:
-    """Run the embedded default: the whole platform in one process (API, relays, consumers, sweep)."""
-    from connect.http_server import serve as serve_http
-    from connect.web import create_app
+    """Run the embedded default: the whole platform in one process (API, portal, relays, consumers, sweep)."""
+    import os
 
+    from connect.http_server import serve as serve_http
+    from connect.web import create_site
+
+    # Members use the portal at this server's own address unless told otherwise (emails link to it).
+    os.environ.setdefault("CONNECT_PORTAL_URL", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     container = _container(settings)
@@ -60,7 +64,7 @@ def serve(
 
         serve_workers(container, host, port, workers)
         return
-    web = create_app(container, background=True, migrate=True)
+    web = create_site(container, background=True, migrate=True)
     log.info("serving Connect on http://%s:%s (state in %s)", host, port, settings.var_dir.resolve())
     serve_http(web, max_head_bytes=settings.api.max_header_bytes, host=host, port=port)
 
@@ -118,6 +122,19 @@ def run_api(
     settings = load_settings()
     container = _container(settings, tuple(service))
     serve_http(create_app(container), max_head_bytes=settings.api.max_header_bytes, host=host, port=port)
+
+
+@run_app.command("portal")
+def run_portal(
+    host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+) -> None:
+    """Serve the member portal alone: a client of the API at CONNECT_API_URL (distributed shape)."""
+    from connect.http_server import serve as serve_http
+    from portal.app import create_portal
+
+    settings = load_settings()  # logging as every role configures it; the same bound on request heads
+    serve_http(create_portal(), max_head_bytes=settings.api.max_header_bytes, host=host, port=port)
 
 
 @run_app.command("relay")
@@ -189,13 +206,13 @@ def run_beat(schedule_dir: str = typer.Option("var", help="Where beat keeps its 
 
 
 ROLES = {
-    "api": run_api, "relay": run_relay, "notifier": run_notifier, "indexer": run_indexer,
+    "api": run_api, "portal": run_portal, "relay": run_relay, "notifier": run_notifier, "indexer": run_indexer,
     "projector": run_projector, "worker": run_worker, "beat": run_beat,
 }
 
 
-#: Commands outside the services every process builds: the ops role, the event contract, the stack.
-OTHER_COMMANDS = ("services.ops.commands", "schemas.commands", "connect.stack")
+#: Commands outside the services every process builds: the ops role and the event contract.
+OTHER_COMMANDS = ("services.ops.commands", "schemas.commands")
 
 
 def _register_service_commands() -> None:
@@ -209,6 +226,15 @@ def _register_service_commands() -> None:
         module.register(app)
     for module_name in OTHER_COMMANDS:
         import_module(module_name).register(app)
+    # The tooling's commands (`connect stack ...`, `connect run smtp-sink`), when it is there: a
+    # checkout has it, the runtime image does not.
+    try:
+        tooling = import_module("stack.commands")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("stack", "stack.commands"):
+            raise
+    else:
+        tooling.register(app, run_app)
 
 
 _register_service_commands()

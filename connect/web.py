@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Response
@@ -160,6 +160,71 @@ def _metrics(app: FastAPI) -> None:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def _dev_oidc(app: FastAPI, container: Container) -> None:
+    """The development OpenID provider, only where the development issuer is trusted (no JWKS)."""
+    from connect import dev_oidc
+
+    settings = container.settings
+    support = dev_oidc.DevAccount(dev_oidc.SUPPORT_ACCOUNT_ID, "Customer Service (demo)", "support@example.org",
+                                  roles=("support",))
+    app.state.dev_oidc = dev_oidc.DevOidcProvider(
+        container.dev_issuer, settings.api.api_url or settings.api.portal_url,  # type: ignore[arg-type]
+        settings.api.portal_url, lambda: container.dev_accounts() + [support], settings.auth.dev_token_ttl_seconds)
+    app.include_router(dev_oidc.router(lambda request: request.app.state.dev_oidc))
+
+
+class PortalBesideApi:
+    """`connect serve`'s one site: the API's own paths (`/v1`, `/docs`, `/healthz`, `/dev-oidc`...)
+    go to the API, every other path to the member portal.  Lifespan events go to the API, which
+    owns the process's resources; the portal's in-process client holds no sockets."""
+
+    #: The first path segments the API answers; the portal keeps clear of them.
+    API_ROOTS = frozenset({"/v1", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics", "/dev-oidc"})
+
+    def __init__(self, api: FastAPI, portal: ASGIApp) -> None:
+        self.api = api
+        self.portal = portal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.api(scope, receive, send)
+            return
+        root = "/" + scope.get("path", "/").split("/")[1]
+        await (self.api if root in self.API_ROOTS else self.portal)(scope, receive, send)
+
+
+def portal_session_secret(container: Container) -> str:
+    """The embedded default's portal session secret: derived from the development issuer's key, so
+    every process of `connect serve --workers N` shares it and it survives restarts."""
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import serialization
+
+    assert container.dev_issuer is not None
+    key = container.dev_issuer.private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return hmac.new(key, b"connect-portal-session", hashlib.sha256).hexdigest()
+
+
+def create_site(container: Container, *, background: bool = False, migrate: bool = False,
+                ready_checks: dict[str, Callable[[], None]] | None = None) -> ASGIApp:
+    """The API with the member portal at `/`, which calls the API in-process over HTTP semantics."""
+    import httpx
+
+    from portal.app import create_portal
+    from portal.settings import PortalSettings
+
+    api = create_app(container, background=background, migrate=migrate, ready_checks=ready_checks)
+    overrides: dict[str, Any] = {}
+    if not PortalSettings().portal_session_secret:
+        if container.dev_issuer is None:
+            raise ValueError("CONNECT_PORTAL_SESSION_SECRET is required when CONNECT_JWKS_URL is set")
+        overrides["portal_session_secret"] = portal_session_secret(container)
+    settings = PortalSettings(portal_url=container.settings.api.portal_url, **overrides)
+    return PortalBesideApi(api, create_portal(settings, transport=httpx.ASGITransport(app=api)))
+
+
 def create_app(container: Container, *, background: bool = False, migrate: bool = False,
                routers: Iterable[APIRouter] | None = None,
                ready_checks: dict[str, Callable[[], None]] | None = None) -> FastAPI:
@@ -214,6 +279,8 @@ def create_app(container: Container, *, background: bool = False, migrate: bool 
     for router in routers if routers is not None else (m.router for m in container.services.values()):
         if router is not None:
             app.include_router(router)
+    if container.dev_issuer is not None:
+        _dev_oidc(app, container)
     app.add_middleware(MethodsAllowed, router=app.router)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.api.max_body_bytes)  # type: ignore[arg-type]
     return app

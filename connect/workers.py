@@ -110,13 +110,13 @@ def _api_process(host: str, port: int, parent: int, serving: Any, slot: int) -> 
     from connect import logs
     from connect.bootstrap import build_container
     from connect.settings import Settings
-    from connect.web import create_app
+    from connect.web import create_site
 
     settings = Settings()
     logs.configure(settings.api.log_level, settings.api.log_json)
     threading.Thread(target=_stop_when_orphaned, args=(parent,), name="orphan-watch", daemon=True).start()
     container = build_container(settings)
-    app = create_app(container, background=False, migrate=False, ready_checks={"api.workers": workers_check(serving)})
+    app = create_site(container, background=False, migrate=False, ready_checks={"api.workers": workers_check(serving)})
 
     def started() -> None:
         serving[slot] = 1
@@ -184,7 +184,7 @@ class Supervisor:
 
 
 def serve_workers(container: Container, host: str, port: int, workers: int) -> None:
-    from connect.web import create_app
+    from connect.web import create_site
 
     prepare_shared_state(container)
     port = claim_port(host, port)
@@ -193,8 +193,8 @@ def serve_workers(container: Container, host: str, port: int, workers: int) -> N
     supervisor.start()
     log.info("serving Connect on http://%s:%s with %s API processes", host, port, workers)
     try:
-        app = create_app(container, background=True, migrate=False,
-                         ready_checks={"api.workers": workers_check(supervisor.serving)})
+        app = create_site(container, background=True, migrate=False,
+                          ready_checks={"api.workers": workers_check(supervisor.serving)})
         _serve_on(app, sock, container.settings.api.max_header_bytes)
     finally:
         supervisor.stop()

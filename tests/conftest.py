@@ -73,7 +73,7 @@ def served_api(container: Container) -> Iterator[str]:
 
     import uvicorn
 
-    from connect.engines.base import free_port
+    from stack.engines.base import free_port
     from connect.web import create_app
 
     port = free_port()

@@ -3,19 +3,21 @@
 A pytest plugin (registered in the repository's conftest.py) rather than a folder's conftest, so
 that tests/integration and tests/contract share one broker, one cluster, one server.
 
-Session fixtures: ``postgres_url``, ``redis_url``, ``kafka_bootstrap``, ``opensearch_url``,
-``smtp_sink``; per test: ``pg_database`` (a fresh, empty database on the shared server) and
-``relationships_pg_database`` (a fresh database with the relationships service's migrations
+Session fixtures: ``postgres_url``, ``redis_url``, ``kafka_bootstrap``, ``elasticsearch_url``,
+``opensearch_url``, ``smtp_sink``; per test: ``pg_database`` (a fresh, empty database on the shared
+server), ``relationships_pg_database`` (a fresh database with the relationships service's migrations
 applied, cloned from a template migrated once per run: a copy costs a few tens of milliseconds,
-running the migrations again would cost a second).
+running the migrations again would cost a second) and ``search_cluster`` (a test runs once on
+Elasticsearch, once on OpenSearch).
 
 Where an engine comes from, first match wins:
 
 1. an explicit address in the environment: ``CONNECT_TEST_POSTGRES_URL``,
-   ``CONNECT_TEST_REDIS_URL``, ``CONNECT_TEST_KAFKA_BOOTSTRAP``, ``CONNECT_TEST_OPENSEARCH_URL``;
+   ``CONNECT_TEST_REDIS_URL``, ``CONNECT_TEST_KAFKA_BOOTSTRAP``, ``CONNECT_TEST_ELASTICSEARCH_URL``,
+   ``CONNECT_TEST_OPENSEARCH_URL``;
 2. a container through testcontainers, only when a Docker daemon answers a ping
    (``CONNECT_TEST_DOCKER=0`` turns this off);
-3. the local launchers of ``connect.engines`` (Debian packages and Maven Central jars; run
+3. the local launchers of ``stack.engines`` (Debian packages and Maven Central jars; run
    ``deploy/install-system-deps.sh`` once on a fresh machine).
 
 The SMTP sink always runs in-process. An engine that cannot start skips the tests needing it,
@@ -29,12 +31,14 @@ import logging
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from connect.engines.base import Engine, EngineError
+from stack.engines import engine_class
+from stack.engines.base import Engine, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +129,14 @@ def _docker_kafka() -> tuple[Any, str]:
     return container, container.get_bootstrap_server()
 
 
+def _docker_elasticsearch() -> tuple[Any, str]:
+    from stack.engines.elasticsearch import image
+
+    container = _container_class("elasticsearch", "ElasticSearchContainer")(
+        image(), mem_limit="1g").with_env("ES_JAVA_OPTS", "-Xms512m -Xmx512m").start()
+    return container, "http://%s:%s" % (container.get_container_host_ip(), container.get_exposed_port(9200))
+
+
 def _docker_opensearch() -> tuple[Any, str]:
     container = _container_class("opensearch", "OpenSearchContainer")("opensearchproject/opensearch:2.19.1").start()
     config = container.get_config()
@@ -139,8 +151,9 @@ def _provide(
     name: str,
     env_var: str,
     docker_factory: Callable[[], tuple[Any, str]],
-    local_factory: Callable[[], Engine],
 ) -> str:
+    """The engine's address: from ``env_var``, else a container, else the launcher registered
+    as ``name`` in ``stack.engines``."""
     explicit = os.environ.get(env_var, "").strip()
     if explicit:
         _start_seconds[name] = ("env", 0.0)
@@ -157,7 +170,7 @@ def _provide(
             _start_seconds[name] = ("docker", time.monotonic() - began)
             return url
 
-    engine = local_factory()
+    engine: Engine = engine_class(name)()
     # Registered before start() so that even a half-started engine is torn down.
     request.addfinalizer(engine.stop)
     failure: tuple[str, str] | None = None
@@ -185,45 +198,60 @@ def _sqlalchemy_postgres_url(url: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_url(request: pytest.FixtureRequest) -> str:
     """SQLAlchemy URL (``postgresql+psycopg://``) of a database on a real PostgreSQL server."""
-    from connect.engines.postgres import PostgresEngine
-
     return _sqlalchemy_postgres_url(
-        _provide(request, "postgres", "CONNECT_TEST_POSTGRES_URL", _docker_postgres, PostgresEngine)
+        _provide(request, "postgres", "CONNECT_TEST_POSTGRES_URL", _docker_postgres)
     )
 
 
 @pytest.fixture(scope="session")
 def redis_url(request: pytest.FixtureRequest) -> str:
     """``redis://host:port/0`` of a real Redis server."""
-    from connect.engines.redis import RedisEngine
-
-    return _provide(request, "redis", "CONNECT_TEST_REDIS_URL", _docker_redis, RedisEngine)
+    return _provide(request, "redis", "CONNECT_TEST_REDIS_URL", _docker_redis)
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
     """Bootstrap address (``host:port``) of a real Kafka broker; topics auto-create."""
-    from connect.engines.kafka import KafkaEngine
+    return _provide(request, "kafka", "CONNECT_TEST_KAFKA_BOOTSTRAP", _docker_kafka)
 
-    return _provide(request, "kafka", "CONNECT_TEST_KAFKA_BOOTSTRAP", _docker_kafka, KafkaEngine)
+
+@pytest.fixture(scope="session")
+def elasticsearch_url(request: pytest.FixtureRequest) -> str:
+    """``http://host:port`` of a real Elasticsearch 8.19 node (security off)."""
+    return _provide(request, "elasticsearch", "CONNECT_TEST_ELASTICSEARCH_URL", _docker_elasticsearch)
 
 
 @pytest.fixture(scope="session")
 def opensearch_url(request: pytest.FixtureRequest) -> str:
     """``http://host:port`` of a real OpenSearch node (security off)."""
-    from connect.engines.opensearch import OpenSearchEngine
+    return _provide(request, "opensearch", "CONNECT_TEST_OPENSEARCH_URL", _docker_opensearch)
 
-    return _provide(request, "opensearch", "CONNECT_TEST_OPENSEARCH_URL", _docker_opensearch, OpenSearchEngine)
+
+@dataclass(frozen=True)
+class SearchCluster:
+    kind: str  # "elasticsearch" or "opensearch": the CONNECT_SEARCH_URL scheme
+    url: str
+
+    @property
+    def search_url(self) -> str:
+        """The ``CONNECT_SEARCH_URL`` that points Connect at this cluster."""
+        return "%s+%s" % (self.kind, self.url)
+
+
+@pytest.fixture(params=["elasticsearch", "opensearch"])
+def search_cluster(request: pytest.FixtureRequest) -> SearchCluster:
+    """Each distributed search engine in turn, on the session's node."""
+    return SearchCluster(request.param, request.getfixturevalue("%s_url" % request.param))
 
 
 @pytest.fixture(scope="session")
 def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The in-process SMTP sink (``connect.engines.smtp.SmtpSink``); ``.url`` is ``smtp://host:port``.
+    """The in-process SMTP sink (``stack.engines.smtp.SmtpSink``); ``.url`` is ``smtp://host:port``.
 
     Shared by the whole run: call ``smtp_sink.clear()`` at the start of a test that counts mail.
     Accepted messages are also written as ``.eml`` files under pytest's temp folder.
     """
-    from connect.engines.smtp import SmtpSink
+    from stack.engines.smtp import SmtpSink
 
     sink = SmtpSink(mail_dir=tmp_path_factory.mktemp("smtp-sink"))
     began = time.monotonic()
@@ -242,7 +270,7 @@ def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def pg_database(postgres_url: str) -> Iterator[str]:
     """URL of a new, uniquely named database on the shared server, dropped after the test."""
-    from connect.engines.postgres import create_database, drop_database
+    from stack.engines.postgres import create_database, drop_database
 
     name = "test_%s" % uuid.uuid4().hex[:16]
     url = create_database(postgres_url, name)
@@ -257,7 +285,7 @@ def _migrated_templates(postgres_url: str) -> Iterator[dict[str, str]]:
     """Per service, a database migrated once this run, to clone test databases from."""
     templates: dict[str, str] = {}
     yield templates
-    from connect.engines.postgres import drop_database
+    from stack.engines.postgres import drop_database
 
     for name in templates.values():
         drop_database(postgres_url, name)
@@ -266,7 +294,7 @@ def _migrated_templates(postgres_url: str) -> Iterator[dict[str, str]]:
 def _migrated_template(postgres_url: str, templates: dict[str, str], service: str) -> str:
     if service not in templates:
         from connect.db import Database
-        from connect.engines.postgres import create_database
+        from stack.engines.postgres import create_database
 
         name = "template_%s_%s" % (service, uuid.uuid4().hex[:8])
         database = Database(create_database(postgres_url, name), service)
@@ -283,7 +311,7 @@ def _clone_database(postgres_url: str, name: str, template: str) -> str:
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
-    from connect.engines.postgres import database_url
+    from stack.engines.postgres import database_url
 
     libpq = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(libpq, autocommit=True, connect_timeout=10) as conn:
@@ -294,7 +322,7 @@ def _clone_database(postgres_url: str, name: str, template: str) -> str:
 @pytest.fixture
 def relationships_pg_database(postgres_url: str, _migrated_templates: dict[str, str]) -> Iterator[str]:
     """URL of a new database on the shared server holding the relationships service's schema."""
-    from connect.engines.postgres import drop_database
+    from stack.engines.postgres import drop_database
 
     template = _migrated_template(postgres_url, _migrated_templates, "relationships")
     name = "test_%s" % uuid.uuid4().hex[:16]
@@ -303,3 +331,44 @@ def relationships_pg_database(postgres_url: str, _migrated_templates: dict[str, 
         yield url
     finally:
         drop_database(postgres_url, name)
+
+
+# --------------------------------------------------------------------------- Chromium (portal browser tests)
+# A self-contained block: headless Chromium from Debian's package, driven by Playwright (no browser
+# download). ``deploy/install-system-deps.sh`` installs it; ``CONNECT_TEST_CHROMIUM`` names another binary.
+
+#: Headless, and nothing that reaches out: on a closed network Chromium's background connections
+#: are refused many at a time. Root needs --no-sandbox.
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A Playwright ``Browser`` on the machine's Chromium, started once per run."""
+    import shutil
+
+    path = os.environ.get("CONNECT_TEST_CHROMIUM", "").strip() or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        engine_unavailable("chromium", "no Chromium at %s (deploy/install-system-deps.sh installs it)" % path)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        engine_unavailable("chromium", "Playwright is not installed: %s" % exc)
+    began = time.monotonic()
+    playwright = sync_playwright().start()
+    failure = None
+    try:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    except Exception as exc:  # noqa: BLE001 - report whatever stopped the browser
+        failure = "%s: %s" % (type(exc).__name__, exc)
+    if failure is not None:
+        playwright.stop()
+        engine_unavailable("chromium", failure)
+    _start_seconds["chromium"] = ("local", time.monotonic() - began)
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()

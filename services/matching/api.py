@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, Optional
 
 import orjson
@@ -15,7 +14,7 @@ from connect.cursors import CursorCodec, InvalidCursor
 from connect.errors import Forbidden
 from connect.text import Id, Json, Line, Text
 from services.matching.domain.profiles import Location, MenteeProfile, MentorProfile
-from services.matching.domain.search import Cursor, SearchQuery, build_search
+from services.matching.domain.search import Cursor, SearchQuery
 from services.matching.services import MatchingService
 
 router = APIRouter(prefix="/v1", tags=["members"])
@@ -83,7 +82,8 @@ class PageIn(_Strict):
 
 
 class SearchIn(_Strict):
-    text: Optional[Text] = None
+    text: Optional[Text] = Field(None, description="What I need, in my own words (at most 500 characters); "
+                                                   "without it, the goals of my mentee profile are used")
     criteria: dict[Line, Json] = Field(default_factory=dict)
     weights: dict[Line, Json] = Field(default_factory=dict)
     filters: dict[Line, Json] = Field(default_factory=dict,
@@ -107,11 +107,19 @@ class RelationshipFlag(BaseModel):
     status: str
 
 
+class MatchedTextOut(BaseModel):
+    sentence: str = Field(description="The passage of the mentor's profile (headline, expertise line or a "
+                                      "sentence of the bio) closest in meaning to the need")
+    similarity: float = Field(description="Cosine similarity of that passage with the need (-1..1)")
+
+
 class SearchResultOut(BaseModel):
     mentor: dict[str, Any]
     score: float
     match_percent: int
     matched: list[MatchedOut]
+    matched_text: Optional[MatchedTextOut] = Field(
+        None, description="Why the text matched; null without a need or when no passage is near it")
     connections: list[ConnectionOut]
     relationship: Optional[RelationshipFlag] = Field(
         None, description="Set when the searcher already has a pending or accepted relationship with this mentor")
@@ -121,6 +129,8 @@ class SearchOut(BaseModel):
     results: list[SearchResultOut]
     total: int
     next_cursor: Optional[str]
+    need: Optional[str] = Field(None, description="What meaning was read from: `text`, `mentee_goals` (no text "
+                                                  "given: the goals of my mentee profile) or null (criteria only)")
 
 
 class SuggestionOut(BaseModel):
@@ -194,17 +204,22 @@ def _continued(cursors: CursorCodec, member_id: str, query: SearchQuery, cursor:
 async def search_mentors(body: SearchIn, request: Request, member: Member = Depends(current_member),
                          matching: MatchingService = Depends(service)) -> Response:
     cursors: CursorCodec = request.app.state.container.cursors
-    query = build_search(text=body.text, criteria=body.criteria, weights=body.weights, filters=body.filters,
-                         size=body.page.size, searcher_id=member.id)
-    query = _continued(cursors, member.id, query, body.page.cursor)
-    search = functools.partial(matching.run_search, query, member.id)
+
+    def search() -> tuple[SearchQuery, dict[str, Any]]:
+        # The need (the text's meaning, or the searcher's goals) is part of the query, so of the
+        # fingerprint a cursor is sealed with: a cursor continues only the search it came from.
+        query = matching.search_query(member.id, text=body.text, criteria=body.criteria, weights=body.weights,
+                                      filters=body.filters, size=body.page.size)
+        query = _continued(cursors, member.id, query, body.page.cursor)
+        return query, matching.run_search(query, member.id)
+
     if matching.searches_in_process:
         # Only computation over local files, holding the GIL: the hop through the thread
         # pool bought no concurrency and cost a fifth of the request's CPU. A search that
         # waits on OpenSearch or PostgreSQL must not hold up the event loop, so it hops.
-        result = search()
+        query, result = search()
     else:
-        result = await run_in_threadpool(search)
+        query, result = await run_in_threadpool(search)
     after: Cursor | None = result["next_cursor"]
     result["next_cursor"] = None if after is None else cursors.seal(
         after.values(), kind="search", member_id=member.id, query=query.fingerprint)

@@ -4,20 +4,31 @@ from pathlib import Path
 
 from connect.auth import MemberHook
 from connect.bootstrap import ConsumerSpec, Container, ServiceModule
+from connect.dev_oidc import DevAccount
 from connect.outbox import OutboxRelay
+from connect.scheduling import PeriodicJob
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC, RELATIONSHIPS_TOPIC
 from services.matching import api
 from services.matching.adapters import orm
+from services.matching.adapters.embedder_onnx import load_embedder
 from services.matching.adapters.search import build_search_index
 from services.matching.services import MatchingService
 from services.matching.tasks import IndexerHandler, RelationshipProjector
 
 
+# How often the live index is checked for vectors of the configured model (an index made before
+# meaning existed, or under another model, is rebuilt once, in the background).
+VECTOR_CHECK_SECONDS = 300.0
+
+
 def wire(container: Container) -> ServiceModule:
     database = container.database("matching")
     # Chosen by CONNECT_SEARCH_URL: tantivy under var/search, OpenSearch or Elasticsearch.
-    index = build_search_index(container.settings.search, container.settings.var_dir)
-    facade = MatchingService(database, container.clock, index, after_commit=container.wake_relays)
+    # CONNECT_EMBEDDING_MODEL, loaded now: a model that cannot load stops start-up, naming the setting.
+    embedder = load_embedder(container.settings.embedding)
+    index = build_search_index(container.settings.search, container.settings.var_dir, embedder)
+    facade = MatchingService(database, container.clock, index, after_commit=container.wake_relays,
+                             embedder=embedder)
     index.on_switch = facade.catch_up_index  # type: ignore[attr-defined]
     container.authenticator.on_seen.append(MemberHook(facade.member_seen, facade.knows_details))
     # First of all hooks: a deleted member's token is refused before anything records them.
@@ -33,6 +44,9 @@ def wire(container: Container) -> ServiceModule:
             ConsumerSpec("matching-relationships", [RELATIONSHIPS_TOPIC], RelationshipProjector(facade),
                          role="indexer"),
         ],
+        jobs=[PeriodicJob("matching.vectors", VECTOR_CHECK_SECONDS, facade.rebuild_if_vectors_stale)],
         ready_checks={"search": index.ping},
         facade=facade,
+        dev_accounts=lambda: [DevAccount(e["member_id"], e["name"], e["email"], holds=e["holds"])
+                              for e in facade.sign_in_examples()],
     )

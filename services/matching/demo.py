@@ -8,7 +8,7 @@ from typing import Iterator
 
 from faker import Faker
 
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.profiles import Location, MenteeProfile, MentorProfile
 
 # Most members are UK-based English speakers; the rest spread over the taxonomy.

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
+
+import numpy as np
 
 from connect.errors import Unavailable
+from connect.events import DependencyUnavailable
 from services.matching.domain.search import SearchPage, SearchQuery
 
 
@@ -53,8 +56,10 @@ class SearchIndex(Protocol):
     def close(self) -> None: ...
 
 
-class SearchUnavailable(Unavailable):
-    """The search engine did not answer (`reason` says how); clients are told to retry shortly."""
+class SearchUnavailable(Unavailable, DependencyUnavailable):
+    """The search engine did not answer (`reason` says how).  The API answers 503 and tells
+    clients to retry shortly; the indexer waits for it to answer again (an outage never
+    dead-letters a change)."""
 
     code = "search-unavailable"
 
@@ -64,3 +69,22 @@ class SearchUnavailable(Unavailable):
 
     def __str__(self) -> str:
         return f"{self.detail} ({self.reason})"
+
+
+class Embedder(Protocol):
+    """Turns texts into sentence vectors: what "meaning" is to matching.
+
+    One implementation serves both shapes (`adapters/embedder_onnx.py`, a model run on the
+    CPU in process), like the clock; unit tests of domain rules may use a deterministic fake."""
+
+    # Names the vector space: the embedding cache and each index version are keyed by it,
+    # so vectors of two models are never compared.
+    model_id: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised float32 row per text, in order; an empty text gives a zero row."""
+
+
+class EmbeddingModelError(Exception):
+    """The configured embedding model cannot be found or loaded (raised at start-up)."""

@@ -8,21 +8,26 @@ import threading
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from connect.auth import Member, RecentlyConfirmed
 from connect.clock import Clock, utc
 from connect.db import Database
 from connect.outbox import Outbox
+from schemas import taxonomy
 from schemas.events import (MemberDetailsChanged, MenteeProfileChanged, MentorAvailabilityChanged,
                             MentorProfileChanged)
 from services.matching.adapters import orm
-from services.matching.adapters.repository import (MatchingUnitOfWork, is_active, open_relationships_of,
+from services.matching.adapters.embedding_cache import PassageVectors
+from services.matching.adapters.repository import (MatchingReads, MatchingUnitOfWork, examples_of_each_kind,
+                                                   is_active, mentee_goals, open_relationships_of,
                                                    searcher_profiles)
-from services.matching.domain import taxonomy
+from services.matching.domain import meaning
 from services.matching.domain.connections import connections, member_facts
 from services.matching.domain.profiles import (AVAILABILITY_MESSAGE, DeletedAccount, MenteeProfile, MentorProfile,
                                                ProfileNotFound, index_document, load_level)
-from services.matching.domain.search import SearchQuery, build_search
-from services.matching.interfaces import SearchIndex
+from services.matching.domain.search import MAX_TEXT_LENGTH, Meaning, SearchQuery, build_search
+from services.matching.interfaces import Embedder, SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +37,14 @@ CONNECTION_FACTS = ("sectors", "employer", "location", "interests", "qualificati
 
 class MatchingService:
     def __init__(self, database: Database, clock: Clock, index: SearchIndex,
-                 after_commit: Callable[[], None] | None = None) -> None:
+                 after_commit: Callable[[], None] | None = None, embedder: Embedder | None = None) -> None:
         self.database = database
         self.clock = clock
         self.index = index
+        self.embedder = embedder
+        self.passage_vectors = PassageVectors(database, embedder, clock) if embedder is not None else None
+        # The index keeps profile vectors (the embedded engine; Elasticsearch/OpenSearch in phase B).
+        self.embeds = self.passage_vectors is not None and bool(getattr(index, "holds_vectors", False))
         self.outbox = Outbox(orm.outbox, producer="matching")
         self.after_commit = after_commit
         # Remembers what was last written so an unchanged caller costs no write.
@@ -47,6 +56,10 @@ class MatchingService:
 
     def uow(self) -> MatchingUnitOfWork:
         return MatchingUnitOfWork(self.database, self.outbox, self.clock, self.after_commit)
+
+    def reads(self) -> MatchingReads:
+        """The unit of work's repositories for reading only, holding no write lock."""
+        return MatchingReads(self.database)
 
     # --- member directory ----------------------------------------------------------
 
@@ -139,6 +152,13 @@ class MatchingService:
         with self.uow() as uow:
             profiles = uow.profiles.profiles_of(member_id)
         return [{key: profile[key] for key in CONNECTION_FACTS if profile.get(key)} for profile in profiles if profile]
+
+    def sign_in_examples(self, per_kind: int = 4) -> list[dict[str, Any]]:
+        """A few active members of each kind (both profiles, mentor only, mentee only) for the
+        development sign-in page, with which profiles they hold."""
+        with self.database.read_connection() as conn:
+            return [{"member_id": row.member_id, "name": row.name, "email": row.email, "holds": holds}
+                    for holds, row in examples_of_each_kind(conn, per_kind)]
 
     # --- taxonomy and profiles --------------------------------------------------------
 
@@ -275,6 +295,34 @@ class MatchingService:
         """True when a search only computes here: the embedded index and a local SQLite file."""
         return self.index.in_process and self.database.is_sqlite
 
+    def search_query(self, searcher_id: str | None, *, text: str | None = None,
+                     criteria: dict[str, Any] | None = None, weights: dict[str, Any] | None = None,
+                     filters: dict[str, Any] | None = None, size: int = 20) -> SearchQuery:
+        """The searcher's first page as a query, with the need read from the text or their goals
+        (raises InvalidSearch with field paths); the API continues it from a sealed cursor."""
+        return build_search(text=text, criteria=criteria, weights=weights, filters=filters, size=size,
+                            searcher_id=searcher_id, meaning=self.need(text, searcher_id))
+
+    def search(self, searcher_id: str, **request: Any) -> dict[str, Any]:
+        """The first page of a search (benchmarks, tests; the API pages with sealed cursors)."""
+        return self.run_search(self.search_query(searcher_id, **request), searcher_id)
+
+    def need(self, text: str | None, searcher_id: str | None) -> Meaning | None:
+        """The need as a vector: the search text when it has any letters or digits, else the goals
+        of the searcher's mentee profile; None without either (criteria only, as before)."""
+        if not self.embeds or self.embedder is None:
+            return None
+        source = "text"
+        if not meaning.has_meaning(text):
+            source, text = "mentee_goals", None
+            if searcher_id is not None:
+                with self.database.read_connection() as conn:
+                    text = mentee_goals(conn, searcher_id)
+        if not meaning.has_meaning(text) or len(text or "") > MAX_TEXT_LENGTH and source == "text":
+            return None  # too long a text is refused by build_search, before anything is embedded
+        vector = meaning.quantise(self.embedder.embed([text or ""]))[0]
+        return Meaning(vector=vector, source=source, model_id=self.embedder.model_id)
+
     def run_search(self, query: SearchQuery, searcher_id: str | None) -> dict[str, Any]:
         """One page of results; `next_cursor` is the domain's `Cursor` (the API seals it)."""
         page = self.index.search(query)
@@ -289,6 +337,7 @@ class MatchingService:
                 for row in open_relationships_of(conn, searcher_id):
                     if row.mentor_id in on_page:
                         open_with[row.mentor_id] = {"relationship_id": row.relationship_id, "status": row.status}
+        explained = self._explain(query, page.hits)
         results = []
         for hit in page.hits:
             matched = query.matched(hit.doc)
@@ -297,10 +346,28 @@ class MatchingService:
                 "score": round(hit.score, 4),
                 "match_percent": query.match_percent(matched, hit.score, int(hit.doc.get("load_level") or 0)),
                 "matched": matched,
+                "matched_text": explained.get(hit.member_id),
                 "connections": connections(searcher_doc, hit.doc) if searcher_doc else [],
                 "relationship": open_with.get(hit.member_id),
             })
-        return {"results": results, "total": page.total, "next_cursor": page.next_cursor}
+        return {"results": results, "total": page.total, "next_cursor": page.next_cursor,
+                "need": query.meaning.source if query.meaning is not None else None}
+
+    def _explain(self, query: SearchQuery, hits: list[Any]) -> dict[str, dict[str, Any]]:
+        """Per mentor on the page: the passage of their profile closest to the need (from the
+        passage vectors the indexer cached), when one reaches the similarity floor."""
+        if query.meaning is None or not hits or self.passage_vectors is None:
+            return {}
+        texts = {hit.member_id: meaning.doc_passages(hit.doc) for hit in hits}
+        vectors = self.passage_vectors.remembered([t for ts in texts.values() for t in ts])
+        out = {}
+        for member_id, passages in texts.items():
+            if not passages:
+                continue
+            best = meaning.closest(passages, np.stack([vectors[t] for t in passages]), query.meaning.vector)
+            if best is not None:
+                out[member_id] = {"sentence": best[0], "similarity": round(best[1], 3)}
+        return out
 
     def compare_members(self, member_id: str, other_id: str) -> list[dict[str, Any]]:
         """What two members share (their profiles, each side's mentee and mentor merged): the
@@ -323,7 +390,7 @@ class MatchingService:
     # --- the index, derived from the database ----------------------------------------------
 
     @staticmethod
-    def _listed_docs(uow: MatchingUnitOfWork, member_ids: list[str] | None = None,
+    def _listed_docs(uow: MatchingUnitOfWork | MatchingReads, member_ids: list[str] | None = None,
                      changed_since: datetime | None = None) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """(member_id, index document or None when the mentor must not be listed)."""
         rows = uow.profiles.listed_rows(member_ids, changed_since)
@@ -341,50 +408,89 @@ class MatchingService:
         with self.uow() as uow:
             return list(self._listed_docs(uow))
 
+    def with_vectors(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The documents with their profile vector (`doc["vector"]`, int8), when the index keeps
+        vectors: each passage is embedded once ever (cached by text hash), off the request path."""
+        if not self.embeds or not docs:
+            return docs
+        assert self.passage_vectors is not None
+        return meaning.attach_vectors(docs, self.passage_vectors.vectors)
+
     def refresh_index(self, member_ids: list[str]) -> None:
         """Bring these mentors' index entries in line with the database (listed or removed)."""
         with self.uow() as uow:
             found = dict(self._listed_docs(uow, member_ids=member_ids))
-        self.index.upsert(doc for doc in found.values() if doc is not None)
+        self.index.upsert(self.with_vectors([doc for doc in found.values() if doc is not None]))
         self.index.delete(mid for mid in member_ids if found.get(mid) is None)
 
     def catch_up_index(self, since: datetime) -> None:
         """Re-apply every mentor changed since `since` (after an alias swap)."""
         with self.uow() as uow:
             found = list(self._listed_docs(uow, changed_since=since))
-        self.index.upsert(doc for _mid, doc in found if doc is not None)
+        self.index.upsert(self.with_vectors([doc for _mid, doc in found if doc is not None]))
         self.index.delete(mid for mid, doc in found if doc is None)
 
     def count_mentors(self) -> int:
         with self.uow() as uow:
             return uow.profiles.count_mentors()
 
-    def reindex(self, progress: Callable[[int], None] | None = None, batch: int = 2000) -> tuple[str, int]:
-        """Build a new index version from the database, then swap the alias to it."""
+    def reindex(self, progress: Callable[[int], None] | None = None, batch: int = 500) -> tuple[str, int]:
+        """Build a new index version from the database, then swap the alias to it.  Passages not
+        embedded before are embedded here (the rest come from the cache); afterwards the cache
+        drops what no listed profile uses any more."""
         started_at = self.clock.now()
         build = self.index.begin_build()
         added = 0
+        used: set[bytes] = set()
+
+        def add(docs: list[dict[str, Any]], rows: int) -> int:
+            self.with_vectors(docs)
+            used.update(meaning.text_hash(t) for d in docs for t in meaning.doc_passages(d))
+            count = build.add(docs)
+            if progress is not None:
+                progress(rows)
+            return count
+
         try:
-            with self.uow() as uow:
+            # Reads only: embedding stores passage vectors meanwhile, which SQLite's write lock
+            # (taken by a unit of work) would block.
+            with self.reads() as reads:
                 chunk: list[dict[str, Any]] = []
-                for _mid, doc in self._listed_docs(uow):
+                rows = 0
+                for _mid, doc in self._listed_docs(reads):
+                    rows += 1
                     if doc is not None:
                         chunk.append(doc)
                     if len(chunk) >= batch:
-                        added += build.add(chunk)
-                        chunk = []
-                    if progress is not None:
-                        progress(1)
-                added += build.add(chunk)
-                # What changed while we read goes into the new index before it goes live.
-                late = list(self._listed_docs(uow, changed_since=started_at))
-            build.add(doc for _mid, doc in late if doc is not None)
+                        added += add(chunk, rows)
+                        chunk, rows = [], 0
+                added += add(chunk, rows)
+            # What changed while we read goes into the new index before it goes live (read
+            # afresh: on SQLite the connection above kept the snapshot of its first read).
+            with self.reads() as reads:
+                late = list(self._listed_docs(reads, changed_since=started_at))
+            build.add(self.with_vectors([doc for _mid, doc in late if doc is not None]))
             build.delete(mid for mid, doc in late if doc is None)
             build.swap(started_at)
         except BaseException:
             build.abort()
             raise
+        if self.embeds and self.passage_vectors is not None:
+            dropped = self.passage_vectors.prune(used, before=started_at)
+            if dropped:
+                log.info("embedding cache: %d vectors no listed profile uses were dropped", dropped)
         return build.name, added
+
+    def rebuild_if_vectors_stale(self) -> bool:
+        """Rebuild when the live index holds no vectors of the configured model (an index made
+        before meaning existed, or under another model); True when it rebuilt."""
+        current = getattr(self.index, "vectors_current", None)
+        if not self.embeds or current is None or current():
+            return False
+        log.info("the search index holds no vectors of %s: rebuilding it",
+                 self.embedder.model_id if self.embedder else "")
+        self.reindex()
+        return True
 
     def ensure_index(self) -> None:
         self.index.ensure()

@@ -11,7 +11,7 @@ from services.notifier.tasks import notifier_consumer
 def wire(container: Container) -> ServiceModule:
     database = container.database("notifier")
     facade = NotifierService(database, container.clock, container.email_sender,
-                             sender=container.settings.email.mail_from)
+                             sender=container.settings.email.mail_from, portal_url=container.settings.api.portal_url)
     return ServiceModule(
         name="notifier",
         database=database,

@@ -20,7 +20,7 @@ from services.notifier.adapters.calendar import invite_attachment
 from services.notifier.adapters.rendering import TemplateRenderer, build_message
 from services.notifier.adapters.repository import SqlDeliveries, SqlDirectory, kept_connection
 from services.notifier.domain.recipients import Recipient
-from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for
+from services.notifier.domain.rules import Attachment, Notification, message_id_for, notifications_for, portal_page
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def decode(raw: bytes) -> tuple[Envelope, EventData]:
 class NotifierService:
     def __init__(self, database: Database, clock: Clock, email: EmailSender,
                  sender: str = "Connect <connect@example.org>", renderer: TemplateRenderer | None = None,
-                 ledger_group: int = 1) -> None:
+                 ledger_group: int = 1, portal_url: str = "http://127.0.0.1:8000") -> None:
         self.database = database
         # Confirmations per ledger write on the batch path: >1 saves database round trips but widens
         # the duplicate window after a crash to that many accepted, unconfirmed emails per thread.
@@ -44,6 +44,7 @@ class NotifierService:
         self.clock = clock
         self.email = email
         self.sender = sender
+        self.portal_url = portal_url.rstrip("/")
         self.renderer = renderer or TemplateRenderer()
         self.directory = SqlDirectory(database)
         self.deliveries = SqlDeliveries(database)
@@ -170,6 +171,7 @@ class NotifierService:
                  people: dict[str, Recipient]) -> dict[str, Any]:
         context: dict[str, Any] = {
             "recipient": recipient, "event": event, "occurred_at": envelope.occurred_at, **note.context,
+            "link": self.portal_url + portal_page(note.template, event),
         }
         for role, member_id in note.about.items():
             member = people.get(member_id)

@@ -14,7 +14,7 @@ ops_app = typer.Typer(help="Operations: the Kibana side of the distributed shape
 
 
 def saved_objects_path() -> Path:
-    from connect.engines.base import deploy_dir
+    from connect.settings import deploy_dir
 
     return deploy_dir() / "kibana" / "connect-dashboards.ndjson"
 

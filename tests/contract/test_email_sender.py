@@ -143,7 +143,7 @@ def test_a_refused_recipient_maps_to_the_port_errors(smtp_sink: Any, reply: int,
 @pytest.mark.integration
 def test_an_unreachable_server_is_transient() -> None:
     from connect.adapters.email_smtp import SmtpEmailSender
-    from connect.engines.base import free_port
+    from stack.engines.base import free_port
 
     sender = SmtpEmailSender("smtp://127.0.0.1:%d" % free_port("127.0.0.1"), timeout=2)
     with pytest.raises(TransientEmailError):

@@ -3,14 +3,15 @@ where consumers depend on it (per-key order, committed offsets, redelivery, dead
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Iterator
 
 import pytest
 
-from connect.events import (ConsumerLoop, EventTransport, OutgoingMessage, PoisonMessage, Record, TransientError,
-                            dead_letter_topic)
+from connect.events import (ConsumerLoop, DependencyUnavailable, EventTransport, OutgoingMessage, PoisonMessage,
+                            Record, TransientError, dead_letter_topic)
 
 
 @pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.integration)])
@@ -150,6 +151,40 @@ def test_a_record_that_keeps_failing_is_retried_then_dead_lettered(transport, to
     dlq = transport.consumer(group(), [dead_letter_topic(group_id)])
     assert [r.value for r in consume(dlq, 1)] == [b"flaky"]
     dlq.close()
+
+
+def test_a_record_waits_out_an_unavailable_dependency_and_is_never_dead_lettered(transport, topic):
+    group_id = group()
+    transport.publisher().publish([OutgoingMessage(topic, "k", b"needs-search"), OutgoingMessage(topic, "k", b"after")])
+    handled: list[bytes] = []
+    outage = {"failures_left": 10}  # far more than max_attempts
+
+    def handler(record: Record) -> None:
+        if record.value == b"needs-search" and outage["failures_left"]:
+            outage["failures_left"] -= 1
+            raise DependencyUnavailable("the search cluster does not answer")
+        handled.append(record.value)
+
+    # One pass without a stop event: the outage is raised and nothing is committed past the record.
+    once = ConsumerLoop(transport, group_id, [topic], handler, max_attempts=3, backoff_seconds=0.001)
+    with pytest.raises(DependencyUnavailable):
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            once.run_once(0.5)
+    once.close()
+    # The running loop waits for the dependency, however many tries it takes, then goes on.
+    loop = ConsumerLoop(transport, group_id, [topic], handler, max_attempts=3, backoff_seconds=0.001,
+                        max_backoff_seconds=0.01)
+    stop = threading.Event()
+    deadline = time.monotonic() + 45
+    while len(handled) < 2 and time.monotonic() < deadline:
+        loop.run_once(0.5, stop)
+    loop.close()
+    assert handled == [b"needs-search", b"after"] and outage["failures_left"] == 0
+    assert once.dead_lettered == loop.dead_lettered == 0
+    again = transport.consumer(group_id, [topic])
+    assert nothing_more(again)
+    again.close()
 
 
 def test_groups_are_independent(transport, topic):

@@ -121,6 +121,28 @@ def test_opensearch_index_and_search(opensearch_url: str) -> None:
         client.close()
 
 
+def test_elasticsearch_index_and_search(elasticsearch_url: str) -> None:
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(elasticsearch_url, request_timeout=30)
+    index = "roundtrip-%s" % _suffix()
+    try:
+        # The 8.x client checks the product header, and info()/ping() need the root endpoint.
+        info = client.info()
+        assert info["version"]["number"].startswith("8.19.") and info["tagline"] == "You Know, for Search"
+        assert client.ping()
+        client.indices.create(index=index, settings={"number_of_shards": 1, "number_of_replicas": 0},
+                              mappings={"properties": {"name": {"type": "text"}, "skills": {"type": "keyword"}}})
+        client.index(index=index, id="m1", document={"name": "Ada Lovelace", "skills": ["mentoring"]},
+                     refresh=True)
+        hits = client.search(index=index, query={"match": {"name": "lovelace"}})["hits"]["hits"]
+        assert [hit["_id"] for hit in hits] == ["m1"]
+        assert hits[0]["_source"]["skills"] == ["mentoring"]
+    finally:
+        client.indices.delete(index=index, ignore_unavailable=True)
+        client.close()
+
+
 def _message(subject: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = "connect@example.org"
@@ -162,8 +184,8 @@ def test_smtp_sink_programmed_temporary_failures(smtp_sink) -> None:
 
 
 def test_detached_engine_can_be_found_and_stopped(tmp_path) -> None:
-    from connect.engines.base import EngineError
-    from connect.engines.redis import RedisEngine
+    from stack.engines.base import EngineError
+    from stack.engines.redis import RedisEngine
 
     from tests.engines import engine_unavailable
 

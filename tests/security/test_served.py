@@ -108,3 +108,21 @@ def test_oversized_headers_are_431_and_a_long_url_414(server):
     _answers(base, headers)
     # Ordinary requests with a full set of ordinary headers still pass.
     assert httpx.get(f"{base}/healthz", headers={f"X-Ordinary-{n}": "v" * 100 for n in range(20)}).status_code == 200
+
+
+def test_the_portal_answers_hostile_requests_with_pages(server):
+    """`connect serve` serves the member portal at `/`: hostile paths, queries and forms there get
+    an HTML page or a redirect, never a 5xx, and the server keeps answering."""
+    base, headers = server
+    for path in ("/relationships/a%00b", "/mentors/" + "R" * 65, "/help/%1b%5b31m", "/%00",
+                 "/sign-in?next=%0d%0aLocation:%20https://evil.example/", "/search?text=%00&run=1"):
+        response = httpx.get(base + path, timeout=30, follow_redirects=False)
+        assert response.status_code in (302, 303, 404), (path, response.status_code, response.text[:300])
+        if response.status_code in (302, 303):  # to sign-in; sign-in itself to the provider (Authlib: 302)
+            location = response.headers["location"]
+            assert "\r" not in location and "\n" not in location and "evil.example" not in location, location
+        else:
+            assert response.headers["content-type"].startswith("text/html"), path
+    refused = httpx.post(f"{base}/support", data={"csrf_token": "x", "body": "a\x00b"}, timeout=30)
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    _answers(base, headers)

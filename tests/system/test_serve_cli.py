@@ -70,3 +70,15 @@ def test_serve_on_an_empty_folder_answers_and_accepts_cli_tokens(served):
     assert me.status_code == 200
     assert me.json()["name"] == "Ada Lovelace"
     assert (folder / "var" / "matching.db").exists()
+
+
+def test_serve_answers_members_at_the_root_with_the_portal(served):
+    base, _folder, _env = served
+    home = httpx.get(f"{base}/")
+    assert home.status_code == 200 and "Sign in with your membership details" in home.text
+    assert "text/css" in httpx.get(f"{base}/static/portal.css").headers["content-type"]
+    # The development sign-in sends members back to this server's own address.
+    issuer = httpx.get(f"{base}/dev-oidc/.well-known/openid-configuration").json()["issuer"]
+    assert issuer == f"{base}/dev-oidc"
+    signing_in = httpx.get(f"{base}/sign-in")
+    assert signing_in.status_code == 302 and signing_in.headers["location"].startswith(f"{base}/dev-oidc/authorize?")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connect.engines.base import process_stat
+from stack.engines.base import process_stat
 from connect.workers import bind, claim_port
 from tests.system.test_serve_cli import CONNECT, free_port
 
@@ -77,6 +77,9 @@ def test_two_api_processes_share_the_port_the_index_and_the_background_work(tmp_
         # Fresh connections: the kernel spreads them over both processes.
         for _ in range(6):
             assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
+            # Every process serves the member portal at / as well (issue 18's site).
+            home = httpx.get(f"{base}/")
+            assert home.status_code == 200 and "Sign in with your membership details" in home.text
         profile = {"headline": "Claims lead", "expertise": ["claims"], "interests": ["workers-test"]}
         assert httpx.put(f"{base}/v1/members/me/mentor-profile", json=profile, headers=mentor).status_code == 200
         search = {"criteria": {"interests": ["workers-test"]}}

@@ -55,7 +55,7 @@ def test_every_role_command_is_a_real_connect_command() -> None:
         if path == ["run", "api"]:
             assert set(ctx.params["service"]) <= set(SERVICES), name
     # The roles the distributed shape promises each have a container.
-    assert {"api", "relay", "notifier", "indexer", "projector", "ops", "worker", "beat"} <= seen_roles
+    assert {"api", "portal", "relay", "notifier", "indexer", "projector", "ops", "worker", "beat"} <= seen_roles
     api_services = {s for spec in CONNECT_ROLES.values() if spec["command"][:2] == ["run", "api"]
                     for s in _resolve(spec["command"])[1].params["service"]}
     assert {"matching", "relationships"} <= api_services
@@ -69,7 +69,9 @@ def test_a_misspelt_command_would_fail_the_check() -> None:
 
 
 def test_every_connect_setting_passed_is_a_real_setting() -> None:
-    known = all_setting_names()
+    from portal.settings import PortalSettings
+
+    known = all_setting_names() | {f"CONNECT_{name.upper()}" for name in PortalSettings.model_fields}
     for name, spec in CONNECT_ROLES.items():
         env = _environment(spec)
         unknown = {var for var in env if var.startswith("CONNECT_")} - known
@@ -122,3 +124,22 @@ def test_every_api_signs_page_cursors_with_the_same_key() -> None:
     assert len(homes) == 1, homes
     [(var_dir, volumes)] = homes
     assert var_dir and volumes, "the APIs keep the cursor key on no shared volume"
+
+
+def test_elasticsearch_and_kibana_run_the_release_the_tests_run() -> None:
+    from stack.engines.elasticsearch import image, version
+
+    assert SERVICES_BY_NAME["elasticsearch"]["image"] == image()
+    assert SERVICES_BY_NAME["kibana"]["image"] == f"kibana:{version()}"
+    assert version().startswith("8.19.")
+
+
+def test_the_image_holds_every_runtime_package_and_leaves_the_tooling_out() -> None:
+    import tomllib
+
+    wanted = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = {pattern.rstrip("*") for pattern in wanted["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "deploy" / "Dockerfile").read_text(), flags=re.M))
+    # `pip install .` in the image finds only what was copied: a runtime package left out installs
+    # nothing and the roles that import it fail at start.
+    assert copied == packages - {"stack"} | {"deploy"}

@@ -1,4 +1,4 @@
-"""No module of the platform, the contract or the services imports itself back, directly or
+"""No module of the platform, the contract, the services or the tooling imports itself back, directly or
 through others, at import time (top-level imports; imports inside functions run later and
 are how the composition root and the CLI defer work on purpose)."""
 
@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("connect", "schemas", "services")
+PACKAGES = ("connect", "schemas", "services", "stack")
 
 
 def _module_name(path: Path) -> str:
@@ -16,14 +16,27 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _absolute(path: Path, node: ast.ImportFrom) -> str:
+    """The module an ImportFrom names, relative ones (`from .base import x`, the launchers'
+    style) resolved against the importing module's package."""
+    if node.level == 0:
+        return node.module or ""
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    base = package[:len(package) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _top_level_imports(path: Path, modules: set[str]) -> set[str]:
     found: set[str] = set()
     for node in ast.parse(path.read_text(), str(path)).body:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(path, node)
             # `from package import module` imports the module; `from module import name` the module.
-            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+            names = [f"{module}.{alias.name}" for alias in node.names] + [module]
         else:
             continue
         found.update(name for name in names if name in modules)
@@ -78,4 +91,5 @@ def test_the_finder_finds_a_cycle():
 def test_no_module_imports_itself_back():
     graph = import_graph()
     assert "services.relationships.adapters.orm" in graph  # the scan sees the services
+    assert "stack.engines.base" in graph["stack.engines.kafka"]  # and the tooling, relative imports too
     assert cycles(graph) == []

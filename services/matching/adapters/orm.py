@@ -1,6 +1,6 @@
 """The matching service's tables (prefix `matching_`)."""
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, String, Table
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, LargeBinary, String, Table
 
 from connect.db import service_metadata
 from connect.outbox import outbox_table
@@ -55,6 +55,18 @@ relationships = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_matching_relationships_mentor_status", "mentor_id", "status"),
     Index("ix_matching_relationships_mentee_id", "mentee_id"),
+)
+
+embeddings = Table(
+    "matching_embeddings",
+    metadata,
+    # Vectors of profile passages (domain/meaning.py), by model and the sha256 of the text: a
+    # reindex embeds only texts it has not seen, and search explanations read the page's
+    # passages from here.  Derived data: `reindex` drops rows no listed profile uses.
+    Column("model", String(80), primary_key=True),
+    Column("text_hash", LargeBinary(32), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),  # int8, meaning.quantise
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox = outbox_table(metadata, "matching")

@@ -6,8 +6,10 @@ service's events) share the unit of work's session, so a change and the events
 it records commit together.  Use cases never write SQL; repositories do.
 
 The reads on a search request's path go through a read connection instead
-(`searcher_profiles`, `open_relationships_of`, `is_active`): statements built
-once, no session bookkeeping, no SQLite write lock.
+(`searcher_profiles`, `mentee_goals`, `open_relationships_of`, `is_active`):
+statements built once, no session bookkeeping, no SQLite write lock.  A rebuild
+reads the same repositories through `MatchingReads`, a read connection, so the
+embedding cache can store vectors meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
+from connect.db import Database
 from connect.uow import SqlUnitOfWork
 from services.matching.adapters import orm
 
@@ -32,6 +35,8 @@ _ACTIVE_OF = select(orm.members.c.active).where(orm.members.c.member_id == bindp
 _PROFILES_OF = union_all(*(select(literal_column(str(rank)).label("rank"), table.c.profile)
                            .where(table.c.member_id == bindparam("member_id"))
                            for rank, table in enumerate((orm.mentee_profiles, orm.mentor_profiles))))
+_MENTEE_PROFILE_OF = select(orm.mentee_profiles.c.profile).where(
+    orm.mentee_profiles.c.member_id == bindparam("member_id"))
 # All of the searcher's open relationships (a mentee has a handful), matched to the page in
 # Python: an IN list of the page's mentors made SQLAlchemy rewrite the statement on every search.
 _OPEN_OF = (select(orm.relationships.c.relationship_id, orm.relationships.c.mentor_id, orm.relationships.c.status)
@@ -49,15 +54,36 @@ def searcher_profiles(connection: Connection, member_id: str) -> list[dict[str, 
     return [profile for _rank, profile in sorted(connection.execute(_PROFILES_OF, {"member_id": member_id}).all())]
 
 
+def mentee_goals(connection: Connection, member_id: str) -> str | None:
+    """The goals of the member's mentee profile (None without one)."""
+    profile = connection.execute(_MENTEE_PROFILE_OF, {"member_id": member_id}).scalar()
+    return (profile or {}).get("goals")
+
+
 def open_relationships_of(connection: Connection, mentee_id: str) -> Sequence[Any]:
     """(relationship_id, mentor_id, status) of every open relationship of the mentee."""
     return connection.execute(_OPEN_OF, {"mentee_id": mentee_id}).all()
 
 
+def examples_of_each_kind(connection: Connection, per_kind: int) -> list[tuple[tuple[str, ...], Any]]:
+    """Up to `per_kind` active members holding both profiles, a mentor profile only and a mentee
+    profile only: (the profiles they hold, their member_id/name/email row)."""
+    mentor = select(orm.mentor_profiles.c.member_id).where(
+        orm.mentor_profiles.c.member_id == orm.members.c.member_id).exists()
+    mentee = select(orm.mentee_profiles.c.member_id).where(
+        orm.mentee_profiles.c.member_id == orm.members.c.member_id).exists()
+    active = select(orm.members.c.member_id, orm.members.c.name, orm.members.c.email).where(
+        orm.members.c.active.is_(True))
+    kinds = ((("mentor", "mentee"), active.where(mentor, mentee)), (("mentor",), active.where(mentor, ~mentee)),
+             (("mentee",), active.where(~mentor, mentee)))
+    return [(holds, row) for holds, statement in kinds
+            for row in connection.execute(statement.order_by(orm.members.c.member_id).limit(per_kind))]
+
+
 class MemberRepository:
     """The member directory: names and emails from the membership system (token claims)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
     def get(self, member_id: str, *, for_update: bool = False) -> Any | None:
@@ -80,7 +106,7 @@ class MemberRepository:
 class ProfileRepository:
     """Mentor and mentee profiles (a member may hold both), stored as the domain's dicts."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
     # --- mentor profiles -------------------------------------------------------------------
@@ -158,7 +184,7 @@ class ProfileRepository:
 class RelationshipProjection:
     """The relationships service's relationships, as far as matching needs them."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
     def get(self, relationship_id: str, *, for_update: bool = False) -> Any | None:
@@ -213,3 +239,26 @@ class MatchingUnitOfWork(SqlUnitOfWork):
         self.profiles = ProfileRepository(self.session)
         self.relationships = RelationshipProjection(self.session)
         return self
+
+
+class MatchingReads:
+    """`with MatchingReads(database) as reads:` → `reads.profiles`, `reads.relationships` on a
+    read connection: the unit of work's repositories for reading only, without its transaction
+    (on SQLite a unit of work holds the write lock from its start)."""
+
+    profiles: ProfileRepository
+    relationships: RelationshipProjection
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._connection: Any = None
+
+    def __enter__(self) -> "MatchingReads":
+        self._connection = self.database.read_connection()
+        connection = self._connection.__enter__()
+        self.profiles = ProfileRepository(connection)
+        self.relationships = RelationshipProjection(connection)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._connection.__exit__(*exc)

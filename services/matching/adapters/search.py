@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connect.settings import SearchSettings
-from services.matching.interfaces import SearchIndex
+from services.matching.interfaces import Embedder, SearchIndex
 
 
 def engine_url(url: str) -> tuple[str, str]:
@@ -19,13 +19,17 @@ def engine_url(url: str) -> tuple[str, str]:
     return kind, rest
 
 
-def build_search_index(settings: SearchSettings, var_dir: Path) -> SearchIndex:
+def build_search_index(settings: SearchSettings, var_dir: Path, embedder: Embedder | None = None) -> SearchIndex:
+    """`embedder`: the model whose vectors the index keeps beside each mentor (embedded engine;
+    Elasticsearch and OpenSearch do not keep vectors yet, so their searches have no meaning)."""
     kind, url = engine_url(settings.search_url or "")
     if kind == "embedded":
         from services.matching.adapters.search_embedded import EmbeddedSearchIndex
+        from services.matching.adapters.search_vectors import VectorSpace
 
+        space = VectorSpace(embedder.model_id, embedder.dimensions) if embedder is not None else None
         return EmbeddedSearchIndex(Path(url) if url else var_dir / "search", settings.search_index_alias,
-                                   writes=settings.search_index_writes)
+                                   writes=settings.search_index_writes, space=space)
     from services.matching.adapters.search_dsl import DslSearchIndex
 
     if kind == "opensearch":

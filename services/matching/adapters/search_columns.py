@@ -28,7 +28,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 import tantivy
 
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.search import (CRITERIA, MAX_LOAD_LEVEL, MAX_WEIGHT, WEIGHT_STEP, Criterion, Cursor,
                                              SearchQuery)
 
@@ -124,7 +124,8 @@ class Columns:
     searcher: the addresses, the columns and the documents read for a page must all
     come from the same generation."""
 
-    def __init__(self, searcher: tantivy.Searcher, layout: BitLayout, generation: int) -> None:
+    def __init__(self, searcher: tantivy.Searcher, layout: BitLayout, generation: int,
+                 vectors: bool = False) -> None:
         self.searcher = searcher
         self.layout = layout
         self.generation = generation
@@ -147,6 +148,9 @@ class Columns:
             words = [column(field) for field in fields]
             self.planes[name] = [((words[j // 8] >> np.uint64(8 * (j % 8))) & np.uint64(0xFF)).astype(np.uint8)
                                  for j in range(-(-len(layout.values[name]) // 8))]
+        # Each row's 1-based row in the version's vector file (0: no vector).
+        self.vector_rows = column("vector_row", np.int64) if vectors else np.zeros(len(self), dtype=np.int64)
+        self.max_vector_row = int(self.vector_rows.max()) if len(self) else 0
 
     def __len__(self) -> int:
         return len(self.addresses)
@@ -187,6 +191,68 @@ class Columns:
         finals = (ranks[rows] - offset) * WEIGHT_STEP + nudges[self.levels[rows]]
         page = self._top(rows, finals, wanted)[:query.size]
         return [(score, self.addresses[row]) for row, score in page], total, remaining > query.size
+
+    # --- with a need (domain.meaning): every row's similarity is known -----------------------
+
+    def similarities(self, by_vector_row: np.ndarray) -> np.ndarray:
+        """Per row, the cosine of its vector (`by_vector_row[vector_row - 1]`; 0 without one)."""
+        out = np.zeros(len(self))
+        known = (self.vector_rows > 0) & (self.vector_rows <= len(by_vector_row))
+        out[known] = by_vector_row[self.vector_rows[known] - 1]
+        return out
+
+    def nearest(self, sims: np.ndarray, eligible: np.ndarray, count: int) -> np.ndarray:
+        """Mask of the `count` eligible rows most similar (ties: lower id key first)."""
+        rows = np.flatnonzero(eligible)
+        chosen = np.zeros(len(self), dtype=bool)
+        if len(rows) > count:
+            values = sims[rows]
+            threshold = np.partition(values, len(rows) - count)[len(rows) - count]
+            above, ties = rows[values > threshold], rows[values == threshold]
+            room = count - len(above)
+            rows = np.concatenate([above, ties[np.argsort(self.keys[ties], kind="stable")[:room]]])
+        chosen[rows] = True
+        return chosen
+
+    def meets_all(self, filters: tuple[Criterion, ...]) -> np.ndarray:
+        passing = np.ones(len(self), dtype=bool)
+        for hard in filters:
+            passing &= self._met(hard)
+        return passing
+
+    def rows_at(self, addresses: list[Any]) -> np.ndarray:
+        """Mask of the rows at these addresses (of this generation's searcher)."""
+        if not hasattr(self, "_row_of"):
+            self._row_of = {(a.segment_ord, a.doc): row for row, a in enumerate(self.addresses)}
+        mask = np.zeros(len(self), dtype=bool)
+        mask[[self._row_of[(a.segment_ord, a.doc)] for a in addresses]] = True
+        return mask
+
+    def rows_of(self, member_ids: tuple[str, ...]) -> list[int]:
+        return self._rows_of(member_ids)
+
+    def search_with_meaning(self, query: SearchQuery, bonus: np.ndarray, near: np.ndarray,
+                            passing: np.ndarray) -> tuple[list[tuple[float, Any]], int, bool]:
+        """`search` for a query with a need and no words: listed rows meet a criterion or are
+        `near`; final = met weights + nudge + semantic bonus, every part exact."""
+        base = np.zeros(len(self))
+        for criterion in query.criteria:
+            base += self._met(criterion) * criterion.weight
+        listed = ((base > 0) | near) & passing
+        total = int(np.count_nonzero(listed))
+        nudges = np.array([query.nudge(level) for level in range(MAX_LOAD_LEVEL + 1)])
+        finals = base + nudges[self.levels] + bonus
+        if query.cursor is not None:
+            after_score, after_id = query.cursor.after
+            key = np.uint64(id_key(after_id))
+            tied = listed & (finals == after_score)
+            after = (finals < after_score) | (tied & (self.keys > key))
+            for row in np.flatnonzero(tied & (self.keys == key)):
+                after[row] = self.member_id(int(row)) > after_id
+            listed &= after
+        rows = np.flatnonzero(listed)
+        page = self._top(rows, finals[rows], query.size + 1)[:query.size]
+        return [(score, self.addresses[row]) for row, score in page], total, len(rows) > query.size
 
     def _met(self, criterion: Criterion) -> np.ndarray:
         if criterion.minimum is not None:

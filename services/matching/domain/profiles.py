@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
 from connect.errors import Forbidden, Invalid, NotFound
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 
 AVAILABILITY_MESSAGE = "You are currently unavailable to mentees"
 

@@ -8,12 +8,22 @@ every engine that evaluates the same clauses gives the same number:
           + text relevance ≤ TEXT_SHARE × smallest weight    (refines, never outweighs a criterion)
           + load nudge     ≤ NUDGE_SHARE × smallest weight   (smaller still)
 
-Text relevance is the weighted share of the query's words found in the
-mentor's headline, expertise (labels + synonyms) or bio: each word counts once,
-in its best field.  It is bounded by construction instead of normalising BM25,
-which differs between engines.  The load nudge favours mentors with fewer
-pending and active mentees, in five steps (see `profiles.load_level`).
-Ties are broken by member id, ascending.
+    text relevance = TEXT_SHARE × smallest weight × ((1 − m) × L + m × S)
+
+L (lexical) is the weighted share of the query's words found in the mentor's
+headline, expertise (labels + synonyms) or bio: each word counts once, in its
+best field.  S (semantic) is `meaning.relevance` of the cosine between the
+need's vector and the mentor's profile vector: 0 up to SIMILARITY_FLOOR, 1 from
+SIMILARITY_FULL.  The need is the search text, or, without one, the goals of
+the searcher's mentee profile.  m = SEMANTIC_SHARE when the search has both
+words and a need, 1 when it has only a need (goals), 0 when it has no vector.
+Both parts are bounded by construction instead of normalising BM25 or raw
+cosines, which differ between engines and queries.  The load nudge favours
+mentors with fewer pending and active mentees, in five steps (see
+`profiles.load_level`).  Ties are broken by member id, ascending.
+
+A search without text and without a need (criteria only) is scored exactly as
+before meaning existed.
 
 Every part is a dyadic fraction (weights in 1/64ths, text and nudge boosts in
 1/4096ths), so the engines' float32 sums are exact whatever order they add in:
@@ -29,11 +39,17 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from connect.errors import Invalid
-from services.matching.domain import taxonomy
+from schemas import taxonomy
+from services.matching.domain import meaning as meanings
 from services.matching.domain.profiles import normalise_tag
 
 TEXT_SHARE = 0.5
+# The share of text relevance that meaning takes when a search has words too (the rest is
+# the words found); chosen on the judged set in bench/data (see meaning.SIMILARITY_FLOOR).
+SEMANTIC_SHARE = 0.5
 NUDGE_SHARE = 0.1
 MAX_LOAD_LEVEL = 4
 MAX_WEIGHT = 100.0
@@ -153,6 +169,22 @@ class Cursor:
 
 
 @dataclass(frozen=True)
+class Meaning:
+    """The need as a vector: the search text's, or the searcher's mentee goals'."""
+
+    vector: np.ndarray = field(compare=False)  # int8, `meanings.quantise`d
+    source: str = "text"  # "text" or "mentee_goals"
+    model_id: str = ""
+
+    @property
+    def squared_norm(self) -> float:
+        return float(meanings.squared_norms(self.vector)[0])
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.model_id.encode() + self.vector.tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
 class SearchQuery:
     """A search as every engine must evaluate it."""
 
@@ -163,6 +195,7 @@ class SearchQuery:
     size: int = 20
     cursor: Cursor | None = None
     fingerprint: str = ""
+    meaning: Meaning | None = None
 
     def continued(self, cursor: Cursor) -> "SearchQuery":
         """This search, from where `cursor` left off."""
@@ -183,15 +216,39 @@ class SearchQuery:
         return TEXT_SHARE * self.smallest_weight
 
     @property
+    def semantic_share(self) -> float:
+        if self.meaning is None:
+            return 0.0
+        return SEMANTIC_SHARE if self.text_terms else 1.0
+
+    @property
+    def lexical_max(self) -> float:
+        """The most the words found can add."""
+        return self.text_max * (1.0 - self.semantic_share)
+
+    @property
+    def semantic_max(self) -> float:
+        """The most meaning can add."""
+        return self.text_max * self.semantic_share
+
+    @property
     def scored(self) -> bool:
-        """Whether a mentor must meet at least one criterion or text word to be listed."""
-        return bool(self.criteria or self.text_terms)
+        """Whether a mentor must meet a criterion, share a word or be near in meaning to be listed."""
+        return bool(self.criteria or self.text_terms or self.meaning is not None)
+
+    def semantic_bonus(self, cosines: np.ndarray) -> np.ndarray:
+        """What meaning adds to each mentor's score, from the cosine of its profile vector with
+        the need: a multiple of BOOST_STEP, so sums stay exact (see the module docstring)."""
+        if self.meaning is None:
+            return np.zeros(np.shape(cosines))
+        steps = np.floor(self.semantic_max * meanings.relevance(cosines) / BOOST_STEP)
+        return steps * BOOST_STEP
 
     def text_clauses(self) -> list[list[TextClause]]:
         """Per query word, its clause in each text field; a word scores its best field only."""
         if not self.text_terms:
             return []
-        per_word = self.text_max / len(self.text_terms)
+        per_word = self.lexical_max / len(self.text_terms)
         return [[TextClause(term, name, _steps(per_word * factor, BOOST_STEP))
                  for name, factor in TEXT_FIELDS.items()]
                 for term in self.text_terms]
@@ -213,10 +270,11 @@ class SearchQuery:
         return met
 
     def match_percent(self, matched: list[dict[str, Any]], score: float, load_level: int) -> int:
-        """Met weight over asked weight; for a text-only search, the share of words found."""
+        """Met weight over asked weight; without criteria, text relevance over its maximum
+        ((1 − m) × share of words found + m × semantic relevance); the same on every engine."""
         if self.criteria:
             return round(100 * sum(m["weight"] for m in matched) / self.total_weight)
-        if self.text_terms:
+        if self.text_terms or self.meaning is not None:
             text_part = max(score - self.nudge(load_level), 0.0)
             return min(100, round(100 * text_part / self.text_max))
         return 100
@@ -276,7 +334,7 @@ def _criterion(path: str, name: str, raw: Any, weight: float, errors: list[tuple
 def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = None,
                  weights: dict[str, Any] | None = None, filters: dict[str, Any] | None = None,
                  size: int = 20, cursor: Cursor | None = None, searcher_id: str | None = None,
-                 exclude_ids: list[str] | tuple[str, ...] = ()) -> SearchQuery:
+                 exclude_ids: list[str] | tuple[str, ...] = (), meaning: Meaning | None = None) -> SearchQuery:
     """Validate a search request and build its query; raises InvalidSearch with field paths."""
     errors: list[tuple[str, str]] = []
     criteria = criteria or {}
@@ -313,13 +371,15 @@ def build_search(*, text: str | None = None, criteria: dict[str, Any] | None = N
             hard.append(made)
     terms = query_terms(text or "")
     excluded = tuple(sorted({*exclude_ids, *([searcher_id] if searcher_id else [])}))
-    fingerprint = hashlib.sha256(json.dumps(
-        [terms, [(c.name, c.values, c.minimum, c.weight) for c in built],
-         [(c.name, c.values, c.minimum) for c in hard], excluded], default=str).encode()).hexdigest()[:16]
+    parts: list[Any] = [terms, [(c.name, c.values, c.minimum, c.weight) for c in built],
+                        [(c.name, c.values, c.minimum) for c in hard], excluded]
+    if meaning is not None:  # criteria-only searches keep the fingerprints (and cursors) they had
+        parts.append([meaning.source, meaning.fingerprint()])
+    fingerprint = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
     if errors:
         raise InvalidSearch(errors)
     return SearchQuery(text_terms=terms, criteria=tuple(built), filters=tuple(hard), exclude_ids=excluded,
-                       size=size, cursor=cursor, fingerprint=fingerprint)
+                       size=size, cursor=cursor, fingerprint=fingerprint, meaning=meaning)
 
 
 @dataclass
@@ -328,6 +388,8 @@ class SearchHit:
     score: float
     doc: dict[str, Any]
     sort: tuple[float, str] = field(default=(0.0, ""))
+    # Cosine of the mentor's profile vector with the need (None: the search had no need).
+    similarity: float | None = None
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from connect.text import header_safe
+from schemas import taxonomy
 from services.notifier.domain.rules import Attachment
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -32,6 +33,10 @@ class TemplateRenderer:
                                autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
                                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                                auto_reload=False)
+        # `{{ event.areas | label("expertise") }}`: what members read, never the stored ids.
+        self.env.filters["label"] = lambda value, vocabulary: (
+            [taxonomy.label(vocabulary, v) for v in value] if isinstance(value, (list, tuple))
+            else taxonomy.label(vocabulary, value))
 
     def has(self, name: str) -> bool:
         return f"{name}.txt.j2" in self.env.list_templates()

@@ -56,6 +56,27 @@ class Notification:
     invite: Invite | None = None
 
 
+#: The portal page each email links to (under CONNECT_PORTAL_URL), by template.
+PORTAL_PAGES = {
+    "proposal_received": "/relationships/{relationship_id}", "proposal_reminder": "/relationships/{relationship_id}",
+    "proposal_expired": "/search", "proposal_accepted": "/relationships/{relationship_id}/dashboard",
+    "proposal_rejected": "/relationships/{relationship_id}", "proposal_withdrawn": "/relationships/{relationship_id}",
+    "proposal_reopened": "/relationships/{relationship_id}", "proposal_edited": "/relationships/{relationship_id}",
+    "relationship_withdrawn": "/relationships/{relationship_id}",
+    "relationship_completed": "/relationships/{relationship_id}/dashboard",
+    "meeting_scheduled": "/relationships/{relationship_id}/meetings",
+    "meeting_changed": "/relationships/{relationship_id}/meetings",
+    "meeting_cancelled": "/relationships/{relationship_id}/meetings",
+    "message_posted": "/relationships/{relationship_id}/messages",
+    "partner_nudged": "/relationships/{relationship_id}/messages",
+    "support_request_received": "/support", "support_request_resolved": "/support",
+}
+
+
+def portal_page(template: str, event: EventData) -> str:
+    return PORTAL_PAGES.get(template, "/").format(relationship_id=getattr(event, "relationship_id", ""))
+
+
 Rule = Callable[[Any], list[Notification]]
 
 

@@ -1,5 +1,5 @@
 """One set of mentors and queries, every search engine: the embedded one (tantivy), real
-OpenSearch, and Elasticsearch 8 when `CONNECT_TEST_ELASTICSEARCH_URL` names a cluster.
+Elasticsearch 8.19 and real OpenSearch (both started by the test harness, tests/engines.py).
 
 Criteria-only queries must give the very order and scores of a reference evaluation of the
 query model in plain Python (so every engine gives the same as every other); text queries
@@ -8,7 +8,6 @@ must agree on the top result of clear-cut cases.  Paging must walk the same list
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
 from typing import Any, Iterator
@@ -19,8 +18,6 @@ from faker import Faker
 from services.matching.demo import fake_mentor_profile
 from services.matching.domain.profiles import Location, MentorProfile, index_document
 from services.matching.domain.search import SearchQuery, build_search
-
-ES_URL = os.environ.get("CONNECT_TEST_ELASTICSEARCH_URL", "").strip()
 
 
 def _fixture_docs() -> list[dict[str, Any]]:
@@ -91,9 +88,8 @@ def _query(spec: dict[str, Any], size: int = 100, cursor: str | None = None) -> 
 
 @pytest.fixture(scope="module", params=[
     "embedded",
+    pytest.param("elasticsearch", marks=pytest.mark.integration),
     pytest.param("opensearch", marks=pytest.mark.integration),
-    pytest.param("elasticsearch", marks=[pytest.mark.integration, pytest.mark.skipif(
-        not ES_URL, reason="Elasticsearch-only path: set CONNECT_TEST_ELASTICSEARCH_URL to an ES 8 cluster")]),
 ])
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     alias = f"conformance-{uuid.uuid4().hex[:8]}"
@@ -111,7 +107,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         else:
             from services.matching.adapters.search_elasticsearch import ElasticsearchClient
 
-            client = ElasticsearchClient(ES_URL)
+            client = ElasticsearchClient(request.getfixturevalue("elasticsearch_url"))
         index = DslSearchIndex(client, alias)
     index.ensure()
     # Through a rebuild and then single upserts: both write paths must give the same index.
@@ -174,7 +170,7 @@ def test_deleted_mentor_disappears(engine):
 
 def _random_specs(count: int, seed: int = 3) -> list[dict[str, Any]]:
     """Seeded mixes of criteria, weights and filters over the taxonomy (the same on every run)."""
-    from services.matching.domain import taxonomy
+    from schemas import taxonomy
 
     rng = random.Random(seed)
     pools = {

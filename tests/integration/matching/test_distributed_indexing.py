@@ -1,5 +1,6 @@
 """The distributed shape end to end: PostgreSQL, the outbox relay to Kafka, the indexer role
-consuming from Kafka, OpenSearch behind a versioned alias; then a rebuild swaps the alias."""
+consuming from Kafka, Elasticsearch (and OpenSearch) behind a versioned alias; then a rebuild
+swaps the alias."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ def _wait_for(predicate, seconds: float = 60.0):  # type: ignore[no-untyped-def]
         time.sleep(0.2)
 
 
-def test_profile_changes_reach_opensearch_through_kafka(pg_database, kafka_bootstrap, opensearch_url, make_container):
+def test_profile_changes_reach_the_search_cluster_through_kafka(pg_database, kafka_bootstrap, search_cluster,
+                                                                make_container):
     from connect.web import create_app
 
     alias = f"it-mentors-{uuid.uuid4().hex[:8]}"
-    container = make_container(matching_database_url=pg_database, search_url=f"opensearch+{opensearch_url}",
+    container = make_container(matching_database_url=pg_database, search_url=search_cluster.search_url,
                                search_index_alias=alias, kafka_bootstrap=kafka_bootstrap)
     issuer = container.dev_issuer
     assert issuer is not None
@@ -56,8 +58,7 @@ def test_profile_changes_reach_opensearch_through_kafka(pg_database, kafka_boots
                        headers=auth(mentor))
             name, listed = service.reindex()
             assert listed == 1 and name.startswith(alias)
-            client_os = service.index.client
-            assert client_os.alias_targets(alias) == [name]
+            assert service.index.client.alias_targets(alias) == [name]
             assert found() == [mentor]
     finally:
         runner.stop()

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from connect.engines.kafka import KafkaEngine
+from stack.engines.kafka import KafkaEngine
 
 
 class RestartableKafka(KafkaEngine):

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from connect.engines.base import process_stat
+from stack.engines.base import process_stat
 from connect.settings import all_setting_names
 
 CONNECT = [str(Path(sys.executable).parent / "connect")]
@@ -98,7 +98,8 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
                 "CONNECT_KAFKA_BOOTSTRAP", "CONNECT_CELERY_BROKER", "CONNECT_SMTP_URL",
                 "CONNECT_MAIL_DIR"} <= set(settings)
         assert set(settings) <= all_setting_names()
-        assert settings["CONNECT_SEARCH_URL"].startswith("opensearch+http://")
+        # Elasticsearch is the distributed default (`--search opensearch` picks OpenSearch).
+        assert settings["CONNECT_SEARCH_URL"].startswith("elasticsearch+http://")
         api = settings["CONNECT_API_URL"]
         stack_env = {**env, **settings}
         state = json.loads((folder / "var" / "stack" / "state.json").read_text())
@@ -124,8 +125,8 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
             assert me.status_code == 200 and me.json()["name"] == "Ada Lovelace"
             assert client.get("/v1/members/me", headers=mentee).status_code == 200
 
-            # Events reach Kafka through the relay and come out of the ops consumer into OpenSearch.
-            search = settings["CONNECT_SEARCH_URL"].removeprefix("opensearch+")
+            # Events reach Kafka through the relay and come out of the ops consumer into Elasticsearch.
+            search = settings["CONNECT_SEARCH_URL"].removeprefix("elasticsearch+")
 
             def mirrored_members() -> set[str]:
                 response = httpx.post(f"{search}/connect-events-*/_search", json={
@@ -141,6 +142,12 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
             _eventually(lambda: [p for p in (folder / "var" / "mail").glob("*.eml")
                                  if b"Subject: stack probe" in p.read_bytes()], 10, "the probe .eml")
 
+            # The member portal answers at its own address and sends members to sign in at the API.
+            portal = httpx.get(settings["CONNECT_PORTAL_URL"] + "/", timeout=30)
+            assert portal.status_code == 200 and "Sign in with your membership details" in portal.text
+            signing_in = httpx.get(settings["CONNECT_PORTAL_URL"] + "/sign-in", timeout=30)
+            assert signing_in.headers["location"].startswith(f"{api}/dev-oidc/authorize?"), signing_in.headers
+
             paths = client.get("/openapi.json").json()["paths"]
             if "/v1/members/me/mentor-profile" in paths and "/v1/proposals" in paths:
                 _propose_and_expect_mail(client, mentor, mentee, folder, state, stack_env)
@@ -149,8 +156,8 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
                               timeout=180)
     assert down.returncode == 0, down.stderr
     report = dict(line.split(": ", 1) for line in down.stdout.splitlines())
-    assert {"postgres", "redis", "kafka", "opensearch", "api", "relay", "ops", "worker", "beat",
-            "smtp-sink"} <= set(report)
+    assert {"postgres", "redis", "kafka", "elasticsearch", "api", "portal", "relay", "ops", "worker", "beat",
+            "smtp-sink"} <= set(report) and "opensearch" not in report
     assert set(report.values()) <= {"stopped", "killed"}, report
     assert _processes_in(folder) == []
     assert subprocess.run(CONNECT + ["stack", "status"], cwd=folder, env=env, capture_output=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.connections import connections, member_facts
 from services.matching.domain.profiles import (InvalidProfile, Location, MenteeProfile, MentorProfile, index_document,
                                                load_level, normalise_tag)

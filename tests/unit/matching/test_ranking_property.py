@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from services.matching.adapters.search_embedded import EmbeddedSearchIndex
 from services.matching.demo import fake_mentor_profile
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.profiles import index_document
 from services.matching.domain.search import build_search
 

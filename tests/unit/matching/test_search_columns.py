@@ -15,7 +15,7 @@ import tantivy
 from services.matching.adapters import search_embedded
 from services.matching.adapters.search_columns import BitLayout, Columns
 from services.matching.adapters.search_embedded import EmbeddedSearchIndex, build_schema, to_document
-from services.matching.domain import taxonomy
+from schemas import taxonomy
 from services.matching.domain.profiles import Location, MentorProfile, index_document
 from services.matching.domain.search import CRITERIA, build_search
 

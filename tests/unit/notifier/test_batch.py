@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from connect.engines.smtp import SmtpSink
+from stack.engines.smtp import SmtpSink
 from connect.events import ConsumerLoop, OutgoingMessage, dead_letter_topic
 from schemas.events import RELATIONSHIPS_TOPIC, MemberDetailsChanged, ProposalSent
 from services.notifier.adapters.orm import deliveries

@@ -17,12 +17,12 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import select
 
-from connect.engines.smtp import SmtpSink
 from connect.events import dead_letter_topic
 from schemas.events import MemberDetailsChanged, ProposalSent
 from services.notifier.adapters.orm import deliveries
 from services.notifier.domain.rules import message_id_for
 from services.notifier.tasks import GROUP_ID
+from stack.engines.smtp import SmtpSink
 from tests.unit.notifier.test_notifier import mails, publish
 
 MENTOR, MENTEE = "M-TOR", "M-TEE"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 
-from connect.engines.base import free_port
+from stack.engines.base import free_port
 from services.relationships.adapters.suggestions import (HttpSuggestions, InProcessSuggestions,
                                                          ProjectionSuggestions)
 from tests.unit.relationships.conftest import proposal_body

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import tantivy
 
-from services.matching.adapters.search_embedded import KEYWORD_FIELDS, TEXT_FIELDS, build_schema
+from services.matching.adapters.search_embedded import KEYWORD_FIELDS, TEXT_FIELDS, version_schema
 from tests.relationships_suite import rows_holding
 
 CANARY = "canary-e5d1"
@@ -53,7 +53,7 @@ def index_terms(var_dir: Path) -> list[str]:
     document holding it, deleted or not, is left in a segment: no term, no bytes."""
     found = []
     for meta in (var_dir / "search").rglob("meta.json"):
-        searcher = tantivy.Index(build_schema(), path=str(meta.parent), reuse=True).searcher()
+        searcher = tantivy.Index(version_schema(meta.parent), path=str(meta.parent), reuse=True).searcher()
         for field in KEYWORD_FIELDS + TEXT_FIELDS:
             found += [f"{meta.parent.name}:{field}:{term}" for term, _count in searcher.terms_with_prefix(field, "")
                       if CANARY_TOKEN in str(term).lower()]

@@ -1,0 +1,109 @@
+"""Support requests: a member asks for help or erasure; customer service works the queue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from portal.connect_api import ApiError
+from portal.forms import optional, text
+from portal.web import Member, PageNotFound, api_for, checked_form, idempotency_key, redirect, render, signed_in
+
+router = APIRouter()
+
+KINDS = {"other": "Help with something else", "contact_partner": "Please contact my mentoring partner for me",
+         "erasure": "Permanently delete all my personal data"}
+OUTCOMES = {"erasure": ("approved", "declined"), "contact_partner": ("done", "declined"), "other": ("done", "declined")}
+
+
+def _support(request: Request) -> Member:
+    member = signed_in(request)
+    if not member.is_support:
+        raise PageNotFound()  # members find nothing here, as the API's support routes answer them
+    return member
+
+
+async def _my_page(request: Request, status: int = 200, errors: dict[str, str] | None = None,
+                   values: dict[str, str] | None = None) -> Response:
+    member = signed_in(request)
+    api = api_for(request, member)
+    mine = await api.support_requests()
+    rels = await api.relationships(limit=100)
+    options = [(r["id"], f"{r['counterpart']['name']} (you are {r['my_role']}, {r['status']})") for r in rels["items"]]
+    return await render(request, "support.html", status=status, requests=mine["items"], relationships=options,
+                        kinds=KINDS, errors=errors or {}, values=values or {"kind": request.query_params.get("kind", "other")})
+
+
+@router.get("/support")
+async def my_support(request: Request) -> Response:
+    if signed_in(request).is_support:
+        return redirect("/support/queue")
+    return await _my_page(request)
+
+
+@router.post("/support")
+async def ask(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    member = signed_in(request)
+    body = {"kind": text(form, "kind"), "relationship_id": optional(form, "relationship_id"),
+            "message": text(form, "message")}
+    try:
+        await api_for(request, member).create_support_request(body, idempotency_key(form))
+    except ApiError as exc:
+        if exc.status not in (404, 422):
+            raise
+        errors = exc.field_errors() if exc.status == 422 else {"relationship_id": "Choose one of your relationships."}
+        return await _my_page(request, status=exc.status, errors=errors, values=body)
+    return redirect("/support", "Your request was sent to our customer service team. They will be in touch.", request)
+
+
+@router.get("/support/queue")
+async def queue(request: Request, status: str | None = "open") -> Response:
+    member = _support(request)
+    status = status if status in ("open", "resolved") else None
+    listing = await api_for(request, member).support_requests(status=status, limit=200)
+    return await render(request, "support_queue.html", requests=listing["items"], status_filter=status, kinds=KINDS,
+                        errors={}, values={})
+
+
+@router.post("/support/queue")
+async def record_for_member(request: Request, form: FormData = Depends(checked_form)) -> Response:
+    """A request a member made by phone, email or mail, recorded on their behalf."""
+    member = _support(request)
+    body = {"kind": text(form, "kind"), "message": text(form, "message"), "on_behalf_of": text(form, "on_behalf_of")}
+    try:
+        made = await api_for(request, member).create_support_request(body, idempotency_key(form))
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        listing = await api_for(request, member).support_requests(status="open", limit=200)
+        return await render(request, "support_queue.html", status=422, requests=listing["items"], status_filter="open",
+                            kinds=KINDS, errors=exc.field_errors() or {"": exc.detail}, values=body)
+    return redirect(f"/support/requests/{made['id']}", "The request is recorded.", request)
+
+
+@router.get("/support/requests/{request_id}")
+async def support_request(request: Request, request_id: str) -> Response:
+    member = _support(request)
+    api = api_for(request, member)
+    found = await api.support_request(request_id)
+    relationship = await api.support_relationship(found["relationship_id"]) if found.get("relationship_id") else None
+    return await render(request, "support_request.html", item=found, relationship=relationship, kinds=KINDS,
+                        outcomes=OUTCOMES.get(found["kind"], ("done", "declined")), errors={})
+
+
+@router.post("/support/requests/{request_id}")
+async def resolve(request: Request, request_id: str, form: FormData = Depends(checked_form)) -> Response:
+    member = _support(request)
+    api = api_for(request, member)
+    try:
+        await api.resolve_support_request(request_id, text(form, "outcome"), optional(form, "note"))
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        found = await api.support_request(request_id)
+        relationship = await api.support_relationship(found["relationship_id"]) if found.get("relationship_id") else None
+        return await render(request, "support_request.html", status=exc.status, item=found, relationship=relationship,
+                            kinds=KINDS, outcomes=OUTCOMES.get(found["kind"], ("done", "declined")),
+                            errors=exc.field_errors() or {"": exc.detail})
+    return redirect("/support/queue", "The request is resolved and the member has been told.", request)

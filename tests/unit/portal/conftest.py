@@ -1,0 +1,63 @@
+"""The portal through `connect serve`'s site, in-process: an HTTPS test client (the session cookie
+is `Secure`) and a sign-in that walks the real authorization-code + PKCE flow."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any, Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from connect.bootstrap import Container
+
+BASE = "https://testserver"
+
+
+@pytest.fixture
+def site_container(make_container: Callable[..., Container]) -> Container:
+    return make_container(portal_url=BASE)
+
+
+@pytest.fixture
+def browser(site_container: Container) -> Iterator[Callable[[], TestClient]]:
+    """`browser()` is a new visitor: a client with its own cookie jar on the same site."""
+    from connect.web import create_site
+
+    site = create_site(site_container)
+    clients: list[TestClient] = []
+
+    def new() -> TestClient:
+        client = TestClient(site, base_url=BASE, follow_redirects=True)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield new
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def form_fields(html: str, action: str) -> dict[str, str]:
+    """The named fields of the first form posting to `action`."""
+    match = re.search(r'<form method="post" action="%s"[^>]*>(.*?)</form>' % re.escape(action), html, re.S)
+    assert match, f"no form posting to {action}"
+    return {name: unescape(value) for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', match.group(1))}
+
+
+def sign_in(client: TestClient, member_id: str, name: str | None = None, roles_account: str | None = None,
+            next_path: str = "/") -> Any:
+    """Through /sign-in, the development provider's page (the free-form member) and the callback."""
+    page = client.get("/sign-in", params={"next": next_path})
+    assert page.status_code == 200 and "Development sign-in" in page.text, page.text[:500]
+    authorize = str(page.url)
+    fields = {k: v for k, v in form_fields(page.text.split("<h2>Another member</h2>")[1], "authorize").items()}
+    fields.update({"member_id": member_id, "name": name or f"Member {member_id}", "email": ""})
+    return client.post(authorize.split("?")[0], data=fields)
+
+
+def mint_headers(container: Container, member_id: str, name: str | None = None) -> dict[str, str]:
+    assert container.dev_issuer is not None
+    token = container.dev_issuer.mint(member_id, name or f"Member {member_id}", f"{member_id.lower()}@example.org")
+    return {"Authorization": f"Bearer {token}"}
