@@ -15,7 +15,7 @@ from schemas.events import (AlternativeMentor, MeetingCancelled, MeetingChanged,
                             SupportRequestResolved)
 from services.notifier.domain.recipients import Recipient
 from services.notifier.domain.rules import (MAX_ALTERNATIVES, Invite, message_id_for, notifications_for,
-                                            other_parties)
+                                            other_parties, portal_page)
 
 MENTOR, MENTEE = "M-mentor", "M-mentee"
 IDS = dict(relationship_id="R1", mentor_id=MENTOR, mentee_id=MENTEE)
@@ -164,3 +164,23 @@ def test_who_can_be_reached_and_how_they_are_named():
     assert Recipient("M1", "Ada\nLovelace", None).display_name == "Ada Lovelace"
     assert Recipient("M1", None, None).display_name == "a Connect member"
     assert Recipient("M1", "", None).display_name == "a Connect member"
+
+
+@pytest.mark.parametrize("event, page", [
+    (ProposalSent(**IDS), "/relationships/R1"),
+    (ProposalAccepted(**IDS), "/relationships/R1/dashboard"),
+    (ProposalExpired(**IDS), "/search"),
+    (meeting(MeetingChanged), "/relationships/R1/meetings"),
+    (MessagePosted(**IDS, message_id="X", sender_id=MENTOR, recipient_id=MENTEE), "/relationships/R1/messages"),
+    (RelationshipCompleted(**IDS), "/relationships/R1/dashboard"),
+    (SupportRequestResolved(request_id="S1", member_id=MENTEE, kind="other", outcome="done", resolved_by="CS"),
+     "/support"),
+])
+def test_each_email_links_to_the_portal_page_it_is_about(event, page):
+    [note, *_] = notifications_for(event)
+    assert portal_page(note.template, event) == page
+
+
+def test_a_template_without_a_page_links_to_the_portal_home():
+    assert portal_page("something_new", ProposalSent(**IDS)) == "/"
+    assert portal_page("something_new", MemberErased(member_id="M1")) == "/"
