@@ -115,3 +115,27 @@ def test_an_answer_without_a_clock_or_before_it_gets_no_figure():
     assert instant["answer_seconds"] == 0
     member_event = doc("ProposalSent", AT, relationship_id=None)
     assert time_answers([member_event], {}) == {}
+
+
+def test_the_day_and_the_time_keep_to_utc_whatever_the_servers_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert index_for("connect-events", AT) == "connect-events-2026.12.01"  # 08:30 on the 2nd in Tokyo
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    paris = timezone(timedelta(hours=1))
+    doc = document(envelope("ProposalSent", IDS, datetime(2026, 12, 2, 0, 30, tzinfo=paris)), "t", MIRRORED)
+    assert doc["occurred_at"] == "2026-12-02T00:30:00+01:00"  # the same instant as the producer wrote it
+
+
+def test_one_event_without_a_clock_does_not_stop_the_rest_of_the_batch():
+    member_event = doc("ProposalSent", AT, relationship_id=None)
+    unclocked = doc("ProposalAccepted", AT)
+    other = {**doc("ProposalAccepted", AT + timedelta(minutes=5)), "relationship_id": "R2"}
+    starts = time_answers([member_event, unclocked, other], {"R2": {"since": AT.isoformat()}})
+    assert starts == {} and "answer_seconds" not in unclocked
+    assert other["answer_seconds"] == 300
