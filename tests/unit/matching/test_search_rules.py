@@ -293,14 +293,14 @@ def test_a_cursor_within_bounds_round_trips(returned, after):
     (1, (1.0, 7), "holds no member id"),
 ])
 def test_a_cursor_out_of_bounds_is_refused(returned, after, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         Cursor(returned, after)
 
 
 def test_a_cursor_has_exactly_its_three_values():
-    with pytest.raises(ValueError, match="is not a search cursor"):
+    with pytest.raises(ValueError, match="^is not a search cursor$"):
         Cursor.from_values({"n": 1, "s": 1.0, "m": "M", "x": 1})
-    with pytest.raises(ValueError, match="is not a search cursor"):
+    with pytest.raises(ValueError, match="^is not a search cursor$"):
         Cursor.from_values({"n": 1, "s": 1.0})
 
 
@@ -366,7 +366,10 @@ def test_vectors_are_int8_scaled_to_127_and_compared_exactly():
 def test_a_profile_vector_is_the_normalised_mean_of_its_passages():
     assert meaning.profile_vector(np.array([[3, 4], [-3, 4]], dtype=np.int8)).tolist() == [0, 127]
     assert meaning.profile_vector(np.array([[10, 0], [0, 1]], dtype=np.int8)).tolist() == [127, 127]
-    assert meaning.profile_vector(np.zeros((0, 3), dtype=np.int8)).tolist() == [0, 0, 0]
+    assert meaning.profile_vector(np.array([[3, 4]], dtype=np.int8)).tolist() == [95, 127]  # one passage: itself
+    empty = meaning.profile_vector(np.zeros((0, 3), dtype=np.int8))
+    assert empty.tolist() == [0, 0, 0] and empty.dtype == np.int8
+    assert meaning.profile_vector(np.zeros(0, dtype=np.int8)).tolist() == []
 
 
 def test_similarity_counts_from_the_floor_and_is_full_from_0_5():
