@@ -354,6 +354,9 @@ def test_vectors_are_attached_to_the_documents_that_have_passages():
 def test_vectors_are_int8_scaled_to_127_and_compared_exactly():
     assert meaning.quantise(np.array([0.5, -1.0, 0.25])).tolist() == [[64, -127, 32]]
     assert meaning.quantise(np.array([[0.0, 0.0], [2.0, 1.0]])).tolist() == [[0, 0], [127, 64]]
+    # Each row scaled by its own peak, to 127 exactly (0.9 of the peak is 114, not 115).
+    assert meaning.quantise(np.array([[2.0, 1.0], [0.5, 0.25], [1.0, 0.9]])).tolist() == [[127, 64], [127, 64],
+                                                                                           [127, 114]]
     assert meaning.quantise(np.array([1.0, -3.0])).dtype == np.int8
     assert meaning.unit_rows(np.array([[3, 4], [0, 0]], dtype=np.int8)).tolist() == [[0.6, 0.8], [0.0, 0.0]]
     assert meaning.squared_norms(np.array([[3, 4], [127, 127]], dtype=np.int8)).tolist() == [25.0, 32258.0]
