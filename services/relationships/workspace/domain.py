@@ -416,9 +416,10 @@ class NudgeNotAllowed(Conflict):
         self.allowed_from = allowed_from
 
 
-def nudge_refusal(parties: Parties, sender_id: str, partner_last_active: datetime | None,
-                  last_nudge: datetime | None, now: datetime) -> NudgeNotAllowed | None:
-    """Why the sender may not nudge now (None: they may); `now` is the Clock's, like every timer's."""
+def nudge_refusal(parties: Parties, partner_last_active: datetime | None, last_nudge: datetime | None,
+                  now: datetime) -> NudgeNotAllowed | None:
+    """Why the sender may not nudge now (None: they may); `last_nudge` is the sender's own last nudge;
+    `now` is the Clock's, like every timer's."""
     if not parties.workspace_open:
         return NudgeNotAllowed(f"Only a partner in an accepted relationship can be nudged; it is {parties.status}.",
                                "relationship_not_accepted", current_status=parties.status)
@@ -436,7 +437,7 @@ def nudge_refusal(parties: Parties, sender_id: str, partner_last_active: datetim
 
 def nudge(parties: Parties, sender_id: str, partner_last_active: datetime | None, last_nudge: datetime | None,
           now: datetime) -> PartnerNudged:
-    refusal = nudge_refusal(parties, sender_id, partner_last_active, last_nudge, now)
+    refusal = nudge_refusal(parties, partner_last_active, last_nudge, now)
     if refusal is not None:
         raise refusal
     return PartnerNudged(**parties.ids(sender_id), recipient_id=parties.other(sender_id))

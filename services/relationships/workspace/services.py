@@ -338,7 +338,7 @@ class WorkspaceService:
             parties = Parties(row.id, row.mentor_id, row.mentee_id, row.status, accepted_at)
             partner = parties.other(member_id)
             partner_active = active.get((row.id, partner)) if parties.workspace_open else None
-            refusal = nudge_refusal(parties, member_id, partner_active, nudged.get((row.id, member_id)), now)
+            refusal = nudge_refusal(parties, partner_active, nudged.get((row.id, member_id)), now)
             upcoming_meeting = upcoming.get(row.id)
             fields[row.id] = {
                 "started_at": iso(accepted_at),

@@ -83,11 +83,11 @@ def test_messages_and_nudges_follow_the_relationship():
     assert event.recipient_id == "MENTOR" and event.notify is False
     with pytest.raises(WorkspaceRefused):
         post_message(Parties("R1", "MENTOR", "MENTEE", "completed", NOW), "m2", "MENTEE", "Hi", email_outstanding=False)
-    assert nudge_refusal(ACCEPTED, "MENTEE", None, None, NOW) is None  # accepted 30 days ago, silent since
-    quiet = nudge_refusal(ACCEPTED, "MENTEE", NOW - timedelta(days=3), None, NOW)
+    assert nudge_refusal(ACCEPTED, None, None, NOW) is None  # accepted 30 days ago, silent since
+    quiet = nudge_refusal(ACCEPTED, NOW - timedelta(days=3), None, NOW)
     assert "active on" in quiet.detail and quiet.why == "partner_active"
     assert quiet.allowed_from == NOW + timedelta(days=11)
-    recent = nudge_refusal(ACCEPTED, "MENTEE", None, NOW - timedelta(days=2), NOW)
+    recent = nudge_refusal(ACCEPTED, None, NOW - timedelta(days=2), NOW)
     assert "at most one" in recent.detail and recent.code == "nudge-not-allowed"
     assert recent.allowed_from == NOW + timedelta(days=5)
 
