@@ -24,7 +24,8 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
 
 CURSOR_KIND = "notifications"
 PageCursor = Annotated[Line | None, Query(description="`next_cursor` of the previous page")]
-IfNoneMatch = Annotated[Line | None, Header(max_length=1000)]
+IfNoneMatch = Annotated[Line | None, Header(max_length=1000, description="The `ETag` of the last page seen: "
+                                                                       "304 with no body when nothing changed")]
 
 
 def feed(request: Request) -> NotificationFeed:
@@ -48,12 +49,53 @@ class MarkRead(BaseModel):
         return self
 
 
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CounterpartOut(_Out):
+    member_id: str = Field(description="Membership number of the other member the notification is about")
+    name: str = Field(description="Their name as it stands now (\"a Connect member\" once erased)")
+
+
+class NotificationOut(_Out):
+    id: str = Field(description="The entry's id: the id of the event it tells of")
+    kind: str = Field(description="What happened, as the email's template is named (e.g. `proposal_received`)")
+    title: str = Field(description="What the email's subject said, rendered now")
+    occurred_at: str = Field(description="RFC 3339, UTC: when it happened")
+    read: bool = Field(description="Whether the member marked it read")
+    read_at: str | None = Field(description="RFC 3339, UTC: when it was marked read; null while unread")
+    relationship_id: str | None = Field(description="The relationship it is about, if any")
+    counterpart: CounterpartOut | None = Field(description="The other member it is about, if any")
+    portal_path: str = Field(description="The portal page the email links to")
+    meeting_id: str | None = Field(None, description="The meeting it is about (meeting notifications only)")
+    message_id: str | None = Field(None, description="The message it is about (new messages only)")
+    tool_id: str | None = Field(None, description="The workspace tool it is about, if any")
+    support_request_id: str | None = Field(None, description="The support request it is about, if any")
+
+
+class NotificationPageOut(_Out):
+    items: list[NotificationOut] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+    unread_count: int = Field(description="Entries not read yet, in the whole feed")
+
+
+class UnreadCountOut(_Out):
+    unread_count: int = Field(description="Entries not read yet, after this change")
+
+
 @router.get("/notifications", summary="My notifications, newest first, with the unread count "
-                                      "(ETag / If-None-Match: 304 when unchanged)")
+                                      "(ETag / If-None-Match: 304 when unchanged)",
+            response_model=None,
+            responses={200: {"model": NotificationPageOut, "description": "One page of the feed (`ETag`, and "
+                                                                          "`Link: rel=\"next\"` when there is more)"},
+                       304: {"description": "Unchanged since the `If-None-Match` ETag: no body"}})
 def list_notifications(request: Request, member: Member = Depends(current_member),
                        unread: bool = Query(False, description="Only the entries not read yet."),
                        cursor: PageCursor = None, limit: int = Query(20, ge=1, le=100),
                        if_none_match: IfNoneMatch = None) -> Response:
+    """What a portal shows as "what's new": one entry per email Connect sent me, fed by the same
+    events and rules, each once.  Poll with the last `ETag` in `If-None-Match`."""
     codec: CursorCodec = request.app.state.container.cursors
     query = fingerprint(unread)
     after = open_position(codec, cursor, kind=CURSOR_KIND, member_id=member.id, query=query)
@@ -72,8 +114,11 @@ def list_notifications(request: Request, member: Member = Depends(current_member
 
 
 @router.post("/notifications/read", summary="Mark entries read (`ids`), or one entry and every older one "
-                                           "(`through`); answers the unread count")
+                                           "(`through`); answers the unread count",
+             response_model=UnreadCountOut,
+             responses={404: {"description": "An id that is not one of my notifications (nothing changes)"}})
 def mark_read(body: MarkRead, request: Request, member: Member = Depends(current_member)) -> dict[str, int]:
+    """Entries already read stay as they were; every id must be one of mine, or nothing changes."""
     if body.through is not None:
         return feed(request).mark_read_through(member.id, body.through)
     return feed(request).mark_read(member.id, list(body.ids or []))

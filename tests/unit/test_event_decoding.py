@@ -61,8 +61,9 @@ def test_the_relationship_lifecycle_lives_on_the_event_types():
     status_after = {"ProposalSent": "pending", "ProposalEdited": "pending", "ProposalReopened": "pending",
                     "ProposalReminderDue": "pending", "ProposalAccepted": "accepted", "ProposalRejected": "rejected",
                     "ProposalWithdrawn": "withdrawn", "RelationshipWithdrawn": "withdrawn",
-                    "ProposalExpired": "expired", "RelationshipCompleted": "completed"}
-    moves = set(status_after) - {"ProposalEdited", "ProposalReminderDue"}
+                    "ProposalExpired": "expired", "RelationshipCompleted": "completed",
+                    "RelationshipEndingSoon": "accepted"}
+    moves = set(status_after) - {"ProposalEdited", "ProposalReminderDue", "RelationshipEndingSoon"}
     for name, cls in EVENT_TYPES.items():
         assert getattr(cls, "STATUS_AFTER", None) == status_after.get(name), name
         assert getattr(cls, "MOVES_STATUS", False) == (name in moves), name

@@ -136,11 +136,11 @@ class SupportRequestOut(_Out):
     created_at: str = Time
     resolved_at: str | None = Field(description="RFC 3339, UTC; null while open")
     partner: PartnerOut | None = Field(None, description="Support role, contact_partner requests only: who the "
-                                       "requester's partner is (null once the relationship is gone, and "
-                                       "for every other request)")
+                                       "requester's partner is (null once the relationship is gone); absent "
+                                       "otherwise")
     partner_messages: list[PartnerMessageOut] | None = Field(
         None, description="Support role, contact_partner requests only: what the team wrote to the partner; "
-                          "null for every other request")
+                          "absent otherwise")
 
 
 class SupportRequestListOut(_Out):
@@ -229,7 +229,7 @@ def list_support_requests(request: Request, member: Member = Depends(current_mem
     return seal_after(request, member.id, view, kind="support-requests", query=query, response=response)
 
 
-@router.get("/support-requests/{request_id}", response_model=SupportRequestOut,
+@router.get("/support-requests/{request_id}", response_model=SupportRequestOut, response_model_exclude_unset=True,
             summary="One support request (its author or the support role); for the support role a "
                     "contact_partner request adds `partner` (name, email) and `partner_messages`")
 def get_support_request(request_id: Id, request: Request, member: Member = Depends(current_member)) -> dict[str, Any]:

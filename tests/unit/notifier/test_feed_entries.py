@@ -35,7 +35,10 @@ def test_every_email_has_a_subject_template_and_a_meeting_title_keeps_its_local_
     assert subjects == {path.name.removesuffix(".txt.j2") for path in TEMPLATES.glob("[a-z]*.txt.j2")}
     meeting = MeetingCancelled(**REL, actor_id="M-TOR", meeting_id="MT1", starts_at=AT, duration_minutes=30,
                                mode="video", time_zone="Asia/Tokyo")
-    [entry] = entries_for("e1", AT, meeting)
-    assert entry.recipient_id == "M-TEE" and entry.details["references"] == {"meeting_id": "MT1"}
+    entries = entries_for("e1", AT, meeting)
+    # Every calendar that holds the meeting hears of the change, the one who made it too.
+    assert sorted(e.recipient_id for e in entries) == ["M-TEE", "M-TOR"]
+    entry = next(e for e in entries if e.recipient_id == "M-TEE")
+    assert entry.details["references"] == {"meeting_id": "MT1"}
     assert TemplateRenderer().subject(entry.kind, {**entry.details["context"], "counterpart_name": "Grace"}) == \
         "Meeting with Grace on Tuesday 01 December 2026, 18:00 cancelled"
