@@ -14,7 +14,8 @@ from schemas.events import (AlternativeMentor, MeetingCancelled, MeetingChanged,
                             RelationshipCompleted, RelationshipWithdrawn, SupportRequestCreated,
                             SupportRequestResolved)
 from services.notifier.domain.recipients import Recipient
-from services.notifier.domain.rules import (MAX_ALTERNATIVES, Invite, message_id_for, notifications_for,
+from services.notifier.domain.rules import (MAX_ALTERNATIVES, SUPPORT_KIND_NAMES, SUPPORT_TEAM, Invite, message_id_for,
+                                            notifications_for,
                                             other_parties, portal_page)
 
 MENTOR, MENTEE = "M-mentor", "M-mentee"
@@ -96,25 +97,34 @@ def meeting(event_type, **changes):
     (MeetingChanged, "meeting_changed", False),
     (MeetingCancelled, "meeting_cancelled", True),
 ])
-def test_a_meeting_reaches_the_other_party_with_a_calendar_entry_in_their_time(event_type, template, cancelled):
-    [note] = notifications_for(meeting(event_type))
-    assert (note.recipient_id, note.template, note.context["recipient_role"]) == (MENTOR, template, "mentor")
+def test_a_meeting_reaches_both_calendars_with_one_entry_in_their_time(event_type, template, cancelled):
+    notes = notifications_for(meeting(event_type))
+    # Both calendars hold the entry, the one who made the change included, each told in their role.
+    assert [(n.recipient_id, n.template, n.context["recipient_role"], n.context["by_me"]) for n in notes] == [
+        (MENTOR, template, "mentor", False), (MENTEE, template, "mentee", True)]
+    note = notes[0]
     assert note.about == {"counterpart": MENTEE, "actor": MENTEE}
+    assert notes[1].about == {"counterpart": MENTOR, "actor": MENTEE}
     assert note.invite == Invite(uid="meeting-X1@connect", sequence=2, starts_at=STARTS,
                                  ends_at=STARTS + timedelta(minutes=90), summary="Connect mentoring meeting",
                                  location="https://meet.example/abc", description="Goals for the year",
-                                 cancelled=cancelled)
+                                 cancelled=cancelled, organiser_id=MENTEE, attendee_ids=(MENTOR,))
+    assert notes[1].invite == note.invite  # one UID and SEQUENCE in both calendars
     assert note.context["starts_at_local"] == "Friday 15 January 2027, 15:30"  # Paris is UTC+1 in winter
     assert note.context["time_zone"] == "Europe/Paris"
     assert note.context["starts_at_utc"] == "2027-01-15 14:30 UTC"
-    # Scheduled by the system (no actor): both parties get the entry.
-    assert [n.recipient_id for n in notifications_for(meeting(event_type, actor_id=None))] == [MENTOR, MENTEE]
+    # The organiser is who arranged the meeting, not who changed it last.
+    arranged_by_mentor = notifications_for(meeting(event_type, organiser_id=MENTOR))
+    assert {(n.invite.organiser_id, n.invite.attendee_ids) for n in arranged_by_mentor} == {(MENTOR, (MENTEE,))}
+    # Scheduled by the system (no actor): both parties get the entry, neither made it.
+    system = notifications_for(meeting(event_type, actor_id=None))
+    assert [(n.recipient_id, n.context["by_me"]) for n in system] == [(MENTOR, False), (MENTEE, False)]
 
 
 def test_a_meeting_in_an_unknown_time_zone_is_shown_in_utc():
-    [note] = notifications_for(meeting(MeetingScheduled, time_zone="Nowhere/Town"))
+    note = notifications_for(meeting(MeetingScheduled, time_zone="Nowhere/Town"))[0]
     assert (note.context["starts_at_local"], note.context["time_zone"]) == ("Friday 15 January 2027, 14:30", "UTC")
-    [note] = notifications_for(meeting(MeetingScheduled, time_zone=""))  # ZoneInfo("") is a ValueError
+    note = notifications_for(meeting(MeetingScheduled, time_zone=""))[0]  # ZoneInfo("") is a ValueError
     assert note.context["time_zone"] == "UTC"
 
 
@@ -137,12 +147,19 @@ def test_a_nudge_reaches_the_partner_nudged():
 ])
 def test_a_support_request_is_acknowledged_and_its_resolution_told_to_the_member(kind, label):
     request = dict(request_id="S1", member_id=MENTEE, kind=kind)
-    [created] = notifications_for(SupportRequestCreated(**request))
+    created, to_the_team = notifications_for(SupportRequestCreated(**request))
     assert (created.recipient_id, created.template, created.context) == (
         MENTEE, "support_request_received", {"kind": kind, "kind_label": label})
-    [resolved] = notifications_for(SupportRequestResolved(**request, outcome="declined", resolved_by="CS1"))
+    # The customer service team's mailbox hears of every new request, and who made it.
+    assert (to_the_team.recipient_id, to_the_team.template, to_the_team.about) == (
+        SUPPORT_TEAM, "support_request_new", {"requester": MENTEE})
+    assert to_the_team.context["kind_name"] == SUPPORT_KIND_NAMES.get(kind, kind)
+    [resolved] = notifications_for(SupportRequestResolved(**request, outcome="declined", resolved_by="CS1",
+                                                          note="We wrote to your partner"))
+    # The requester reads the team's resolution note in the email.
     assert (resolved.recipient_id, resolved.template, resolved.context) == (
-        MENTEE, "support_request_resolved", {"kind": kind, "outcome": "declined", "kind_label": label})
+        MENTEE, "support_request_resolved", {"kind": kind, "outcome": "declined", "note": "We wrote to your partner",
+                                             "kind_label": label})
 
 
 def test_an_event_that_concerns_nobody_by_email_sends_nothing():

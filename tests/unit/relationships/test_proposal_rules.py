@@ -281,7 +281,8 @@ def test_the_next_timer_is_the_next_unsent_reminder_then_the_expiry():
     rel.send_reminder(15, day(15))
     assert rel.next_timer_at() == day(21)
     rel.accept(MENTOR, day(16))
-    assert rel.next_timer_at() is None and rel.timer_due(day(30)) is None
+    # Accepted: no reminder or expiry is due any more; the next timer is the planned end's notice.
+    assert rel.next_timer_at() == rel.planned_end - timedelta(days=14) and rel.timer_due(day(30)) is None
 
 
 @pytest.mark.parametrize("at, due", [
@@ -355,8 +356,10 @@ def test_an_unanswered_proposal_expires_on_day_21_with_alternatives():
     rel.expire(day(21), alternatives)
     assert rel.new_changes[-1] == StatusChange(Action.EXPIRE, Status.PENDING, Status.EXPIRED, None, Role.SYSTEM,
                                                day(21), "No answer within 21 days")
+    # Three are kept, each with why it is suggested (none mentors the proposal's areas here).
     assert rel.events[-1] == ProposalExpired(**ids(None, "No answer within 21 days"), areas=["career_planning"],
-                                             alternatives=alternatives[:3])
+                                             alternatives=[a.model_copy(update={"why": "Available to mentees now"})
+                                                           for a in alternatives[:3]])
     assert rel.updated_at == day(21)
     assert rel.actions_for(MENTEE) == [Action.REOPEN] and rel.actions_for(MENTOR) == []
     assert str(refusal(rel.expire, day(30), [])) == "The proposal is not due to expire."

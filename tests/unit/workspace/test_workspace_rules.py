@@ -132,7 +132,8 @@ def meeting_event(event_type, meeting: Meeting, actor: str, **extra):
     d = meeting.details
     return event_type(**IDS, actor_id=actor, meeting_id=meeting.id, starts_at=d.starts_at,
                       duration_minutes=d.duration_minutes, mode=d.mode, location_or_link=d.location_or_link,
-                      agenda=d.agenda, time_zone=d.time_zone, sequence=meeting.sequence, **extra)
+                      agenda=d.agenda, time_zone=d.time_zone, sequence=meeting.sequence,
+                      organiser_id=meeting.organiser_id, **extra)
 
 
 def test_scheduling_a_meeting_tells_the_calendar_everything():
