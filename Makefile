@@ -13,12 +13,12 @@ export CONNECT_REQUIRE_ENGINES ?= $(if $(filter true 1,$(CI)),1,)
 
 .PHONY: install engines serve test unit bench mutation
 
-# editable_mode=compat: a path entry for the checkout instead of setuptools' import finder, whose
-# install prints an "Editable installation" notice that a newcomer takes for a problem.
+# The editable install is a plain path entry for the checkout (pyproject's `package-dir`), so it
+# prints nothing a newcomer would take for a problem.
 $(BIN)/connect: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --config-settings editable_mode=compat -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(BIN)/connect
