@@ -243,11 +243,25 @@ class ConnectApi:
     async def cpd_csv(self) -> httpx.Response:
         return await self._send("GET", "/v1/members/me/cpd", params={"format": "csv"})
 
-    async def support_requests(self, status: str | None = None, limit: int = 50) -> dict[str, Any]:
+    async def support_requests(self, status: str | None = None, limit: int = 50,
+                               cursor: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if status:
             params["status"] = status
+        if cursor:
+            params["cursor"] = cursor
         return await self._json("GET", "/v1/support-requests", params=params)
+
+    async def support_queue(self, status: str | None = None, most: int = 500) -> dict[str, Any]:
+        """The team's queue on one page: the API's pages (at most 100 each) followed up to `most`."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = await self.support_requests(status=status, limit=100, cursor=cursor)
+            items.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor or len(items) >= most:
+                return {"items": items[:most], "more": bool(cursor) or len(items) > most}
 
     async def support_request(self, request_id: str) -> dict[str, Any]:
         return await self._json("GET", _at("/v1/support-requests/{}", request_id))

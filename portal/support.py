@@ -61,7 +61,7 @@ async def ask(request: Request, form: FormData = Depends(checked_form)) -> Respo
 async def queue(request: Request, status: str | None = "open") -> Response:
     member = _support(request)
     status = status if status in ("open", "resolved") else None
-    listing = await api_for(request, member).support_requests(status=status, limit=200)
+    listing = await api_for(request, member).support_queue(status=status)
     return await render(request, "support_queue.html", requests=listing["items"], status_filter=status, kinds=KINDS,
                         errors={}, values={})
 
@@ -76,7 +76,7 @@ async def record_for_member(request: Request, form: FormData = Depends(checked_f
     except ApiError as exc:
         if exc.status != 422:
             raise
-        listing = await api_for(request, member).support_requests(status="open", limit=200)
+        listing = await api_for(request, member).support_queue(status="open")
         return await render(request, "support_queue.html", status=422, requests=listing["items"], status_filter="open",
                             kinds=KINDS, errors=exc.field_errors() or {"": exc.detail}, values=body)
     return redirect(f"/support/requests/{made['id']}", "The request is recorded.", request)

@@ -20,7 +20,7 @@ from connect.bootstrap import BackgroundRunner, Container, build_container, deli
 from connect.events import OutgoingMessage
 from connect.settings import Settings
 from connect.web import create_app
-from schemas.events import (AlternativeMentor, Envelope, EventData, MeetingCancelled, MeetingChanged,
+from schemas.events import (AlternativeMentor, RelationshipEndingSoon, SupportMessageSentToPartner, Envelope, EventData, MeetingCancelled, MeetingChanged,
                             MeetingScheduled, MemberDetailsChanged, MemberErased, MessagePosted, PartnerNudged,
                             ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
@@ -58,6 +58,9 @@ def every_kind_of_event() -> list[EventData]:
         SupportRequestCreated(request_id="S1", member_id=MENTEE, kind="other"),
         SupportRequestResolved(request_id="S1", member_id=MENTEE, kind="other", outcome="done",
                                resolved_by="staff-1"),
+        RelationshipEndingSoon(**REL, planned_end=datetime(2027, 6, 1, 9, 0, tzinfo=timezone.utc)),  # both hear
+        SupportMessageSentToPartner(**REL, actor_id="staff-1", request_id="S2", recipient_id=MENTOR,
+                                    message="Your mentee asked us to reach you."),
     ]
 
 
@@ -138,14 +141,21 @@ def test_the_feed_tells_the_same_people_the_same_thing_as_the_emails_once(contai
     publish(container, *envelopes)  # redelivered (at-least-once): nothing twice, neither email nor entry
     deliver(container)
 
-    told_by_email = Counter((ADDRESSES[m["To"].addresses[0].addr_spec], m["Subject"]) for m in mails(container))
+    sent = mails(container)
+    # The customer service team's mailbox hears of the new request by email; it has no feed.
+    to_the_team = [m["Subject"] for m in sent if m["To"].addresses[0].addr_spec not in ADDRESSES]
+    assert to_the_team == ["New support request: Other question"]
+    told_by_email = Counter((ADDRESSES[m["To"].addresses[0].addr_spec], m["Subject"]) for m in sent
+                            if m["To"].addresses[0].addr_spec in ADDRESSES)
     told_in_feed: Counter[tuple[str, str]] = Counter()
     for member in (MENTOR, MENTEE):
         items, unread = whole_feed(api, auth(member))
         told_in_feed.update((member, item["title"]) for item in items)
         assert unread == len(items)
     assert told_in_feed == told_by_email
-    assert sum(told_by_email.values()) == 19  # the list above: 15 events to one, 2 to both, 1 to none
+    # The list above: 13 events to one member, 6 to both (three meeting changes reach both
+    # calendars), 1 to none.
+    assert sum(told_by_email.values()) == 25
 
 
 def test_entries_point_at_what_they_are_about(container, api, auth, members):

@@ -68,7 +68,8 @@ class Site:
 
     def mentor(self, token: str, expertise: list[str] | None = None, bio: str | None = None,
                also_mentee: bool = False) -> Person:
-        """A mentor whose headline carries `token`, so a text search finds exactly them."""
+        """A mentor whose headline carries `token`, so a text search for it ranks them first (meaning
+        may list others written alike after them)."""
         person = self._person("mentor")
         profile = MentorProfile(
             headline=f"Claims director and {token} specialist", bio=bio or f"I help people with {token} matters.",
