@@ -166,7 +166,8 @@ class ConnectApi:
         return await self._json("GET", "/v1/dashboard", params=params)
 
     async def meetings(self, relationship_id: str) -> dict[str, Any]:
-        return await self._json("GET", _at("/v1/relationships/{}/meetings", relationship_id))
+        """Every meeting of the relationship: the page shows them all, the API pages them."""
+        return await self._every_page(_at("/v1/relationships/{}/meetings", relationship_id), {})
 
     async def meeting(self, relationship_id: str, meeting_id: str) -> dict[str, Any]:
         return await self._json("GET", _at("/v1/relationships/{}/meetings/{}", relationship_id, meeting_id))
@@ -252,12 +253,18 @@ class ConnectApi:
             params["cursor"] = cursor
         return await self._json("GET", "/v1/support-requests", params=params)
 
-    async def support_queue(self, status: str | None = None, most: int = 500) -> dict[str, Any]:
-        """The team's queue on one page: the API's pages (at most 100 each) followed up to `most`."""
+    async def support_queue(self, status: str | None = None) -> dict[str, Any]:
+        """The team's queue on one page."""
+        return await self._every_page("/v1/support-requests", {"status": status} if status else {})
+
+    async def _every_page(self, path: str, params: dict[str, Any], most: int = 500) -> dict[str, Any]:
+        """A list the portal shows whole: the API's pages (at most 100 items each) followed through
+        `next_cursor`, up to `most` items (`more` says whether some were left out)."""
         items: list[dict[str, Any]] = []
         cursor = None
         while True:
-            page = await self.support_requests(status=status, limit=100, cursor=cursor)
+            query = {**params, "limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = await self._json("GET", path, params=query)
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor or len(items) >= most:
