@@ -753,6 +753,32 @@ class Engine:
         return port
 
 
+class PortEngine(Engine):
+    """An engine serving on one TCP port (``port``): the given one, else the last start's in this
+    folder while still free, else a free one; kept in the state file for :meth:`attach`."""
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        port: int | None = None,
+        detached: bool = False,
+        startup_timeout: float | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
+        self.port = port
+
+    def _prepare(self) -> None:
+        self.port = self.pick_port(self.port, "port")
+
+    def _state_settings(self) -> dict[str, Any]:
+        return {"port": self.port}
+
+    def _restore_settings(self, settings: dict[str, Any]) -> None:
+        self.port = settings.get("port")
+
+
 class JvmEngine(Engine):
     """An engine that runs on the JVM from jars resolved from Maven Central.
 
