@@ -15,7 +15,9 @@ from typing import Any, Sequence
 
 from connect.settings import deploy_dir
 
-from .base import JvmEngine, classpath, ensure_maven_lib, find_java, port_open, tail_file
+from .base import port_open
+from .jvm import JvmEngine, classpath, ensure_maven_lib, find_java
+from .processes import tail_file
 
 
 def fetch() -> Path:

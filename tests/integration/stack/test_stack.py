@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from stack.engines.base import process_stat
+from stack.engines.processes import process_stat
 from connect.settings import all_setting_names
 
 CONNECT = [str(Path(sys.executable).parent / "connect")]
