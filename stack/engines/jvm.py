@@ -207,19 +207,10 @@ class JvmEngine(Engine):
 
     min_heap: ClassVar[str] = "128m"
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        heap: str,
-        java: str | None = None,
-        jvm_options: Sequence[str] = (),
-        fast_start: bool = True,
-        detached: bool = False,
-        startup_timeout: float | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
-        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, heap: str, java: str | None = None,
+                 jvm_options: Sequence[str] = (), fast_start: bool = True, **options: Any) -> None:
+        """``options``: those of every engine (``detached``, ``startup_timeout``, ``host``)."""
+        super().__init__(data_dir, **options)
         self.heap = heap
         self.java = java
         self.jvm_options = [*(FAST_START_JVM_OPTIONS if fast_start else ()), *jvm_options]
