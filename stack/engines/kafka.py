@@ -1,7 +1,7 @@
 """A single-node Apache Kafka 4.x (KRaft, broker and controller in one JVM) from Maven Central jars.
 
 The jars come from ``deploy/engines/kafka/pom.xml`` through Maven into the engines cache (see
-``base.ensure_maven_lib``); the broker then runs straight from that classpath, without the
+``jvm.ensure_maven_lib``); the broker then runs straight from that classpath, without the
 Kafka distribution's shell scripts.
 """
 
