@@ -189,7 +189,7 @@ def wait_for_stable_group(bootstrap: str, group_id: str, members: int, timeout: 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far (Linux /proc)."""
-    from stack.engines.base import process_stat
+    from stack.engines.processes import process_stat
 
     fields = process_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

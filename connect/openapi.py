@@ -31,12 +31,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
+from connect.models import Closed
 from connect.problems import PROBLEM_BASE, PROBLEM_JSON, status_title
 
 
-class FieldErrorOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FieldErrorOut(Closed):
     path: str = Field(description="Where the bad value is: a body field in dots (`criteria.expertise.0`), or "
                                   "`query.<name>`, `header.<name>`, `path.<name>`", examples=["duration_months"])
     message: str = Field(description="What is wrong with it, for people", examples=["Input should be less than "
@@ -63,15 +62,11 @@ class ProblemOut(BaseModel):
                                                                  "that is not JSON or a bad cursor), one per field")
 
 
-class HealthOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HealthOut(Closed):
     status: Literal["ok"] = Field(description="Always `ok`: the process answers")
 
 
-class ReadinessOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReadinessOut(Closed):
     status: Literal["ok", "unavailable"] = Field(description="`ok` when every check passed (200), else "
                                                              "`unavailable` (503)")
     checks: dict[str, str] = Field(description="Each dependency: `ok` or `error: <why>`")

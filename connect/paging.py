@@ -9,10 +9,12 @@ bounds and answers `next_cursor` the same way.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query, Request, Response
+from pydantic import Field
 
+from connect.models import Closed
 from connect.text import Line
 
 DEFAULT_LIMIT = 20
@@ -22,6 +24,16 @@ MAX_LIMIT = 100
 PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page, 1 to %d" % MAX_LIMIT)]
 #: `?cursor=`: where the page starts.
 PageCursor = Annotated[Line | None, Query(description="`next_cursor` of the previous page of the same listing")]
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(Closed, Generic[ItemT]):
+    """One page of a `?cursor=` listing; a subclass names the item and says the order in its
+    docstring (the schema's description), e.g. `class MeetingListOut(Page[MeetingOut])`."""
+
+    items: list[ItemT] = Field(description="This page's items, in the listing's order (see the list's description)")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 def link_next(request: Request, response: Response, next_cursor: str | None) -> None:

@@ -95,7 +95,7 @@ else
     for name in kafka elasticsearch opensearch; do
         pom="$here/engines/$name/pom.xml"
         lib="$cache/$name/lib"
-        # Same marker as stack/engines/base.py writes: the pom's sha256.
+        # Same marker as stack/engines/jvm.py writes: the pom's sha256.
         digest="$(sha256sum "$pom" | cut -d' ' -f1)"
         if [ "$(cat "$lib/.complete" 2>/dev/null)" != "$digest" ]; then
             log "fetching $name jars with mvn into $lib"

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stack.engines.base import pid_alive, port_open, process_start_ticks, process_stat, tail_file
+from stack.engines.base import port_open
+from stack.engines.processes import pid_alive, process_start_ticks, process_stat, tail_file
 
 
 class StackError(RuntimeError):

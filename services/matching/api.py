@@ -8,9 +8,10 @@ from typing import Annotated, Any, Optional
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 from starlette.concurrency import run_in_threadpool
 
+from connect.models import Closed
 from connect.auth import Member, current_member
 from connect.cursors import CursorCodec, InvalidCursor
 from connect.errors import Forbidden
@@ -31,15 +32,7 @@ async def service(request: Request) -> MatchingService:
     return request.app.state.container.service("matching")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MeOut(_Out):
+class MeOut(Closed):
     member_id: str = Field(description="Membership number (the token's `sub`)")
     name: str = Field(description="Name from the membership system (the token's claim)")
     email: str = Field(description="Email from the membership system (the token's claim)")
@@ -52,13 +45,13 @@ class MeOut(_Out):
                                                 "currently unavailable to mentees'; null otherwise")
 
 
-class LocationOut(_Out):
+class LocationOut(Closed):
     country: str = Field(description="ISO 3166-1 alpha-2 code; empty when not given")
     region: Optional[str] = Field(description="A `regions` id from the taxonomy")
     city: Optional[str] = Field(description="Free text")
 
 
-class _MentorFields(_Out):
+class _MentorFields(Closed):
     headline: str = Field(description="One line that sums the mentor up")
     bio: str = Field(description="Free text")
     expertise: list[str] = Field(description="`expertise` ids from the taxonomy")
@@ -85,7 +78,7 @@ class MentorProfileOut(_MentorFields):
         None, description="Present only while unavailable: \"You are currently unavailable to mentees\"")
 
 
-class MenteeProfileOut(_Out):
+class MenteeProfileOut(Closed):
     member_id: str = Field(description="Membership number")
     name: str = Field(description="Name from the membership system")
     email: str = Field(description="Email from the membership system")
@@ -102,7 +95,7 @@ class MenteeProfileOut(_Out):
                                   "`If-None-Match` on a read")
 
 
-class MentorStatsOut(_Out):
+class MentorStatsOut(Closed):
     proposals_received: int = Field(description="Proposals the mentor has received")
     response_rate: Optional[int] = Field(description="Percent of them answered; null before the first")
     median_response_hours: Optional[float] = Field(description="Median hours to an answer")
@@ -110,7 +103,7 @@ class MentorStatsOut(_Out):
     pending_proposals: int = Field(description="Proposals waiting for an answer")
 
 
-class InTouchOut(_Out):
+class InTouchOut(Closed):
     relationship_id: str = Field(description="The open relationship (GET /v1/relationships/{id})")
     status: str = Field(description="pending (proposal sent, no answer yet) or accepted")
     my_role: str = Field(description="My side of it: mentee (this is my mentor) or mentor")
@@ -126,18 +119,18 @@ class PublicMentorOut(_MentorFields):
                     "between us and my role in it; null when there is none")
 
 
-class TaxonomyEntryOut(_Out):
+class TaxonomyEntryOut(Closed):
     id: str = Field(description="What profiles and searches use")
     label: str = Field(description="What people read")
 
 
-class LocationIn(_Strict):
+class LocationIn(Closed):
     country: Line = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. GB")
     region: Optional[Line] = Field(None, max_length=100, description="A `regions` id from the taxonomy")
     city: Optional[Line] = Field(None, max_length=100, description="Free text")
 
 
-class MentorProfileIn(_Strict):
+class MentorProfileIn(Closed):
     headline: Line = Field(min_length=1, max_length=200, description="One line that sums me up")
     bio: Text = Field("", max_length=5000, description="Free text")
     expertise: list[Tag] = Field(min_length=1, max_length=20, description="`expertise` ids from the taxonomy")
@@ -152,7 +145,7 @@ class MentorProfileIn(_Strict):
     interests: list[Tag] = Field(default_factory=list, max_length=20, description="Free tags")
 
 
-class MenteeProfileIn(_Strict):
+class MenteeProfileIn(Closed):
     goals: Text = Field("", max_length=5000, description="What I hope to achieve (free text)")
     areas_sought: list[Tag] = Field(default_factory=list, max_length=20, description="`expertise` ids I want help with")
     career_stage: Optional[Tag] = Field(None, description="A `career_stages` id")
@@ -163,16 +156,16 @@ class MenteeProfileIn(_Strict):
     interests: list[Tag] = Field(default_factory=list, max_length=20, description="Free tags")
 
 
-class AvailabilityIn(_Strict):
+class AvailabilityIn(Closed):
     available: StrictBool = Field(description="true: mentees can find me and propose; false: they cannot")
 
 
-class PageIn(_Strict):
+class PageIn(Closed):
     size: StrictInt = Field(20, description="Results per page, 1 to 100 (like every list's `limit`)")
     cursor: Optional[Line] = Field(None, description="`next_cursor` of the previous page, for the same search")
 
 
-class SearchIn(_Strict):
+class SearchIn(Closed):
     text: Optional[Text] = Field(None, description="What I need, in my own words (at most 500 characters); "
                                                    "without it, the goals of my mentee profile are used")
     criteria: dict[Line, Json] = Field(default_factory=dict, description="Soft criteria by profile field "
@@ -183,18 +176,18 @@ class SearchIn(_Strict):
     page: PageIn = Field(default_factory=PageIn, description="Which page: `size` and `cursor`")
 
 
-class MatchedOut(_Out):
+class MatchedOut(Closed):
     criterion: str = Field(description="The criterion the mentor met")
     values: list[Any] = Field(description="The values of it the mentor has")
     weight: float = Field(description="The weight it counted with")
 
 
-class ConnectionOut(_Out):
+class ConnectionOut(Closed):
     kind: str = Field(description="What you share: sectors, employer, region, interests, qualifications, languages")
     values: list[str] = Field(description="The shared values")
 
 
-class RelationshipFlag(_Out):
+class RelationshipFlag(Closed):
     relationship_id: str = Field(description="The open relationship")
     status: str = Field(description="pending or accepted")
 
@@ -204,13 +197,13 @@ class SearchMentorOut(_MentorFields):
     name: str = Field(description="Name")
 
 
-class MatchedTextOut(_Out):
+class MatchedTextOut(Closed):
     sentence: str = Field(description="The passage of the mentor's profile (headline, expertise line or a "
                                       "sentence of the bio) closest in meaning to the need")
     similarity: float = Field(description="Cosine similarity of that passage with the need (-1..1)")
 
 
-class SearchResultOut(_Out):
+class SearchResultOut(Closed):
     mentor: SearchMentorOut = Field(description="The mentor's public profile")
     score: float = Field(description="The ranking score (higher first)")
     match_percent: int = Field(description="0 to 100: how much of what was asked the mentor meets")
@@ -222,7 +215,7 @@ class SearchResultOut(_Out):
         description="Set when the searcher already has a pending or accepted relationship with this mentor")
 
 
-class SearchOut(_Out):
+class SearchOut(Closed):
     items: list[SearchResultOut] = Field(description="Best first (every list of the API pages as `items` + "
                                                      "`next_cursor`)")
     results: list[SearchResultOut] = Field(description="The same list as `items`, under the name search first "
@@ -233,7 +226,7 @@ class SearchOut(_Out):
                                             "given: the goals of my mentee profile) or null (criteria only)")
 
 
-class SuggestionOut(_Out):
+class SuggestionOut(Closed):
     member_id: str = Field(description="Membership number")
     name: str = Field(description="Name")
     headline: str = Field(description="Headline")
@@ -241,12 +234,12 @@ class SuggestionOut(_Out):
                                  "asked areas each suggestion covers")
 
 
-class ConnectionFactsOut(_Out):
+class ConnectionFactsOut(Closed):
     member_id: str = Field(description="The member")
     profiles: list[dict[str, Any]] = Field(description="The comparable fields of each profile (mentee first)")
 
 
-class SharedConnectionsOut(_Out):
+class SharedConnectionsOut(Closed):
     member_id: str = Field(description="One member")
     other_id: str = Field(description="The other")
     connections: list[ConnectionOut] = Field(description="What they share")

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from connect.models import Closed
+from connect.paging import DEFAULT_LIMIT, Page, PageCursor, PageLimit
 from connect.auth import Member, current_member
 from connect.cursors import CursorCodec, fingerprint, open_position, seal_position
 from connect.etags import matches
@@ -23,7 +25,6 @@ from services.notifier.services import NotificationFeed
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
 CURSOR_KIND = "notifications"
-PageCursor = Annotated[Line | None, Query(description="`next_cursor` of the previous page")]
 IfNoneMatch = Annotated[Line | None, Header(max_length=1000, description="The `ETag` of the last page seen: "
                                                                        "304 with no body when nothing changed")]
 
@@ -32,10 +33,8 @@ def feed(request: Request) -> NotificationFeed:
     return request.app.state.container.service("notifier").feed
 
 
-class MarkRead(BaseModel):
+class MarkRead(Closed):
     """Either `ids` (these entries) or `through` (this entry and every older one)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     ids: list[Id] | None = Field(None, min_length=1, max_length=100,
                                  description="Entries to mark read (ids from the feed).")
@@ -49,16 +48,12 @@ class MarkRead(BaseModel):
         return self
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CounterpartOut(_Out):
+class CounterpartOut(Closed):
     member_id: str = Field(description="Membership number of the other member the notification is about")
     name: str = Field(description="Their name as it stands now (\"a Connect member\" once erased)")
 
 
-class NotificationOut(_Out):
+class NotificationOut(Closed):
     id: str = Field(description="The entry's id: the id of the event it tells of")
     kind: str = Field(description="What happened, as the email's template is named (e.g. `proposal_received`)")
     title: str = Field(description="What the email's subject said, rendered now")
@@ -74,13 +69,12 @@ class NotificationOut(_Out):
     support_request_id: str | None = Field(None, description="The support request it is about, if any")
 
 
-class NotificationPageOut(_Out):
-    items: list[NotificationOut] = Field(description="Newest first")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+class NotificationPageOut(Page[NotificationOut]):
+    """Newest first."""
     unread_count: int = Field(description="Entries not read yet, in the whole feed")
 
 
-class UnreadCountOut(_Out):
+class UnreadCountOut(Closed):
     unread_count: int = Field(description="Entries not read yet, after this change")
 
 
@@ -92,7 +86,7 @@ class UnreadCountOut(_Out):
                        304: {"description": "Unchanged since the `If-None-Match` ETag: no body"}})
 def list_notifications(request: Request, member: Member = Depends(current_member),
                        unread: bool = Query(False, description="Only the entries not read yet."),
-                       cursor: PageCursor = None, limit: int = Query(20, ge=1, le=100),
+                       cursor: PageCursor = None, limit: PageLimit = DEFAULT_LIMIT,
                        if_none_match: IfNoneMatch = None) -> Response:
     """What a portal shows as "what's new": one entry per email Connect sent me, fed by the same
     events and rules, each once.  Poll with the last `ETag` in `If-None-Match`."""

@@ -1,4 +1,7 @@
-"""Shared machinery of the local engine launchers (tooling: tests, `connect stack`, benchmarks).
+"""The engine launchers' base (tooling: tests, `connect stack`, benchmarks): ports, the shared
+jar cache's location, and `Engine` - start, wait, stop, state files; `PortEngine` for the
+one-port servers. The JVM engines' toolchain and base classes are in `jvm.py`; what is asked of
+the operating system about processes is in `processes.py`.
 
 An engine is an external server process (PostgreSQL, Redis, Kafka, OpenSearch, an SMTP sink)
 started on free loopback ports with its data in a folder of its own. Two ways to run one:
@@ -17,10 +20,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import ctypes.util
-import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -31,10 +30,10 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
+
+from .processes import death_signal_hook, pid_alive, process_start_ticks, tail_file, tail_text
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,6 @@ STATE_FILE = "engine.json"
 # Settings (ports) of the last successful start in a given folder, kept across stops so that a
 # restarted local stack keeps its URLs.
 LAST_FILE = "engine.last.json"
-
-_PR_SET_PDEATHSIG = 1
 
 
 class EngineError(RuntimeError):
@@ -118,247 +115,7 @@ def install_hint(program: str, package: str) -> str:
     return "%s not found: install it with `apt-get install %s` (or `make engines`)" % (program, package)
 
 
-def find_java() -> str:
-    """The ``java`` to run engines with: ``CONNECT_JAVA``, then ``$JAVA_HOME/bin/java``, then PATH."""
-    candidates = [os.environ.get("CONNECT_JAVA", "")]
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidates.append(str(Path(java_home) / "bin" / "java"))
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("java")
-    if not found:
-        raise EngineError(install_hint("java", "default-jdk-headless") + "; JAVA_HOME or CONNECT_JAVA picks another")
-    return found
-
-
-# C1-only JIT: the engines spend their short test lives loading classes, where C2's profiling
-# and compiling mostly compete for the two CI cores; measured roughly halving OpenSearch starts.
-FAST_START_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1",)
-
-
-def find_javac(java: str) -> str | None:
-    """The compiler next to ``java`` (so both are one JDK), else the one on PATH."""
-    sibling = Path(java).resolve().parent / "javac"
-    if os.access(sibling, os.X_OK):
-        return str(sibling)
-    return shutil.which("javac")
-
-
-# --------------------------------------------------------------------------- maven closures
-
-
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """Hold an exclusive lock on ``path`` (created if missing): one fetch or build at a time
-    across the processes sharing the engines cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def files_digest(paths: Iterable[Path]) -> str:
-    """One SHA-256 over the contents of ``paths``: the marker a cached artefact was built from."""
-    sha = hashlib.sha256()
-    for path in paths:
-        sha.update(path.read_bytes())
-    return sha.hexdigest()
-
-
-def pom_digest(pom: Path) -> str:
-    """SHA-256 of the pom's canonical XML (C14N 2.0 without comments, whitespace between elements
-    stripped): what the jars depend on, so a comment or re-indented line keeps the cache."""
-    return hashlib.sha256(ET.canonicalize(from_file=str(pom), strip_text=True).encode()).hexdigest()
-
-
-def ensure_maven_lib(name: str, pom: Path, *, timeout: float = 900.0) -> Path:
-    """Copy the runtime closure of ``pom`` into ``<cache>/<name>/lib`` once; return that folder.
-
-    A marker holding the pom's digest (`pom_digest`) makes a half-finished copy or a pom whose
-    content changed refetch; a
-    file lock keeps parallel test workers from fetching into the same folder at once.
-    """
-    if not pom.is_file():
-        raise EngineError("pom not found: %s (set CONNECT_DEPLOY_DIR to the repo's deploy/)" % pom)
-    root = engines_cache_dir() / name
-    lib = root / "lib"
-    marker = lib / ".complete"
-    digest = pom_digest(pom)
-    # A marker written before the key was canonical holds the digest of the pom's bytes: the
-    # same pom, so the same jars (accepting it spares the shared cache a copy per checkout).
-    current = {digest, files_digest([pom])}
-    if marker.is_file() and marker.read_text().strip() in current:
-        return lib
-    with file_lock(root / ".lock"):
-        if marker.is_file() and marker.read_text().strip() in current:
-            return lib
-        mvn = shutil.which("mvn")
-        if not mvn:
-            raise EngineError("mvn not found; run deploy/install-system-deps.sh to install it")
-        staging = Path(tempfile.mkdtemp(prefix="lib-", dir=root))
-        started = time.monotonic()
-        log.info("fetching %s jars with maven into %s", name, lib)
-        try:
-            proc = subprocess.run(
-                [
-                    mvn,
-                    "-B",
-                    "-q",
-                    "-f",
-                    str(pom),
-                    "dependency:copy-dependencies",
-                    "-DoutputDirectory=%s" % staging,
-                ],
-                cwd=str(root),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise EngineError("maven fetch of %s timed out after %ss" % (name, timeout)) from exc
-        if proc.returncode != 0 or not any(staging.glob("*.jar")):
-            shutil.rmtree(staging, ignore_errors=True)
-            raise EngineError(
-                "maven could not fetch the %s jars (exit %s)" % (name, proc.returncode),
-                _tail_text(proc.stdout or ""),
-            )
-        if lib.exists():
-            shutil.rmtree(lib)
-        staging.rename(lib)
-        marker.write_text(digest + "\n")
-        log.info("fetched %s jars in %.1fs", name, time.monotonic() - started)
-    return lib
-
-
-def classpath(*entries: Path) -> str:
-    """A JVM classpath; a folder named ``lib`` stands for every jar in it."""
-    return os.pathsep.join(str(entry / "*") if entry.name == "lib" else str(entry) for entry in entries)
-
-
-def ensure_classes(name: str, sources: Sequence[Path], lib: Path, java: str, *, into: str = "classes") -> Path:
-    """Compile the project's ``sources`` against the jars of ``lib`` once, into
-    ``<cache>/<name>/<into>``; return that folder. Recompiled when a source or the jars change."""
-    for source in sources:
-        if not source.is_file():
-            raise EngineError("source not found: %s (set CONNECT_DEPLOY_DIR to the repo's deploy/)" % source)
-    root = engines_cache_dir() / name
-    classes = root / into
-    marker = classes / ".complete"
-    digest = files_digest([*sources, lib / ".complete"])
-    if marker.is_file() and marker.read_text().strip() == digest:
-        return classes
-    with file_lock(root / ".lock"):
-        if marker.is_file() and marker.read_text().strip() == digest:
-            return classes
-        javac = find_javac(java)
-        if javac is None:
-            raise EngineError("javac not found; a JDK is needed (run deploy/install-system-deps.sh)")
-        if classes.exists():
-            shutil.rmtree(classes)
-        classes.mkdir(parents=True)
-        proc = subprocess.run(
-            [javac, "-nowarn", "-d", str(classes), "-cp", classpath(lib), *(str(source) for source in sources)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=300,
-        )
-        if proc.returncode != 0:
-            raise EngineError("could not compile %s" % ", ".join(source.name for source in sources), proc.stdout)
-        marker.write_text(digest + "\n")
-    return classes
-
-
-def cluster_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    """``GET /_cluster/health`` of an Elasticsearch or OpenSearch node, waiting up to a second for
-    yellow; plain urllib, no client needed."""
-    request = urllib.request.Request(
-        url.rstrip("/") + "/_cluster/health?wait_for_status=yellow&timeout=1s",
-        headers={"Accept": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL
-        return json.loads(response.read().decode("utf-8"))
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def _tail_text(text: str, lines: int = 60) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def tail_file(path: Path | None, lines: int = 60) -> str:
-    if path is None or not path.is_file():
-        return ""
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - 64 * 1024))
-        data = handle.read().decode("utf-8", "replace")
-    return _tail_text(data, lines)
-
-
-def _libc():
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name, use_errno=True) if name else None
-
-
-def _death_signal_arm(sig: int) -> Callable[[], None] | None:
-    """A preexec hook asking the kernel to send ``sig`` to the child when we die.
-
-    Covers the case atexit cannot: this interpreter killed outright (CI timeout, SIGKILL).
-    libc is loaded here, in the parent, so the forked child only makes one system call.
-    """
-    libc = _libc()
-    if libc is None:
-        return None
-
-    def arm() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-
-    return arm
-
-
-def process_stat(pid: int | str) -> list[str]:
-    """The fields of ``/proc/<pid>/stat`` after the command name: ``[0]`` state, ``[1]`` parent,
-    ``[2]`` process group, ``[11]``/``[12]`` user/system CPU ticks, ``[19]`` start time in ticks.
-    The name may contain spaces and parentheses, so the fields resume after the last ')'.
-    Raises OSError once the process is gone."""
-    raw = Path("/proc/%s/stat" % pid).read_text()
-    return raw[raw.rindex(")") + 2:].split()
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks; tells a live engine from a recycled pid."""
-    try:
-        return int(process_stat(pid)[19])
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int, start_ticks: int | None = None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        if process_stat(pid)[0] == "Z":
-            return False
-    except OSError:
-        return False
-    if start_ticks is not None and process_start_ticks(pid) != start_ticks:
-        return False
-    return True
-
+# --------------------------------------------------------------------------- engines alive here
 
 _live: "set[Engine]" = set()
 _live_lock = threading.Lock()
@@ -624,7 +381,7 @@ class Engine:
         if proc.returncode != 0:
             raise EngineError(
                 "%s: %s exited with %s" % (self.name, Path(argv[0]).name, proc.returncode),
-                _tail_text(output),
+                tail_text(output),
             )
         return output
 
@@ -635,7 +392,7 @@ class Engine:
         # The parent-death signal is tied to the spawning thread, so only arm it from the main
         # thread (a worker thread ending would otherwise take the engine with it).
         if not self.detached and threading.current_thread() is threading.main_thread():
-            preexec = _death_signal_arm(int(self.stop_signal))
+            preexec = death_signal_hook(int(self.stop_signal))
         try:
             self.process = subprocess.Popen(
                 list(argv),
@@ -753,114 +510,27 @@ class Engine:
         return port
 
 
-class JvmEngine(Engine):
-    """An engine that runs on the JVM from jars resolved from Maven Central.
-
-    Extra constructor arguments: ``heap`` (``-Xmx``), ``java`` (default: ``find_java()``),
-    ``jvm_options`` added to the JVM's, and ``fast_start`` (C1-only JIT, which roughly halves
-    start-up; pass ``False`` for long-running engines).
-    """
-
-    min_heap: ClassVar[str] = "128m"
-
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        heap: str,
-        java: str | None = None,
-        jvm_options: Sequence[str] = (),
-        fast_start: bool = True,
-        detached: bool = False,
-        startup_timeout: float | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
-        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
-        self.heap = heap
-        self.java = java
-        self.jvm_options = [*(FAST_START_JVM_OPTIONS if fast_start else ()), *jvm_options]
-        self.lib: Path | None = None
-
-    @classmethod
-    def preflight(cls, data_dir: Path) -> None:
-        find_java()
-
-    def java_command(self, main: str, class_path: str, args: Sequence[str] = (),
-                     options: Sequence[str] = ()) -> list[str]:
-        assert self.root is not None and self.java is not None
-        return [
-            self.java,
-            "-Xms%s" % self.min_heap,
-            "-Xmx%s" % self.heap,
-            *options,
-            *self.jvm_options,
-            "-Djava.awt.headless=true",
-            "-Djava.io.tmpdir=%s" % (self.root / "tmp"),
-            "-cp",
-            class_path,
-            main,
-            *args,
-        ]
-
-
-class SearchNodeEngine(JvmEngine):
-    """One node of a search cluster (Elasticsearch, OpenSearch) on ``http://127.0.0.1:<port>``,
-    transport on ``transport_port``, ready once the cluster health is yellow or green.
-
-    ``settings`` adds or replaces node settings (``elasticsearch.yml`` / ``opensearch.yml`` keys);
-    subclasses start from ``base_settings()``, which turns disk-based shard allocation off so a
-    nearly full CI disk does not turn indices read-only or red. ``jvm_options`` are added to the
-    JVM's; ``fast_start=False`` drops the C1-only JIT option.
-    """
-
-    min_heap = "512m"
-    stop_grace = 20.0
-    default_startup_timeout = 120.0
-    default_heap: ClassVar[str] = "512m"
+class PortEngine(Engine):
+    """An engine serving on one TCP port (``port``): the given one, else the last start's in this
+    folder while still free, else a free one; kept in the state file for :meth:`attach`."""
 
     def __init__(
         self,
         data_dir: str | os.PathLike[str] | None = None,
         *,
         port: int | None = None,
-        transport_port: int | None = None,
-        cluster_name: str = "connect-test",
-        heap: str | None = None,
-        settings: dict[str, str] | None = None,
-        **jvm: Any,
+        detached: bool = False,
+        startup_timeout: float | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
-        super().__init__(data_dir, heap=heap or self.default_heap, **jvm)
+        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
         self.port = port
-        self.transport_port = transport_port
-        self.cluster_name = cluster_name
-        self.settings = dict(settings or {})
 
-    def base_settings(self) -> dict[str, str]:
-        return {
-            "http.port": str(self.port),
-            "transport.port": str(self.transport_port),
-            "network.host": self.host,
-            "discovery.type": "single-node",
-            "cluster.routing.allocation.disk.threshold_enabled": "false",
-        }
-
-    def pick_ports(self) -> None:
+    def _prepare(self) -> None:
         self.port = self.pick_port(self.port, "port")
-        self.transport_port = self.pick_port(self.transport_port, "transport_port")
-
-    def _build_url(self) -> str:
-        return "http://%s:%s" % (self.host, self.port)
-
-    def _ready(self) -> bool:
-        if not port_open(self.host, self.port):  # type: ignore[arg-type]
-            return False
-        health = cluster_health(self.url, timeout=5.0)
-        return health.get("status") in ("yellow", "green")
 
     def _state_settings(self) -> dict[str, Any]:
-        return {"port": self.port, "transport_port": self.transport_port, "cluster_name": self.cluster_name}
+        return {"port": self.port}
 
     def _restore_settings(self, settings: dict[str, Any]) -> None:
         self.port = settings.get("port")
-        self.transport_port = settings.get("transport_port")
-        self.cluster_name = settings.get("cluster_name", self.cluster_name)

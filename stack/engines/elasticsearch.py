@@ -26,17 +26,8 @@ from typing import Any, Sequence
 
 from connect.settings import deploy_dir
 
-from .base import (
-    EngineError,
-    SearchNodeEngine,
-    classpath,
-    engines_cache_dir,
-    ensure_classes,
-    ensure_maven_lib,
-    file_lock,
-    files_digest,
-    find_java,
-)
+from .base import EngineError, engines_cache_dir
+from .jvm import SearchNodeEngine, classpath, ensure_classes, ensure_maven_lib, file_lock, files_digest, find_java
 
 MAIN_CLASS = "ConnectElasticsearch"
 NETTY_MODULE = "transport-netty4"

@@ -1,7 +1,7 @@
 """A single-node Apache Kafka 4.x (KRaft, broker and controller in one JVM) from Maven Central jars.
 
 The jars come from ``deploy/engines/kafka/pom.xml`` through Maven into the engines cache (see
-``base.ensure_maven_lib``); the broker then runs straight from that classpath, without the
+``jvm.ensure_maven_lib``); the broker then runs straight from that classpath, without the
 Kafka distribution's shell scripts.
 """
 
@@ -15,7 +15,9 @@ from typing import Any, Sequence
 
 from connect.settings import deploy_dir
 
-from .base import JvmEngine, classpath, ensure_maven_lib, find_java, port_open, tail_file
+from .base import port_open
+from .jvm import JvmEngine, classpath, ensure_maven_lib, find_java
+from .processes import tail_file
 
 
 def fetch() -> Path:

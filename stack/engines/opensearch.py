@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from connect.settings import deploy_dir
 
-from .base import SearchNodeEngine, classpath, ensure_classes, ensure_maven_lib, find_java
+from .jvm import SearchNodeEngine, classpath, ensure_classes, ensure_maven_lib, find_java
 
 MAIN_CLASS = "ConnectOpenSearch"
 NODE_DIR = "node_1"  # the runner's folder for its first node under the base path

@@ -17,7 +17,7 @@ import signal
 from pathlib import Path
 from typing import Any, Sequence
 
-from .base import Engine, EngineError, install_hint
+from .base import EngineError, PortEngine, install_hint
 
 SUPERUSER = "postgres"
 
@@ -55,7 +55,7 @@ def _may_enter(folder: Path, account: pwd.struct_passwd) -> bool:
     return bool(info.st_mode & 0o001)
 
 
-class PostgresEngine(Engine):
+class PostgresEngine(PortEngine):
     """PostgreSQL with trust auth on ``host:port``; ``url`` points at database ``database``.
 
     ``url`` is a SQLAlchemy URL, ``postgresql+psycopg://postgres@127.0.0.1:<port>/connect``.
@@ -69,20 +69,10 @@ class PostgresEngine(Engine):
     stop_grace = 15.0
     default_startup_timeout = 60.0
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        port: int | None = None,
-        database: str = "connect",
-        bin_dir: str | os.PathLike[str] | None = None,
-        fsync: bool = False,
-        detached: bool = False,
-        startup_timeout: float | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
-        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
-        self.port = port
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, database: str = "connect",
+                 bin_dir: str | os.PathLike[str] | None = None, fsync: bool = False, **options: Any) -> None:
+        """``options``: ``port`` and those of every engine (``detached``, ``startup_timeout``, ``host``)."""
+        super().__init__(data_dir, **options)
         self.database = database
         self.bin_dir = Path(bin_dir) if bin_dir else None
         self.fsync = fsync
@@ -137,7 +127,7 @@ class PostgresEngine(Engine):
         for tool in ("initdb", "postgres"):
             if not os.access(self.bin_dir / tool, os.X_OK):
                 raise EngineError(install_hint("PostgreSQL %s in %s" % (tool, self.bin_dir), "postgresql"))
-        self.port = self.pick_port(self.port, "port")
+        super()._prepare()  # the port
         account = self._account()
         if account is not None:
             # The server account must own its data folder and be able to append to our log.
@@ -210,10 +200,10 @@ class PostgresEngine(Engine):
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(self.database)))
 
     def _state_settings(self) -> dict[str, Any]:
-        return {"port": self.port, "database": self.database, "bin_dir": str(self.bin_dir)}
+        return {**super()._state_settings(), "database": self.database, "bin_dir": str(self.bin_dir)}
 
     def _restore_settings(self, settings: dict[str, Any]) -> None:
-        self.port = settings.get("port")
+        super()._restore_settings(settings)
         self.database = settings.get("database", self.database)
         if settings.get("bin_dir"):
             self.bin_dir = Path(settings["bin_dir"])

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from .base import Engine, EngineError, install_hint
+from .base import EngineError, PortEngine, install_hint
 
 
 def find_redis_server() -> str:
@@ -26,7 +26,7 @@ def find_redis_server() -> str:
     return found
 
 
-class RedisEngine(Engine):
+class RedisEngine(PortEngine):
     """``redis-server`` on ``host:port``; ``url`` is ``redis://127.0.0.1:<port>/0``.
 
     ``persist=True`` keeps an append-only file in the data folder (for ``connect stack up``);
@@ -37,19 +37,10 @@ class RedisEngine(Engine):
     stop_grace = 10.0
     default_startup_timeout = 30.0
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        port: int | None = None,
-        persist: bool = False,
-        executable: str | None = None,
-        detached: bool = False,
-        startup_timeout: float | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
-        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
-        self.port = port
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, persist: bool = False,
+                 executable: str | None = None, **options: Any) -> None:
+        """``options``: ``port`` and those of every engine (``detached``, ``startup_timeout``, ``host``)."""
+        super().__init__(data_dir, **options)
         self.persist = persist
         self.executable = executable
 
@@ -60,7 +51,7 @@ class RedisEngine(Engine):
     def _prepare(self) -> None:
         if self.executable is None:
             self.executable = find_redis_server()
-        self.port = self.pick_port(self.port, "port")
+        super()._prepare()
 
     def _command(self) -> Sequence[str]:
         assert self.root is not None
@@ -97,8 +88,8 @@ class RedisEngine(Engine):
             client.close()
 
     def _state_settings(self) -> dict[str, Any]:
-        return {"port": self.port, "persist": self.persist}
+        return {**super()._state_settings(), "persist": self.persist}
 
     def _restore_settings(self, settings: dict[str, Any]) -> None:
-        self.port = settings.get("port")
+        super()._restore_settings(settings)
         self.persist = bool(settings.get("persist"))

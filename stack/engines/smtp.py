@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .base import Engine, free_port
+from .base import PortEngine, free_port
 
 log = logging.getLogger(__name__)
 
@@ -284,31 +284,16 @@ class SmtpSink:
         return reply
 
 
-class SmtpSinkEngine(Engine):
+class SmtpSinkEngine(PortEngine):
     """The sink as its own process writing ``.eml`` files to ``<data_dir>/mail`` (for local stacks)."""
 
     name = "smtp"
     default_startup_timeout = 30.0
     stop_grace = 5.0
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        *,
-        port: int | None = None,
-        detached: bool = False,
-        startup_timeout: float | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
-        super().__init__(data_dir, detached=detached, startup_timeout=startup_timeout, host=host)
-        self.port = port
-
     @property
     def mail_dir(self) -> Path | None:
         return self.root / "mail" if self.root else None
-
-    def _prepare(self) -> None:
-        self.port = self.pick_port(self.port, "port")
 
     def _command(self) -> Sequence[str]:
         return [
@@ -336,12 +321,6 @@ class SmtpSinkEngine(Engine):
     def _ready(self) -> bool:
         with smtplib.SMTP(self.host, self.port, timeout=2) as client:  # type: ignore[arg-type]
             return client.noop()[0] == 250
-
-    def _state_settings(self) -> dict[str, Any]:
-        return {"port": self.port}
-
-    def _restore_settings(self, settings: dict[str, Any]) -> None:
-        self.port = settings.get("port")
 
 
 def serve(host: str, port: int, mail_dir: str | os.PathLike[str]) -> None:

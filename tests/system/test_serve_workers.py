@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stack.engines.base import process_stat
+from stack.engines.processes import process_stat
 from connect.workers import bind, claim_port
 from tests.system.test_serve_cli import CONNECT, free_port
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.engines import base
+from stack.engines import base, jvm
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -31,7 +31,7 @@ def cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     lib = tmp_path / "cache" / "engine" / "lib"
     lib.mkdir(parents=True)
     (lib / "server-1.0.jar").write_bytes(b"jar")
-    (lib / ".complete").write_text(base.pom_digest(pom) + "\n")
+    (lib / ".complete").write_text(jvm.pom_digest(pom) + "\n")
     return pom
 
 
@@ -39,20 +39,20 @@ def test_a_comment_or_new_indentation_keeps_the_cached_jars(cached: Path) -> Non
     text = cached.read_text()
     cached.write_text("<!-- pinned for the CI image -->\n" + text.replace("  <", "    <")
                       .replace("</dependencies>", "</dependencies>  <!-- keep in step with docs -->"))
-    lib = base.ensure_maven_lib("engine", cached)
+    lib = jvm.ensure_maven_lib("engine", cached)
     assert (lib / "server-1.0.jar").read_bytes() == b"jar"
 
 
 def test_a_marker_of_the_same_pom_bytes_still_counts(cached: Path) -> None:
     marker = cached.parent / "cache" / "engine" / "lib" / ".complete"
-    marker.write_text(base.files_digest([cached]) + "\n")  # written before the key was canonical
-    assert (base.ensure_maven_lib("engine", cached) / "server-1.0.jar").exists()
+    marker.write_text(jvm.files_digest([cached]) + "\n")  # written before the key was canonical
+    assert (jvm.ensure_maven_lib("engine", cached) / "server-1.0.jar").exists()
 
 
 def test_a_changed_dependency_refetches(cached: Path) -> None:
     cached.write_text(POM % "2.0")
     with pytest.raises(base.EngineError, match="mvn not found"):
-        base.ensure_maven_lib("engine", cached)
+        jvm.ensure_maven_lib("engine", cached)
 
 
 class _SlowToPrepare(base.Engine):

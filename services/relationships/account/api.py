@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from connect.models import Closed
+from connect.paging import Page
 from connect.auth import Member, current_member
 from connect.cursors import fingerprint
 from connect.text import Id, Text
@@ -36,9 +38,7 @@ def support_requested(view: dict[str, Any]) -> Answer:
     return Answer(201, view, {"Location": f"/v1/support-requests/{view['id']}"})
 
 
-class SupportRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SupportRequestIn(Closed):
     kind: SupportKind = Field(description="erasure (remove my data), contact_partner (reach my partner for me) "
                                           "or other")
     relationship_id: Id | None = Field(None, max_length=36, description="The relationship it is about, if any")
@@ -46,16 +46,12 @@ class SupportRequestIn(BaseModel):
     on_behalf_of: Id | None = Field(None, description="Support role only: the member who asked by phone, email or mail.")
 
 
-class PartnerMessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PartnerMessageIn(Closed):
     body: Text = Field(min_length=1, max_length=MAX_SUPPORT_MESSAGE_CHARS,
                        description="What the customer service team tells the partner; emailed to them.")
 
 
-class PartnerMessageOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PartnerMessageOut(Closed):
     id: str = Field(description="The message's id")
     request_id: str = Field(description="The contact_partner request it answers")
     author_id: str = Field(description="The support team member who wrote it.")
@@ -64,9 +60,7 @@ class PartnerMessageOut(BaseModel):
     sent_at: str = Field(description="UTC, ISO 8601.")
 
 
-class PartnerOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PartnerOut(Closed):
     member_id: str = Field(description="The requester's partner in the request's relationship")
     name: str | None = Field(description="The partner's name; null when not known")
     email: str | None = Field(description="The partner's email; null when not known")
@@ -77,34 +71,28 @@ def partner_message_sent(view: dict[str, Any]) -> Answer:
     return Answer(201, view, {"Location": f"/v1/support-requests/{view['request_id']}"})
 
 
-class ResolveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ResolveIn(Closed):
     outcome: SupportOutcome = Field(description="approved (an erasure is carried out), declined or done")
     note: Text | None = Field(None, max_length=MAX_OUTCOME_CHARS, description="The note the member sees")
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 Time = Field(description="RFC 3339, UTC")
 
 
-class AccountDeletedOut(_Out):
+class AccountDeletedOut(Closed):
     member_id: str = Field(description="My membership number")
     deleted_at: str = Time
     withdrawn_relationships: list[str] = Field(description="Ids of the open relationships I was withdrawn from")
 
 
-class CpdTotalsOut(_Out):
+class CpdTotalsOut(Closed):
     meetings_held: int = Field(description="Meetings held (not cancelled, over)")
     meeting_minutes: int = Field(description="Their minutes, added up")
     relationships: int = Field(description="Relationships that were accepted")
     goals: int = Field(description="Goals recorded")
 
 
-class CpdActivityOut(_Out):
+class CpdActivityOut(Closed):
     activity: Literal["meeting", "relationship", "goal"] = Field(description="What kind of activity")
     relationship_id: str = Field(description="The relationship it belongs to")
     role: str = Field(description="My role in it: mentor or mentee")
@@ -116,14 +104,14 @@ class CpdActivityOut(_Out):
     learning_outcomes: str = Field(description="What I noted I learned")
 
 
-class CpdRecordOut(_Out):
+class CpdRecordOut(Closed):
     member_id: str = Field(description="My membership number")
     generated_at: str = Time
     totals: CpdTotalsOut = Field(description="Sums over the activities")
     activities: list[CpdActivityOut] = Field(description="In date order")
 
 
-class SupportRequestOut(_Out):
+class SupportRequestOut(Closed):
     id: str = Field(description="The request's id")
     member_id: str = Field(description="Who it is for")
     kind: SupportKind = Field(description="erasure, contact_partner or other")
@@ -143,25 +131,24 @@ class SupportRequestOut(_Out):
                           "absent otherwise")
 
 
-class SupportRequestListOut(_Out):
-    items: list[SupportRequestOut] = Field(description="Newest first")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+class SupportRequestListOut(Page[SupportRequestOut]):
+    """Newest first."""
 
 
-class SupportStatusChangeOut(_Out):
+class SupportStatusChangeOut(Closed):
     action: str = Field(description="The move")
     to_status: str = Field(description="The status it led to")
     actor_id: str | None = Field(description="Who made it; null for the system")
     at: str = Time
 
 
-class SupportMessagesOut(_Out):
+class SupportMessagesOut(Closed):
     count: int = Field(description="How many messages")
     last_at: str | None = Field(description="RFC 3339, UTC: the last one")
     by_member: dict[str, int] = Field(description="How many each party wrote")
 
 
-class SupportMeetingOut(_Out):
+class SupportMeetingOut(Closed):
     id: str = Field(description="The meeting's id")
     starts_at: str = Time
     status: str = Field(description="scheduled or cancelled")
@@ -169,7 +156,7 @@ class SupportMeetingOut(_Out):
     mode: str = Field(description="in_person, video or email")
 
 
-class SupportRelationshipOut(_Out):
+class SupportRelationshipOut(Closed):
     """What the support team sees: never message bodies, tool contents, proposal texts or reasons."""
 
     id: str = Field(description="The relationship's id")

@@ -176,8 +176,10 @@ class AccountService:
                 "next_cursor": (utc(page[-1].created_at), page[-1].id) if more else None}
 
     @staticmethod
-    def _support_request(uow: RelationshipsUnitOfWork, member: Member, request_id: str) -> Any:
-        row = uow.accounts.support_request(request_id)
+    def _support_request(uow: RelationshipsUnitOfWork, member: Member, request_id: str, *,
+                         lock: bool = False) -> Any:
+        """The request, when `member` may see it (locked for the transaction when `lock`)."""
+        row = uow.accounts.support_request(request_id, for_update=lock)
         if row is None or not (member.is_support or row.member_id == member.id):
             raise NoSuchSupportRequest(request_id)
         return row
@@ -208,9 +210,10 @@ class AccountService:
     def send_partner_message(self, member: Member, request_id: str, body: str,
                              receipt: Receipt | None = None) -> dict[str, Any]:
         """The support team writes to the requester's partner through Connect: recorded on the
-        request and emailed to the partner (the event commits with the record)."""
+        request and emailed to the partner (the event commits with the record).  The request's
+        row is locked, so a resolution racing the message waits for it, or refuses it."""
         with self.uow() as uow:
-            row = self._support_request(uow, member, request_id)
+            row = self._support_request(uow, member, request_id, lock=True)
             if not member.is_support:
                 raise SupportOnly("Only the customer service team writes to a member's partner.")
             body = check_partner_message(SupportKind(row.kind), row.status, row.relationship_id, body)
@@ -232,8 +235,10 @@ class AccountService:
 
     def resolve_support_request(self, member: Member, request_id: str, outcome: SupportOutcome,
                                 note: str | None) -> dict[str, Any]:
+        # Locked: of two racing resolutions the second sees the request resolved instead of
+        # overwriting the first's outcome (and erasing twice).
         with self.uow() as uow:
-            row = self._support_request(uow, member, request_id)
+            row = self._support_request(uow, member, request_id, lock=True)
             if not member.is_support:
                 raise SupportOnly("Only the customer service team resolves support requests.")
             check_resolution(SupportKind(row.kind), row.status, outcome)

@@ -24,8 +24,9 @@ def is_deleted(connection: Connection, member_id: str) -> bool:
 
 
 class AccountRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, row_locks: bool) -> None:
         self.session = session
+        self.row_locks = row_locks  # SELECT ... FOR UPDATE (PostgreSQL); SQLite already holds the write lock
 
     # --- deleted accounts -------------------------------------------------------------------
     def deleted_account(self, member_id: str) -> Any | None:
@@ -42,9 +43,13 @@ class AccountRepository:
             id=request_id, member_id=member_id, kind=kind, relationship_id=relationship_id, message=message,
             status="open", created_at=at))
 
-    def support_request(self, request_id: str) -> Any | None:
+    def support_request(self, request_id: str, *, for_update: bool = False) -> Any | None:
+        """The request's row, locked for the rest of the transaction when `for_update`."""
         requests = orm.support_requests
-        return self.session.execute(select(requests).where(requests.c.id == request_id)).first()
+        query = select(requests).where(requests.c.id == request_id)
+        if for_update and self.row_locks:
+            query = query.with_for_update()
+        return self.session.execute(query).first()
 
     def support_requests(self, member_id: str | None, status: str | None, after: tuple[datetime, str] | None,
                          limit: int) -> Sequence[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Callable
+from urllib.parse import quote
 
 import httpx
 
@@ -51,7 +52,8 @@ class HttpMentors:
         token = self.token()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            response = httpx.get(f"{self.base_url}/v1/mentors/{member_id}", headers=headers,
+            # Encoded whole ("/", "?", "#" too): a member id is one path segment, never a query.
+            response = httpx.get(f"{self.base_url}/v1/mentors/{quote(member_id, safe='')}", headers=headers,
                                  timeout=self.timeout_seconds)
             if response.status_code == 404:
                 return None

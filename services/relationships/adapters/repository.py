@@ -337,7 +337,7 @@ class RelationshipsUnitOfWork(SqlUnitOfWork):
         self.relationships = RelationshipRepository(self.session, row_locks=self.database.is_postgres)
         self.members = MemberRepository(self.session)
         self.workspace = WorkspaceRepository(self.session)
-        self.accounts = AccountRepository(self.session)
+        self.accounts = AccountRepository(self.session, row_locks=self.database.is_postgres)
         return self
 
     def record_events_of(self, aggregate: Any) -> None:

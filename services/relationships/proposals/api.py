@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import Field, StrictInt
 
+from connect.models import Closed
+from connect.paging import Page
 from connect.auth import Member, current_member
 from connect.errors import Invalid
 from connect.text import Id, Line, Text
@@ -30,9 +32,7 @@ router = APIRouter(prefix="/v1", tags=["relationships"])
 Area = Annotated[Line, Field(min_length=1, max_length=100)]
 
 
-class ProposalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProposalIn(Closed):
     mentor_id: Id = Field(description="The mentor's membership number (from search or their page)")
     message: Text = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, description="My message to the mentor")
     areas: list[Area] = Field(default_factory=list, max_length=MAX_AREAS,
@@ -44,10 +44,8 @@ class ProposalIn(BaseModel):
                                        description="Planned length in months (1 to 12)")
 
 
-class ProposalPatch(BaseModel):
+class ProposalPatch(Closed):
     """The fields to change; the others stay as they are."""
-
-    model_config = ConfigDict(extra="forbid")
 
     message: Text | None = Field(None, min_length=1, max_length=MAX_MESSAGE_CHARS, description="The new message")
     areas: list[Area] | None = Field(None, max_length=MAX_AREAS, description="The new areas (expertise ids)")
@@ -58,16 +56,10 @@ class ProposalPatch(BaseModel):
                                               description="The new planned length (1 to 12 months)")
 
 
-class TransitionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TransitionIn(Closed):
     reason: Text | None = Field(None, max_length=MAX_REASON_CHARS, description="Why, for the other party")
     expected_status: Status | None = Field(
         None, description="Only move if the relationship is still in this status (else 409 with the current one).")
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 #: Times are RFC 3339 in UTC, e.g. 2026-12-01T09:00:00Z.
@@ -75,12 +67,12 @@ Time = Field(description="RFC 3339, UTC")
 MaybeTime = Field(description="RFC 3339, UTC; null when it has not happened")
 
 
-class PersonOut(_Out):
+class PersonOut(Closed):
     member_id: str = Field(description="Membership number")
     name: str = Field(description="Name from the membership system")
 
 
-class AlternativeOut(_Out):
+class AlternativeOut(Closed):
     member_id: str = Field(description="The suggested mentor's membership number")
     name: str = Field(description="The mentor's name")
     headline: str = Field(description="The mentor's headline")
@@ -89,7 +81,7 @@ class AlternativeOut(_Out):
     suggested_at: str = Field(description="RFC 3339, UTC: when the proposal expired and these were suggested")
 
 
-class RelationshipItemOut(_Out):
+class RelationshipItemOut(Closed):
     id: str = Field(description="The relationship's id")
     status: Status = Field(description="pending, accepted, rejected, withdrawn, expired or completed")
     my_role: Literal["mentor", "mentee"] = Field(description="My side of it: mentor or mentee")
@@ -104,12 +96,11 @@ class RelationshipItemOut(_Out):
                                               "a message, a meeting change or a tool version by either party")
 
 
-class RelationshipPageOut(_Out):
-    items: list[RelationshipItemOut] = Field(description="Newest change first")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+class RelationshipPageOut(Page[RelationshipItemOut]):
+    """Newest change first."""
 
 
-class ProposalVersionOut(_Out):
+class ProposalVersionOut(Closed):
     version: int = Field(description="1 for the proposal as sent, +1 for each edit")
     message: str = Field(description="The mentee's message to the mentor")
     areas: list[str] = Field(description="Areas of mentoring (expertise ids)")
@@ -120,7 +111,7 @@ class ProposalVersionOut(_Out):
     created_at: str = Time
 
 
-class StatusChangeOut(_Out):
+class StatusChangeOut(Closed):
     action: str = Field(description="propose, accept, reject, withdraw, reopen, complete, expire or delete_account")
     from_status: Status | None = Field(description="null for the proposal itself")
     to_status: Status = Field(description="The status it led to")
@@ -130,14 +121,14 @@ class StatusChangeOut(_Out):
     at: str = Time
 
 
-class ReminderOut(_Out):
+class ReminderOut(Closed):
     cycle: int = Field(description="1 for the proposal as sent, +1 for each reopening")
     day: int = Field(description="3, 7 or 15 days after the cycle started")
     sent: bool = Field(description="Whether the mentor was emailed (a late sweep sends only the latest)")
     at: str = Time
 
 
-class RelationshipOut(_Out):
+class RelationshipOut(Closed):
     """A relationship's details; the response's `ETag` header carries `etag` too."""
 
     id: str = Field(description="The relationship's id")

@@ -73,18 +73,36 @@ class ProposalsService:
         self.suggestions = suggestions
         self.mentors = mentors
 
-    def _require_available_mentor(self, uow: RelationshipsUnitOfWork, mentor_id: str) -> None:
+    def _ask_matching(self, mentor_id: str | Callable[[RelationshipsUnitOfWork], str | None]
+                      ) -> dict[str, Any] | None:
+        """Matching's facts on a mentor the member projection does not know as one, else None.
+
+        The projection may not have heard of a profile written a moment ago: matching,
+        which owns profiles, says whether this is a mentor.  Asked before the command's
+        transaction opens, so a slow matching (an HTTP call in the distributed shape)
+        holds no row lock and no open transaction; the command decides under its lock
+        with what was said.  `mentor_id` may be a function that reads it (None: ask nobody).
+        """
+        if self.mentors is None:
+            return None
+        with self.uow() as uow:
+            asked_for = mentor_id(uow) if callable(mentor_id) else mentor_id
+            mentor = uow.members.get(asked_for) if asked_for is not None else None
+        if asked_for is None or (mentor is not None and mentor.is_mentor):
+            return None
+        return self.mentors.mentor(asked_for)
+
+    def _require_available_mentor(self, uow: RelationshipsUnitOfWork, mentor_id: str,
+                                  facts: dict[str, Any] | None) -> None:
+        """Refuses unless `mentor_id` is an active, available mentor; `facts` is what matching said
+        beforehand (`_ask_matching`), projected here when the projection still does not know the
+        mentor (the profile event, when it arrives, writes the same facts again)."""
         mentor = uow.members.get(mentor_id)
-        if (mentor is None or not mentor.is_mentor) and self.mentors is not None:
-            # The projection may not have heard of a profile written a moment ago: matching,
-            # which owns profiles, says whether this is a mentor; what it says is projected
-            # (the profile event, when it arrives, writes the same facts again).
-            facts = self.mentors.mentor(mentor_id)
-            if facts is not None:
-                learned = {"is_mentor": True, "available": facts["available"], "expertise": facts["expertise"]}
-                named = {"name": facts["name"]} if facts["name"] and (mentor is None or not mentor.name) else {}
-                uow.members.upsert(mentor_id, {**learned, **named}, {**learned, **named}, self.clock.now())
-                mentor = uow.members.get(mentor_id)
+        if (mentor is None or not mentor.is_mentor) and facts is not None:
+            learned = {"is_mentor": True, "available": facts["available"], "expertise": facts["expertise"]}
+            named = {"name": facts["name"]} if facts["name"] and (mentor is None or not mentor.name) else {}
+            uow.members.upsert(mentor_id, {**learned, **named}, {**learned, **named}, self.clock.now())
+            mentor = uow.members.get(mentor_id)
         if mentor is None or not mentor.is_mentor:
             raise MentorUnavailable(mentor_id, "not_a_mentor",
                                     f"Member {mentor_id} is not a mentor on Connect (no mentor profile is known).")
@@ -107,9 +125,10 @@ class ProposalsService:
                 receipt: Receipt | None = None) -> dict[str, Any]:
         if mentor_id == mentee.id:
             raise InvalidProposal({"mentor_id": "you cannot send a proposal to yourself"})
+        facts = self._ask_matching(mentor_id)
         try:
             with self.uow() as uow:
-                self._require_available_mentor(uow, mentor_id)
+                self._require_available_mentor(uow, mentor_id, facts)
                 existing = uow.relationships.open_between(mentor_id, mentee.id)
                 if existing is not None:
                     raise self._open_pair_conflict(mentor_id, mentee.id, existing)
@@ -134,6 +153,7 @@ class ProposalsService:
         """
         if action not in TRANSITIONS:
             raise ValueError(action)
+        facts = self._ask_matching(self._reopener_mentor(member_id, relationship_id)) if action is Action.REOPEN else None
         try:
             with self.uow() as uow:
                 rel = relationship_for(uow, member_id, relationship_id)
@@ -145,7 +165,7 @@ class ProposalsService:
                     if existing is not None and existing.id != rel.id:
                         raise self._open_pair_conflict(rel.mentor_id, rel.mentee_id, existing)
                     if rel.role_of(member_id) is Role.MENTEE and action in rel.actions_for(member_id):
-                        self._require_available_mentor(uow, rel.mentor_id)
+                        self._require_available_mentor(uow, rel.mentor_id, facts)
                 getattr(rel, action.value)(member_id, self.clock.now(), reason)
                 uow.flush()
                 view = self._details(uow, rel.id, member_id)
@@ -156,6 +176,17 @@ class ProposalsService:
             with self.uow() as uow:
                 pair = uow.relationships.pair(relationship_id)
             raise self._open_pair_conflict(*pair) from exc
+
+    @staticmethod
+    def _reopener_mentor(member_id: str, relationship_id: str) -> Callable[[RelationshipsUnitOfWork], str | None]:
+        """The mentor of the relationship when `member_id` is its mentee (who may reopen it), else None.
+
+        Read without a lock: a relationship's mentor never changes, and the move itself
+        re-reads and decides under the lock."""
+        def read(uow: RelationshipsUnitOfWork) -> str | None:
+            rel = uow.relationships.get(relationship_id, for_update=False)
+            return rel.mentor_id if rel is not None and rel.role_of(member_id) is Role.MENTEE else None
+        return read
 
     def edit_proposal(self, member_id: str, relationship_id: str, if_match: str | None,
                       changes: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from typing import Annotated, Any, Callable, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, ValidationError
 
+from connect.models import Closed
+from connect.paging import Page
 from connect.auth import Member, current_member
 from connect.cursors import fingerprint
 from connect.errors import Invalid
@@ -64,9 +66,7 @@ def partner_nudged(view: dict[str, Any]) -> Answer:
     return Answer(202, view, {})
 
 
-class MeetingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MeetingIn(Closed):
     starts_at: AwareDatetime = Field(description="When it starts, with an offset (stored and shown in UTC).")
     duration_minutes: StrictInt = Field(ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES,
                                         description="Length in minutes")
@@ -77,9 +77,7 @@ class MeetingIn(BaseModel):
                             description="IANA zone the emails show the local time in.")
 
 
-class MeetingPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MeetingPatch(Closed):
     starts_at: AwareDatetime | None = Field(None, description="The new start, with an offset")
     duration_minutes: StrictInt | None = Field(None, ge=MIN_MEETING_MINUTES, le=MAX_MEETING_MINUTES,
                                                description="The new length in minutes")
@@ -89,24 +87,18 @@ class MeetingPatch(BaseModel):
     time_zone: Line | None = Field(None, max_length=64, description="IANA zone for the emails' local time")
 
 
-class CancelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CancelIn(Closed):
     reason: Text | None = Field(None, max_length=2000, description="Why, for the partner's cancellation")
 
 
-class SwotIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SwotIn(Closed):
     strengths: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Strengths")
     weaknesses: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Weaknesses")
     opportunities: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Opportunities")
     threats: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Threats")
 
 
-class GstarIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GstarIn(Closed):
     goals: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="G: the goals")
     situation: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="S: the situation now")
     thinking: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="T: thinking about options")
@@ -114,9 +106,7 @@ class GstarIn(BaseModel):
     results: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="R: the results")
 
 
-class GoalsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GoalsIn(Closed):
     goal: Text = Field(min_length=1, max_length=MAX_TOOL_TEXT_CHARS, description="The goal")
     tasks: list[Item] = Field(default_factory=list, max_length=MAX_TOOL_ITEMS, description="Tasks towards it")
     success_criteria: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How you will know")
@@ -127,9 +117,7 @@ class GoalsIn(BaseModel):
                                     description="What you learned; shown in your CPD record.")
 
 
-class AgreementIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AgreementIn(Closed):
     contact_methods: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How you contact each other")
     meeting_frequency: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="How often you meet")
     meeting_place: Text = Field("", max_length=MAX_TOOL_TEXT_CHARS, description="Where you meet")
@@ -150,23 +138,17 @@ def _tool_content(kind: str, body: dict[str, Any]) -> dict[str, Any]:
         raise RequestValidationError(exc.errors()) from None
 
 
-class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MessageIn(Closed):
     body: Text = Field(min_length=1, max_length=MAX_MESSAGE_BODY_CHARS, description="The message")
 
 
 # --- what the routes answer ----------------------------------------------------------------
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 Time = Field(description="RFC 3339, UTC")
 
 
-class MeetingOut(_Out):
+class MeetingOut(Closed):
     id: str = Field(description="The meeting's id (also the calendar entry's UID)")
     relationship_id: str = Field(description="The relationship it belongs to")
     organiser_id: str = Field(description="Who arranged it")
@@ -186,12 +168,11 @@ class MeetingOut(_Out):
                                   "`If-Match` on a change or cancellation, `If-None-Match` on a read")
 
 
-class MeetingListOut(_Out):
-    items: list[MeetingOut] = Field(description="In time order")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+class MeetingListOut(Page[MeetingOut]):
+    """In time order."""
 
 
-class NextMeetingOut(_Out):
+class NextMeetingOut(Closed):
     id: str = Field(description="The meeting's id")
     starts_at: str = Time
     duration_minutes: int = Field(description="Length in minutes")
@@ -209,9 +190,8 @@ class DashboardItemOut(RelationshipItemOut):
     can_nudge: bool = Field(description="Whether POST .../nudge would be accepted now")
 
 
-class DashboardOut(_Out):
-    items: list[DashboardItemOut] = Field(description="Newest change first (the same listing as /v1/relationships)")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+class DashboardOut(Page[DashboardItemOut]):
+    """Newest change first (the same listing as /v1/relationships)."""
 
 
 class SwotOut(SwotIn):
@@ -230,14 +210,14 @@ class AgreementOut(AgreementIn):
     """How the two of you work together (the first conversation's agreement record)."""
 
 
-class ToolVersionOut(_Out):
+class ToolVersionOut(Closed):
     version: int = Field(description="1 for the first save, +1 for each amendment")
     content: SwotOut | GstarOut | GoalsOut | AgreementOut = Field(description="The tool's content at this version")
     author_id: str = Field(description="Who saved this version")
     at: str = Time
 
 
-class ToolOut(_Out):
+class ToolOut(Closed):
     """A tool as it stands; the response's `ETag` header carries `etag` too."""
 
     id: str = Field(description="The tool's id")
@@ -253,18 +233,17 @@ class ToolOut(_Out):
                                                                      "page only)")
 
 
-class ToolListOut(_Out):
+class ToolListOut(Page[ToolOut]):
+    """Oldest first."""
     kind: ToolKindPath = Field(description="Which tool")
-    items: list[ToolOut] = Field(description="Oldest first")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class ConnectionOut(_Out):
+class ConnectionOut(Closed):
     kind: str = Field(description="What you share: sectors, employer, region, interests, qualifications, languages")
     values: list[str] = Field(description="The shared values")
 
 
-class FirstConversationOut(_Out):
+class FirstConversationOut(Closed):
     relationship_id: str = Field(description="The relationship")
     connections: list[ConnectionOut] = Field(description="What the two of you share")
     ice_breakers: list[str] = Field(description="Questions to start the first conversation")
@@ -272,13 +251,13 @@ class FirstConversationOut(_Out):
     tools: dict[str, int] = Field(description="How many SWOT, G-STAR and Goals tools there are")
 
 
-class LearningOutcomesOut(_Out):
+class LearningOutcomesOut(Closed):
     relationship_id: str = Field(description="The relationship")
     outcomes: str = Field(description="What I noted I learned (private to me)")
     updated_at: str | None = Field(description="RFC 3339, UTC; null before the first save")
 
 
-class MessageOut(_Out):
+class MessageOut(Closed):
     id: str = Field(description="The message's id")
     sender_id: str = Field(description="Who wrote it")
     recipient_id: str = Field(description="Who it is for")
@@ -290,13 +269,12 @@ class MessageOut(_Out):
                                                              "to the recipient (one per burst)")
 
 
-class MessagePageOut(_Out):
-    items: list[MessageOut] = Field(description="Newest first")
+class MessagePageOut(Page[MessageOut]):
+    """Newest first."""
     unread: int = Field(description="Messages to me still unread in this relationship")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class NudgeOut(_Out):
+class NudgeOut(Closed):
     relationship_id: str = Field(description="The relationship")
     nudged: str = Field(description="Membership number of the partner nudged")
     at: str = Time
@@ -444,9 +422,7 @@ def amend_tool(relationship_id: Id, kind: ToolKindPath, tool_id: Id, body: dict[
     return respond(with_etag(view))
 
 
-class LearningOutcomesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LearningOutcomesIn(Closed):
     outcomes: Text = Field(max_length=MAX_TOOL_TEXT_CHARS, description="What I learned (private to me)")
 
 

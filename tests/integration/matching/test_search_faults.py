@@ -13,29 +13,20 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from connect.bootstrap import BackgroundRunner
 from tests.engines import engine_unavailable
+from tests.waiting import eventually
 
 MENTORS = 8
 # How long the node stays down once the indexer has met the outage: longer than the consumer's
 # retry burst (about 3 s of backoff), so a change must wait for the node, not be given up on.
 OUTAGE_SECONDS = 8.0
 INDEXER = "matching-indexer"
-
-
-def _eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -88,7 +79,7 @@ def test_index_converges_after_the_node_is_killed_mid_indexing(own_elasticsearch
         with TestClient(create_app(container), raise_server_exceptions=False) as client:
             for member in mentors:
                 put(client, member, 0)
-            _eventually(lambda: len(indexed()) == MENTORS, 60, "every mentor indexed")
+            eventually(lambda: len(indexed()) == MENTORS, 60, "every mentor indexed")
 
             # Round 1 while the indexer works through it: the node dies under it.
             killed_at: dict[str, Any] = {}
@@ -129,7 +120,7 @@ def test_index_converges_after_the_node_is_killed_mid_indexing(own_elasticsearch
                            if r.getMessage().startswith(f"group {INDEXER}: ") and "waits for a dependency" in r.getMessage())
 
             # The indexer meets the outage (it is not merely idle while the node is down) ...
-            _eventually(indexer_failures, 60, "the indexer failing against the dead node")
+            eventually(indexer_failures, 60, "the indexer failing against the dead node")
             met = time.monotonic()
             searches = 0
             # ... and the node stays down well past its retry burst.
@@ -148,7 +139,7 @@ def test_index_converges_after_the_node_is_killed_mid_indexing(own_elasticsearch
             print(f"node back after {time.monotonic() - killed:.1f}s (restart {engine.started_seconds:.1f}s); "
                   f"the indexer waited {indexer_failures()} times meanwhile")
             expected = {member: "Underwriter, round 2" for member in mentors if member not in gone}
-            _eventually(lambda: indexed() == expected, 120, "the index equal to the database")
+            eventually(lambda: indexed() == expected, 120, "the index equal to the database")
 
             page = client.post("/v1/mentors/search", json={"criteria": {"interests": run}, "page": {"size": 50}},
                                headers=tokens["SEEKER"])

@@ -27,6 +27,7 @@ from schemas.events import MEMBERS_TOPIC, RELATIONSHIPS_TOPIC, MemberDetailsChan
 from services.notifier.domain.rules import message_id_for
 from services.notifier.tasks import PARALLEL_WORKERS
 from tests.integration.notifier import pipeline
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,14 +40,6 @@ def _members(prefix: str, count: int) -> list[MemberDetailsChanged]:
 def _proposals(prefix: str, mentors: int, count: int, start: int = 0) -> list[ProposalSent]:
     return [ProposalSent(relationship_id=f"{prefix}-rel-{n}", mentor_id=f"{prefix}-{n % mentors}",
                          mentee_id=f"{prefix}-mentee", actor_id=f"{prefix}-mentee") for n in range(start, start + count)]
-
-
-def _wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def _received(smtp_sink, expected: set[str]) -> collections.Counter[str]:  # type: ignore[no-untyped-def]
@@ -73,7 +66,7 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
     try:
         mentors = 50
         src.emit(_members(prefix, mentors))
-        _wait_until(lambda: service.recipient(f"{prefix}-{mentors - 1}") is not None, 60, "the directory")
+        eventually(lambda: service.recipient(f"{prefix}-{mentors - 1}") is not None, 60, "the directory")
 
         expected: set[str] = set()
         emitted = threading.Event()
@@ -98,10 +91,10 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
             own_kafka.restart()
         producer.join(300)
         assert emitted.is_set()
-        _wait_until(lambda: len(_received(smtp_sink, expected)) >= total, 600, f"{total} emails")
+        eventually(lambda: len(_received(smtp_sink, expected)) >= total, 600, f"{total} emails")
         # Any duplicate is sent before its record is committed: once the group is past every
         # record, every email there will be is in.
-        _wait_until(lambda: pipeline.caught_up(src, own_kafka.bootstrap, "notifier"), 120,
+        eventually(lambda: pipeline.caught_up(src, own_kafka.bootstrap, "notifier"), 120,
                     "the notifier to commit past every event")
         received = _received(smtp_sink, expected)
         assert set(received) == expected
@@ -114,7 +107,7 @@ def test_broker_sigkilled_and_restarted_while_events_flow(own_kafka, pg_database
         transport.close()
     # A producer discarded after a kill left its network thread running for good (kafka-python's
     # close() gave up at its flush); the transport must leave none behind.
-    _wait_until(lambda: not _producer_threads(threads_before), 10, "producer network threads to stop")
+    eventually(lambda: not _producer_threads(threads_before), 10, "producer network threads to stop")
 
 
 def _producer_threads(before: set[threading.Thread]) -> list[str]:
@@ -139,7 +132,7 @@ def test_a_publish_cut_off_by_a_broker_kill_leaves_no_producer_thread(own_kafka)
     sending = threading.Thread(target=publish_a_lot)
     sending.start()
     # Kill the broker once batches are in flight: some acknowledged, the publish not finished.
-    _wait_until(lambda: pipeline.end_offset(own_kafka.bootstrap, topic) > 1 or not sending.is_alive(), 60,
+    eventually(lambda: pipeline.end_offset(own_kafka.bootstrap, topic) > 1 or not sending.is_alive(), 60,
                 "the first batches to reach the broker")
     assert sending.is_alive() and not failed, "the publish finished before the broker could be killed"
     own_kafka.kill()
@@ -147,7 +140,7 @@ def test_a_publish_cut_off_by_a_broker_kill_leaves_no_producer_thread(own_kafka)
         sending.join(120)
         assert failed, "the publish should have failed with the broker gone"
         # The producer was discarded; its network thread must have stopped with it.
-        _wait_until(lambda: not _producer_threads(threads_before), 10, "the discarded producer's thread to stop")
+        eventually(lambda: not _producer_threads(threads_before), 10, "the discarded producer's thread to stop")
     finally:
         own_kafka.restart()
         transport.close()
@@ -174,7 +167,7 @@ def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap
     kills = collections.Counter[str]()
     # Addresses first: members and relationships are different topics, with no order between them.
     src.emit(_members(prefix, mentors))
-    _wait_until(lambda: service.recipient(f"{prefix}-{mentors - 1}") is not None, 120, "the directory")
+    eventually(lambda: service.recipient(f"{prefix}-{mentors - 1}") is not None, 120, "the directory")
     expected: set[str] = set()
 
     def produce() -> None:
@@ -198,7 +191,7 @@ def test_relay_and_notifier_processes_sigkilled_at_random_points(kafka_bootstrap
             else:
                 time.sleep(0.2)
         # Every email there will be, duplicates included, is in once the group is past every record.
-        _wait_until(lambda: pipeline.caught_up(src, kafka_bootstrap, f"notifier-{prefix}"), 120,
+        eventually(lambda: pipeline.caught_up(src, kafka_bootstrap, f"notifier-{prefix}"), 120,
                     "the notifier to commit past every event")
     finally:
         producer.join(60)

@@ -13,7 +13,6 @@ import smtplib
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -25,8 +24,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from stack.engines.base import process_stat
+from stack.engines.processes import process_stat
 from connect.settings import all_setting_names
+
+from tests.waiting import eventually
 
 CONNECT = [str(Path(sys.executable).parent / "connect")]
 
@@ -45,16 +46,6 @@ def _parse_exports(text: str) -> dict[str, str]:
             name, _, value = words[1].partition("=")
             exports[name] = value
     return exports
-
-
-def _eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
-        time.sleep(0.5)
 
 
 def _processes_in(folder: Path) -> list[str]:
@@ -135,11 +126,11 @@ def test_stack_up_runs_the_distributed_shape_and_down_stops_it(stack_folder: Pat
                     return set()
                 return {hit["_source"]["member_id"] for hit in response.json()["hits"]["hits"]}
 
-            _eventually(lambda: {"M1", "E1"} <= mirrored_members(), 60, "member events mirrored")
+            eventually(lambda: {"M1", "E1"} <= mirrored_members(), 60, "member events mirrored")
 
             # The SMTP sink keeps whatever it accepts as an .eml file under var/mail.
             _send_probe_mail(settings["CONNECT_SMTP_URL"])
-            _eventually(lambda: [p for p in (folder / "var" / "mail").glob("*.eml")
+            eventually(lambda: [p for p in (folder / "var" / "mail").glob("*.eml")
                                  if b"Subject: stack probe" in p.read_bytes()], 10, "the probe .eml")
 
             # The member portal answers at its own address and sends members to sign in at the API.
@@ -198,7 +189,7 @@ def _propose_and_expect_mail(client: httpx.Client, mentor: dict[str, str], mente
             return None
         return response
 
-    proposal = _eventually(propose, 60, "relationships knows the new mentor")
+    proposal = eventually(propose, 60, "relationships knows the new mentor")
     assert proposal.status_code == 201, proposal.text
     if "notifier" not in state["processes"]:
         return
@@ -211,7 +202,7 @@ def _propose_and_expect_mail(client: httpx.Client, mentor: dict[str, str], mente
                         message_from_bytes(path.read_bytes()).get_all("To", []))}]
         return received
 
-    _eventually(mail_to("ada@example.org"), 60, "the mentor's proposal email in var/mail")
+    eventually(mail_to("ada@example.org"), 60, "the mentor's proposal email in var/mail")
 
     # `connect sweep --at` with the stack's settings acts on the stack: 22 days on, the
     # proposal has expired and the mentee hears about it.
@@ -220,4 +211,4 @@ def _propose_and_expect_mail(client: httpx.Client, mentor: dict[str, str], mente
                            capture_output=True, text=True, timeout=120)
     assert swept.returncode == 0, swept.stderr[-4000:]
     assert client.get("/v1/relationships", headers=mentee).json()["items"][0]["status"] == "expired"
-    _eventually(mail_to("grace@example.org"), 60, "the mentee's expiry email in var/mail")
+    eventually(mail_to("grace@example.org"), 60, "the mentee's expiry email in var/mail")

@@ -46,3 +46,73 @@ def test_distributed_relationships_ask_matching_over_http(client, auth, containe
         assert refused.status_code == 409 and "not a mentor" in refused.json()["detail"]
     # Matching down: refused as before asking (the projection knows nothing), not a 500.
     assert HttpMentors("http://127.0.0.1:9", lambda: service_token).mentor("G1") is None
+
+
+class _Watched:
+    """A unit of work that counts itself open in `open_units` while its transaction lasts."""
+
+    def __init__(self, inner, open_units: list[int]):
+        self.inner, self.open_units = inner, open_units
+
+    def __enter__(self):
+        self.open_units.append(1)
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc):
+        self.open_units.pop()
+        return self.inner.__exit__(*exc)
+
+
+class _SlowMatching:
+    """Matching's answer, noting how many transactions were open when it was asked."""
+
+    def __init__(self, open_units: list[int]):
+        self.open_units, self.open_when_asked = open_units, []
+
+    def mentor(self, member_id):
+        self.open_when_asked.append((member_id, len(self.open_units)))
+        return {"name": "Grace", "available": True, "expertise": ["claims"]}
+
+
+def _watch(container):
+    proposals = container.service("relationships").proposals
+    open_units: list[int] = []
+    make_uow = proposals.uow
+    proposals.uow = lambda: _Watched(make_uow(), open_units)
+    proposals.mentors = _SlowMatching(open_units)
+    return proposals
+
+
+def test_matching_is_asked_before_the_proposal_transaction_opens(client, auth, container):
+    proposals = _watch(container)
+    sent = client.post("/v1/proposals", json={**PROPOSAL, "mentor_id": "G1"}, headers=auth("A1", name="Ada"))
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["mentor"]["name"] == "Grace"
+    assert proposals.mentors.open_when_asked == [("G1", 0)]
+    # Known now: the next proposal asks nobody.
+    assert client.post("/v1/proposals", json={**PROPOSAL, "mentor_id": "G1"},
+                       headers=auth("B1", name="Bo")).status_code == 201
+    assert proposals.mentors.open_when_asked == [("G1", 0)]
+
+
+def test_a_mentee_reopening_asks_matching_before_the_transaction_opens(client, auth, container, clock):
+    proposals = _watch(container)
+    rel = client.post("/v1/proposals", json={**PROPOSAL, "mentor_id": "G1"}, headers=auth("A1", name="Ada")).json()
+    url = f"/v1/relationships/{rel['id']}"
+    assert client.post(url + "/withdraw", headers=auth("A1")).status_code == 200
+    with proposals.uow() as uow:  # the projection forgets G1 is a mentor (as before the profile event)
+        uow.members.upsert("G1", {}, {"is_mentor": False}, clock.now())
+        uow.commit()
+    reopened = client.post(url + "/reopen", headers=auth("A1"))
+    assert reopened.status_code == 200 and reopened.json()["status"] == "pending"
+    assert proposals.mentors.open_when_asked == [("G1", 0), ("G1", 0)]
+
+
+def test_http_mentors_sends_the_member_id_as_one_path_segment(client, auth, container, served_api):
+    assert client.put("/v1/members/me/mentor-profile", json=PROFILE, headers=auth("G1", name="Grace")).status_code == 200
+    token = container.dev_issuer.mint("svc-relationships", "Relationships service", "", roles=["service"])
+    mentors = HttpMentors(served_api, lambda: token)
+    assert mentors.mentor("G1") == {"name": "Grace", "available": True, "expertise": ["claims"]}
+    # Unencoded, "?" would end the path and ask for G1's page instead.
+    assert mentors.mentor("G1?x=1") is None
+    assert mentors.mentor("G1#x") is None

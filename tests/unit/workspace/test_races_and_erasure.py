@@ -8,10 +8,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.relationships.adapters import orm
 from tests.relationships_suite import published, rows_holding
+from tests.waiting import eventually
 
 CANARY = "CANARY-pg-91c2"
 
@@ -89,3 +90,58 @@ def test_concurrent_deletions_of_one_account_delete_once(client, propose, contai
     assert codes[0] == 200 and all(code in (403, 409) for code in codes[1:]), codes
     assert len(published(container, types=("AccountDeleted",))) == 1
     assert len(published(container, types=("RelationshipWithdrawn", "ProposalWithdrawn"))) == 2
+
+
+
+def _while_a_resolution_is_in_progress(client, container, clock, request_id, late_request):
+    """Resolves `request_id` in a transaction held open until `late_request` (sent from another
+    thread) waits for it (PostgreSQL: a backend waiting on a lock) or has answered; then commits.
+    SQLite's write lock, taken at BEGIN, holds every other writer until the commit."""
+    relationships = container.service("relationships")
+    database = relationships.database
+
+    def waiting_on_a_lock():
+        with database.session() as session:
+            return session.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                        "AND datname = current_database()")).scalar() > 0
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with relationships.uow() as uow:
+            uow.accounts.support_request(request_id, for_update=True)
+            uow.accounts.resolve_support_request(request_id, "done", "first", "S2", clock.now())
+            late = pool.submit(late_request)
+            if database.is_postgres:
+                eventually(lambda: late.done() or waiting_on_a_lock(), 60,
+                           "the late request to wait for the lock or answer", every=0.02)
+            uow.commit()
+        return late.result(timeout=60)
+
+
+def _contact_partner_request(client, pair):
+    made = client.post("/v1/support-requests", headers=pair.mentee, json={
+        "kind": "contact_partner", "relationship_id": pair.id, "message": "Grace is silent"})
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+def test_a_resolution_racing_another_is_refused_not_written_over_it(client, pair, auth, container, clock):
+    support = auth("S1", roles=["support"])
+    request_id = _contact_partner_request(client, pair)
+    url = f"/v1/support-requests/{request_id}"
+    late = _while_a_resolution_is_in_progress(client, container, clock, request_id, lambda: client.post(
+        url + "/resolve", headers=support, json={"outcome": "declined", "note": "second"}))
+    assert late.status_code == 409, late.text
+    stored = client.get(url, headers=support).json()
+    assert (stored["outcome"], stored["resolution_note"], stored["resolved_by"]) == ("done", "first", "S2")
+    assert published(container, types=("SupportRequestResolved",)) == []  # only the service records it
+
+
+def test_a_partner_message_racing_a_resolution_is_refused(client, pair, auth, container, clock):
+    support = auth("S1", roles=["support"])
+    request_id = _contact_partner_request(client, pair)
+    url = f"/v1/support-requests/{request_id}"
+    late = _while_a_resolution_is_in_progress(client, container, clock, request_id, lambda: client.post(
+        url + "/partner-messages", headers=support, json={"body": "Please write to Ada"}))
+    assert late.status_code == 409, late.text
+    assert client.get(url, headers=support).json()["partner_messages"] == []
+    assert published(container, types=("SupportMessageSentToPartner",)) == []
