@@ -25,3 +25,27 @@ def test_a_read_connection_reads_while_a_writer_holds_the_lock(tmp_path: Path) -
     with database.read_connection() as reader:
         assert sorted(reader.execute(text("select body from notes")).scalars()) == ["committed", "pending"]
     database.dispose()
+
+
+def test_a_read_only_session_reads_while_a_writer_holds_the_lock_and_never_commits(tmp_path: Path) -> None:
+    """The read-only unit of work (details, lists, dashboards) neither waits for a writer nor commits."""
+    import pytest
+
+    from connect.clock import SystemClock
+    from connect.uow import SqlUnitOfWork
+
+    database = Database(f"sqlite:///{tmp_path / 'x.db'}", "x")
+    with database.session() as session, session.begin():
+        session.execute(text("create table notes (body text)"))
+        session.execute(text("insert into notes values ('committed')"))
+    writer = database.session()
+    writer.begin()
+    writer.execute(text("insert into notes values ('pending')"))
+    try:
+        with SqlUnitOfWork(database, None, SystemClock(), read_only=True) as uow:
+            assert uow.session.execute(text("select body from notes")).scalars().all() == ["committed"]
+            with pytest.raises(RuntimeError, match="read-only"):
+                uow.commit()
+    finally:
+        writer.commit()
+    database.dispose()

@@ -75,8 +75,10 @@ def agreement_id(relationship_id: str) -> str:
 
 class WorkspaceService:
     def __init__(self, uow: Callable[[], RelationshipsUnitOfWork], clock: Clock, proposals: ProposalsService,
-                 connections: SharedConnections | None = None) -> None:
+                 connections: SharedConnections | None = None, *,
+                 reader: Callable[[], RelationshipsUnitOfWork] | None = None) -> None:
         self.uow = uow
+        self.reader = reader or uow  # for use cases that only read
         self.clock = clock
         self.proposals = proposals
         self.connections = connections
@@ -91,7 +93,7 @@ class WorkspaceService:
     def list_meetings(self, member_id: str, relationship_id: str, after: tuple[datetime, str] | None = None,
                       limit: int = 20) -> dict[str, Any]:
         """In time order from after `after` (starts_at, id); `next_cursor` is where the next page starts."""
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Meetings")
             rows = uow.workspace.meetings([relationship_id], after=after, limit=limit + 1)
@@ -100,7 +102,7 @@ class WorkspaceService:
                 "next_cursor": (page[-1].details.starts_at, page[-1].id) if more else None}
 
     def get_meeting(self, member_id: str, relationship_id: str, meeting_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Meetings")
             return meeting_view(self._meeting(uow, relationship_id, meeting_id))
@@ -153,7 +155,7 @@ class WorkspaceService:
     def list_tools(self, member_id: str, relationship_id: str, kind: ToolKind,
                    after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
         """Oldest first from after `after` (created_at, id); `next_cursor` is where the next page starts."""
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first-conversation tools")
             tools = uow.workspace.tools(relationship_id, kind, after=after, limit=limit + 1)
@@ -170,7 +172,7 @@ class WorkspaceService:
             return self._commit(uow, tool, tool_view(tool), receipt)
 
     def get_tool(self, member_id: str, relationship_id: str, kind: ToolKind, tool_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first-conversation tools")
             tool = self._tool(uow, relationship_id, kind, tool_id)
@@ -197,7 +199,7 @@ class WorkspaceService:
 
     # --- the agreement record and the first conversation ------------------------------------
     def get_agreement(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The agreement record")
             tool = uow.workspace.tool(relationship_id, ToolKind.AGREEMENT, agreement_id(relationship_id))
@@ -223,7 +225,7 @@ class WorkspaceService:
                                      "amend.") from exc
 
     def first_conversation(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             rel, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first conversation")
             tools = uow.workspace.tools(relationship_id)
@@ -240,7 +242,7 @@ class WorkspaceService:
 
     # --- learning outcomes (private to each party) ----------------------------------------------
     def get_learning_outcomes(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Learning outcomes")
             note = uow.workspace.learning_note(relationship_id, member_id)
@@ -320,7 +322,7 @@ class WorkspaceService:
         if not relationship_ids:
             return {}
         now = self.clock.now()
-        with self.uow() as uow:
+        with self.reader() as uow:
             workspace = uow.workspace
             rows = [r for r in uow.relationships.parties_of(relationship_ids)
                     if member_id in (r.mentor_id, r.mentee_id)]
@@ -357,7 +359,7 @@ class WorkspaceService:
         view = self.proposals.details(member_id, relationship_id)
         extra = self.dashboard_fields(member_id, [relationship_id]).get(relationship_id, {})
         keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
-        with self.uow() as uow:
+        with self.reader() as uow:
             active = uow.workspace.last_activity([relationship_id]).values()
         last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *active])
         return {**{k: view[k] for k in keep if k in view}, "proposal_summary": first_line(view["proposal"]["message"]),
