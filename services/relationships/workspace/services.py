@@ -321,19 +321,24 @@ class WorkspaceService:
         view to merge into its items (`GET /v1/dashboard` does)."""
         if not relationship_ids:
             return {}
-        now = self.clock.now()
         with self.reader() as uow:
-            workspace = uow.workspace
-            rows = [r for r in uow.relationships.parties_of(relationship_ids)
-                    if member_id in (r.mentor_id, r.mentee_id)]
-            ids = [r.id for r in rows]
-            unread = workspace.unread_counts(member_id, ids)
-            active = workspace.last_active_many(ids)
-            nudged = workspace.last_nudges(ids)
-            upcoming: dict[str, Meeting] = {}
-            for meeting in workspace.meetings(ids, scheduled_only=True, starting_after=now):
-                if meeting.relationship_id not in upcoming:
-                    upcoming[meeting.relationship_id] = meeting
+            return self._dashboard_fields(uow, member_id, relationship_ids)[0]
+
+    def _dashboard_fields(self, uow: RelationshipsUnitOfWork, member_id: str, relationship_ids: list[str]
+                          ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], datetime]]:
+        """`dashboard_fields`, and when each party of each relationship was last active."""
+        now = self.clock.now()
+        workspace = uow.workspace
+        rows = [r for r in uow.relationships.parties_of(relationship_ids)
+                if member_id in (r.mentor_id, r.mentee_id)]
+        ids = [r.id for r in rows]
+        unread = workspace.unread_counts(member_id, ids)
+        active = workspace.last_active_many(ids)
+        nudged = workspace.last_nudges(ids)
+        upcoming: dict[str, Meeting] = {}
+        for meeting in workspace.meetings(ids, scheduled_only=True, starting_after=now):
+            if meeting.relationship_id not in upcoming:
+                upcoming[meeting.relationship_id] = meeting
         fields: dict[str, dict[str, Any]] = {}
         for row in rows:
             accepted_at = utc(row.accepted_at) if row.accepted_at else None
@@ -353,17 +358,19 @@ class WorkspaceService:
                 "partner_last_active_at": iso(partner_active),
                 "can_nudge": refusal is None,
             }
-        return fields
+        return fields, active
 
     def relationship_dashboard(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        view = self.proposals.details(member_id, relationship_id)
-        extra = self.dashboard_fields(member_id, [relationship_id]).get(relationship_id, {})
-        keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
+        """One relationship's dashboard, read in one transaction (one snapshot, one pass over the
+        parties' activity for both the partner's last activity and the relationship's)."""
         with self.reader() as uow:
-            active = uow.workspace.last_activity([relationship_id]).values()
-        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *active])
+            view = self.proposals.details_in(uow, member_id, relationship_id)
+            fields, active = self._dashboard_fields(uow, member_id, [relationship_id])
+        keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
+        activity = [at for (rel_id, _member), at in active.items() if rel_id == relationship_id]
+        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *activity])
         return {**{k: view[k] for k in keep if k in view}, "proposal_summary": first_line(view["proposal"]["message"]),
-                "last_activity_at": iso(last), **extra}
+                "last_activity_at": iso(last), **fields.get(relationship_id, {})}
 
     def my_dashboard(self, member_id: str, **filters: Any) -> dict[str, Any]:
         listing = self.proposals.list_relationships(member_id, **filters)
