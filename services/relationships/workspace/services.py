@@ -264,16 +264,20 @@ class WorkspaceService:
     def list_messages(self, member_id: str, relationship_id: str, before: tuple[datetime, str] | None,
                       limit: int) -> dict[str, Any]:
         """Newest first, from `before` (sent_at, id) on; the messages to me on the page returned are
-        marked read. `next_cursor` is where the next page starts (the API seals it)."""
-        with self.uow() as uow:
+        marked read. `next_cursor` is where the next page starts (the API seals it).
+        A page with nothing new to me is only read: no write transaction, no write lock."""
+        with self.reader() as uow:
             self._load(uow, member_id, relationship_id, lock=False)
             rows = uow.workspace.messages_page(relationship_id, before, limit)
             page, more = rows[:limit], len(rows) > limit
             now = self.clock.now()
             unread_here = [r.id for r in page if r.recipient_id == member_id and r.read_at is None]
-            uow.workspace.mark_read(unread_here, member_id, now)
             unread = uow.workspace.unread_counts(member_id, [relationship_id]).get(relationship_id, 0)
-            uow.commit()
+        if unread_here:
+            with self.uow() as uow:
+                uow.workspace.mark_read(unread_here, member_id, now)
+                unread = uow.workspace.unread_counts(member_id, [relationship_id]).get(relationship_id, 0)
+                uow.commit()
         items = [_message_view(r, member_id) for r in page]
         for item in items:
             if item["id"] in unread_here:
