@@ -80,6 +80,7 @@ class Database:
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._read_engine: Engine | None = None
+        self._read_sessions: sessionmaker[Session] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,10 +112,25 @@ class Database:
             self._engine = engine
         return self._engine
 
-    def session(self) -> Session:
+    def session(self, *, read_only: bool = False) -> Session:
+        """A pooled ORM session.  `read_only`: for a use case that only reads; on SQLite its
+        transaction starts with a deferred BEGIN (a snapshot in WAL mode), so it neither waits for
+        nor blocks writers, where BEGIN IMMEDIATE would queue every read behind every write and
+        behind the other reads of the same page."""
+        if read_only:
+            if self._read_sessions is None:
+                self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+            return self._read_sessions()
         if self._sessions is None:
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         return self._sessions()
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine with `connect_read_only` set: a deferred BEGIN on SQLite (see `session`)."""
+        if self._read_engine is None:
+            self._read_engine = self.engine.execution_options(connect_read_only=True)
+        return self._read_engine
 
     def read_connection(self) -> Connection:
         """A connection for reads only, used as `with database.read_connection() as conn:`.
@@ -122,9 +138,7 @@ class Database:
         On SQLite it does not take the write lock, so request-path reads neither wait for nor
         block relays and consumers.  A Core connection, not an ORM session: the few reads on a
         request's path cost less than the session's bookkeeping around them."""
-        if self._read_engine is None:
-            self._read_engine = self.engine.execution_options(connect_read_only=True)
-        return self._read_engine.connect()
+        return self.read_engine.connect()
 
     def expunge_erased(self) -> None:
         """Make erased rows' old images unreadable where the engine keeps them: SQLite's
@@ -156,6 +170,7 @@ class Database:
             self._engine = None
             self._sessions = None
             self._read_engine = None
+            self._read_sessions = None
 
 
 def run_alembic_env(target_metadata: MetaData) -> None:

@@ -29,8 +29,10 @@ class Receipt(Protocol):
 
 class SqlUnitOfWork:
     def __init__(self, database: Database, outbox: Outbox | None, clock: Clock,
-                 after_commit: Callable[[], None] | None = None) -> None:
+                 after_commit: Callable[[], None] | None = None, *, read_only: bool = False) -> None:
         self.database = database
+        #: Reads only (`Database.session(read_only=True)`): it never commits, so it takes no write lock.
+        self.read_only = read_only
         self.outbox = outbox
         self.clock = clock
         self.after_commit = after_commit
@@ -54,7 +56,7 @@ class SqlUnitOfWork:
 
     def open_session(self) -> Session:
         """A pooled session; a subclass may bind one to a connection it keeps."""
-        return self.database.session()
+        return self.database.session(read_only=self.read_only)
 
     def record(self, event: EventData, event_id: uuid.UUID | None = None) -> None:
         """Queue an event to be written with this transaction (a fixed id makes it idempotent)."""
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         return ()
 
     def commit(self) -> None:
+        self.refuse_if_read_only()
         now = self.clock.now()
         for event in self.collect_new_events():
             self._events.append((event, None))
@@ -93,6 +96,10 @@ class SqlUnitOfWork:
         self._events = []
         if self.after_commit is not None and self.published:
             self.after_commit()
+
+    def refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work does not commit: open a writing one for a change")
 
     def rollback(self) -> None:
         self.session.rollback()

@@ -9,12 +9,14 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from portal.connect_api import ApiError
-from portal.forms import profile_body
+from portal.forms import optional, profile_body
 from portal.sign_in import refresh_holds
 from portal.web import PageNotFound, api_for, checked_form, member_of, new_session, redirect, render, signed_in
 
 router = APIRouter()
 KINDS = ("mentor", "mentee")
+STALE_PROFILE = ("Your profile was changed somewhere else (another window or device) after you opened this form, "
+                 "so your changes were not saved. Here is the profile as it is now: make your changes again.")
 
 
 @router.get("/")
@@ -102,7 +104,7 @@ async def profile_form(request: Request, kind: str, new: int = 0) -> Response:
         raise PageNotFound()
     found = await api_for(request, member).profile(kind)
     return await render(request, "profile_edit.html", kind=kind, profile=found or {"location": {"country": "GB"}},
-                        new=found is None, errors={})
+                        new=found is None, errors={}, etag=(found or {}).get("etag", ""))
 
 
 @router.post("/profile/{kind}/edit")
@@ -111,13 +113,21 @@ async def save_profile(request: Request, kind: str, form: FormData = Depends(che
     if kind not in KINDS:
         raise PageNotFound()
     body = profile_body(kind, form)
+    api = api_for(request, member)
+    etag = optional(form, "etag")
     try:
-        await api_for(request, member).put_profile(kind, body)
+        await api.put_profile(kind, body, etag)
     except ApiError as exc:
+        if exc.status == 412:
+            # Saved from another window or device since this form was opened: show that version.
+            current = await api.profile(kind)
+            return await render(request, "profile_edit.html", status=412, kind=kind, profile=current or body,
+                                new=current is None, etag=(current or {}).get("etag", ""),
+                                errors={"": STALE_PROFILE})
         if exc.status != 422:
             raise
         return await render(request, "profile_edit.html", status=422, kind=kind, profile=body,
-                            new=kind not in member.holds, errors=exc.field_errors())
+                            new=kind not in member.holds, errors=exc.field_errors(), etag=etag or "")
     first_time = kind not in member.holds
     await refresh_holds(request)
     if first_time:

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from portal import account, help_pages, relationships, search, sign_in, support, workspace
+from portal import account, help_pages, notifications, relationships, search, sign_in, support, workspace
 from portal.connect_api import ApiError
 from portal.settings import PortalSettings
 from portal.web import (CsrfRefused, PageNotFound, SecurityHeaders, SignInRequired, TokenBox, http_client,
@@ -52,7 +52,7 @@ def create_portal(settings: PortalSettings | None = None, *,
     app.state.templates = templates()
     app.state.token_box = TokenBox(secret)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (sign_in, account, search, relationships, workspace, support, help_pages):
+    for module in (sign_in, account, search, relationships, workspace, support, notifications, help_pages):
         app.include_router(module.router)
     _errors(app)
     # Outermost first: headers on everything, then the session every page reads.

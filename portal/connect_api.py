@@ -100,8 +100,9 @@ class ConnectApi:
                 return None
             raise
 
-    async def put_profile(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._json("PUT", _at("/v1/members/me/{}-profile", kind), json=body)
+    async def put_profile(self, kind: str, body: dict[str, Any], etag: str | None = None) -> dict[str, Any]:
+        """Create or replace a profile; with `etag`, only if it is still the version the form showed (412 if not)."""
+        return await self._json("PUT", _at("/v1/members/me/{}-profile", kind), json=body, headers=_if_match(etag))
 
     async def set_availability(self, available: bool) -> dict[str, Any]:
         return await self._json("PUT", "/v1/members/me/mentor-profile/availability", json={"available": available})
@@ -176,13 +177,15 @@ class ConnectApi:
         return await self._json("POST", _at("/v1/relationships/{}/meetings", relationship_id), json=body,
                                 headers={"Idempotency-Key": idempotency_key})
 
-    async def change_meeting(self, relationship_id: str, meeting_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    async def change_meeting(self, relationship_id: str, meeting_id: str, changes: dict[str, Any],
+                             etag: str | None = None) -> dict[str, Any]:
         return await self._json("PATCH", _at("/v1/relationships/{}/meetings/{}", relationship_id, meeting_id),
-                                json=changes)
+                                json=changes, headers=_if_match(etag))
 
-    async def cancel_meeting(self, relationship_id: str, meeting_id: str, reason: str | None) -> dict[str, Any]:
+    async def cancel_meeting(self, relationship_id: str, meeting_id: str, reason: str | None,
+                             etag: str | None = None) -> dict[str, Any]:
         return await self._json("DELETE", _at("/v1/relationships/{}/meetings/{}", relationship_id, meeting_id),
-                                json={"reason": reason} if reason else None)
+                                json={"reason": reason} if reason else None, headers=_if_match(etag))
 
     async def first_conversation(self, relationship_id: str) -> dict[str, Any]:
         return await self._json("GET", _at("/v1/relationships/{}/first-conversation", relationship_id))
@@ -197,7 +200,7 @@ class ConnectApi:
 
     async def put_agreement(self, relationship_id: str, body: dict[str, Any], etag: str | None) -> Tagged:
         return await self._tagged("PUT", _at("/v1/relationships/{}/agreement", relationship_id), json=body,
-                                  headers={"If-Match": etag} if etag else None)
+                                  headers=_if_match(etag))
 
     async def tools(self, relationship_id: str, kind: str) -> dict[str, Any]:
         return await self._json("GET", _at("/v1/relationships/{}/tools/{}", relationship_id, kind))
@@ -277,12 +280,35 @@ class ConnectApi:
         return await self._json("POST", "/v1/support-requests", json=body,
                                 headers={"Idempotency-Key": idempotency_key})
 
+    async def contact_partner(self, request_id: str, body: str, idempotency_key: str) -> dict[str, Any]:
+        """Customer service writes to the requester's partner (a contact_partner request): emailed to them."""
+        return await self._json("POST", _at("/v1/support-requests/{}/partner-messages", request_id),
+                                json={"body": body}, headers={"Idempotency-Key": idempotency_key})
+
     async def resolve_support_request(self, request_id: str, outcome: str, note: str | None) -> dict[str, Any]:
         return await self._json("POST", _at("/v1/support-requests/{}/resolve", request_id),
                                 json={"outcome": outcome, "note": note or None})
 
     async def support_relationship(self, relationship_id: str) -> dict[str, Any]:
         return await self._json("GET", _at("/v1/support/relationships/{}", relationship_id))
+
+
+    # --- notifications ----------------------------------------------------------------------------
+
+    async def notifications(self, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._json("GET", "/v1/notifications", params=params)
+
+    async def mark_notifications_read(self, through: str) -> dict[str, Any]:
+        """That entry and every older one."""
+        return await self._json("POST", "/v1/notifications/read", json={"through": through})
+
+
+def _if_match(etag: str | None) -> dict[str, str] | None:
+    """`If-Match` naming the version a form was based on, when the form carried one."""
+    return {"If-Match": etag} if etag else None
 
 
 def _error(response: httpx.Response) -> ApiError:

@@ -110,23 +110,12 @@ async def search(request: Request) -> Response:
                         page=page, page_size=PAGE_SIZE)
 
 
-async def _open_relationship(request: Request, mentor_id: str) -> dict[str, Any] | None:
-    """My pending or accepted relationship with this mentor, if any.
-
-    The public mentor profile does not say whether the reader is already in touch, so the portal
-    looks through the member's open relationships (the first hundred)."""
-    member = signed_in(request)
-    listing = await api_for(request, member).relationships(role="mentee", statuses=["pending", "accepted"], limit=100)
-    return next((item for item in listing.get("items", []) if item["counterpart"]["member_id"] == mentor_id), None)
-
-
 @router.get("/mentors/{mentor_id}")
 async def mentor_page(request: Request, mentor_id: str, back: str | None = None) -> Response:
     member = signed_in(request)
     mentor = await api_for(request, member).mentor(mentor_id)
-    return await render(request, "mentor.html", mentor=mentor, back=local_path(back, "/search", ""),
-                        open_relationship=await _open_relationship(request, mentor_id), values={}, errors={},
-                        key=None, me=member.id == mentor_id)
+    return await render(request, "mentor.html", mentor=mentor, back=local_path(back, "/search", ""), values={},
+                        errors={}, key=None, me=member.id == mentor_id)
 
 
 @router.post("/mentors/{mentor_id}/propose")
@@ -143,8 +132,7 @@ async def propose(request: Request, mentor_id: str, form: FormData = Depends(che
         mentor = await api.mentor(mentor_id)
         errors = exc.field_errors() if exc.status == 422 else {"": exc.detail}
         return await render(request, "mentor.html", status=exc.status, mentor=mentor,
-                            back=local_path(str(form.get("back") or ""), "/search", ""),
-                            open_relationship=await _open_relationship(request, mentor_id), values=body,
+                            back=local_path(str(form.get("back") or ""), "/search", ""), values=body,
                             errors=errors, key=key, me=False)
     return redirect(f"/relationships/{created['id']}",
                     f"Your connection request was sent to {created['counterpart']['name']}.", request)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from asyncio import gather
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from portal.connect_api import ApiError
+from portal.connect_api import ApiError, ConnectApi
 from portal.forms import optional, text
 from portal.web import Member, PageNotFound, api_for, checked_form, idempotency_key, redirect, render, signed_in
 
@@ -28,8 +30,7 @@ async def _my_page(request: Request, status: int = 200, errors: dict[str, str] |
                    values: dict[str, str] | None = None) -> Response:
     member = signed_in(request)
     api = api_for(request, member)
-    mine = await api.support_requests()
-    rels = await api.relationships(limit=100)
+    mine, rels = await gather(api.support_requests(), api.relationships(limit=100))
     options = [(r["id"], f"{r['counterpart']['name']} (you are {r['my_role']}, {r['status']})") for r in rels["items"]]
     return await render(request, "support.html", status=status, requests=mine["items"], relationships=options,
                         kinds=KINDS, errors=errors or {}, values=values or {"kind": request.query_params.get("kind", "other")})
@@ -82,14 +83,38 @@ async def record_for_member(request: Request, form: FormData = Depends(checked_f
     return redirect(f"/support/requests/{made['id']}", "The request is recorded.", request)
 
 
+async def _request_page(request: Request, api: ConnectApi, request_id: str, status: int = 200,
+                        errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                        failed: str = "") -> Response:
+    """One request as customer service sees it: the relationship's metadata and, for a
+    contact_partner request, the partner and what the team wrote to them."""
+    found = await api.support_request(request_id)
+    relationship = await api.support_relationship(found["relationship_id"]) if found.get("relationship_id") else None
+    return await render(request, "support_request.html", status=status, item=found, relationship=relationship,
+                        kinds=KINDS, outcomes=OUTCOMES.get(found["kind"], ("done", "declined")),
+                        errors=errors or {}, values=values or {}, failed=failed)
+
+
 @router.get("/support/requests/{request_id}")
 async def support_request(request: Request, request_id: str) -> Response:
     member = _support(request)
+    return await _request_page(request, api_for(request, member), request_id)
+
+
+@router.post("/support/requests/{request_id}/partner-messages")
+async def contact_partner(request: Request, request_id: str, form: FormData = Depends(checked_form)) -> Response:
+    """Customer service writes to the member's partner on their behalf; Connect emails it."""
+    member = _support(request)
     api = api_for(request, member)
-    found = await api.support_request(request_id)
-    relationship = await api.support_relationship(found["relationship_id"]) if found.get("relationship_id") else None
-    return await render(request, "support_request.html", item=found, relationship=relationship, kinds=KINDS,
-                        outcomes=OUTCOMES.get(found["kind"], ("done", "declined")), errors={})
+    body = text(form, "body")
+    try:
+        await api.contact_partner(request_id, body, idempotency_key(form))
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        return await _request_page(request, api, request_id, status=exc.status, values={"body": body},
+                                   errors=exc.field_errors() or {"": exc.detail}, failed="contact")
+    return redirect(f"/support/requests/{request_id}", "Your message was emailed to the member's partner.", request)
 
 
 @router.post("/support/requests/{request_id}")
@@ -101,9 +126,6 @@ async def resolve(request: Request, request_id: str, form: FormData = Depends(ch
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        found = await api.support_request(request_id)
-        relationship = await api.support_relationship(found["relationship_id"]) if found.get("relationship_id") else None
-        return await render(request, "support_request.html", status=exc.status, item=found, relationship=relationship,
-                            kinds=KINDS, outcomes=OUTCOMES.get(found["kind"], ("done", "declined")),
-                            errors=exc.field_errors() or {"": exc.detail})
+        return await _request_page(request, api, request_id, status=exc.status,
+                                   errors=exc.field_errors() or {"": exc.detail}, failed="resolve")
     return redirect("/support/queue", "The request is resolved and the member has been told.", request)

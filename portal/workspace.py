@@ -26,6 +26,10 @@ TIME_ZONES = [(zone, zone.replace("_", " ")) for zone in (
     "Europe/London", "Europe/Dublin", "Europe/Paris", "UTC", "America/New_York", "Asia/Singapore", "Asia/Dubai",
     "Australia/Sydney")]
 FORM_ERRORS = (409, 412, 422)
+STALE_MEETING = ("The meeting was changed by someone else after you opened this page, so your change was not "
+                 "saved. Here is the meeting as it is now: make your change again if you still want it.")
+STALE_MEETING_CANCEL = ("The meeting was changed by someone else after you opened this page, so it was not "
+                        "cancelled. Here is the meeting as it is now: cancel it again if you still want to.")
 
 
 def _lines(form: FormData, name: str) -> list[str]:
@@ -98,11 +102,12 @@ async def save_learning(request: Request, relationship_id: str, form: FormData =
 async def first_conversation(request: Request, relationship_id: str) -> Response:
     member = signed_in(request)
     api = api_for(request, member)
-    (rel, names), talk, agreement = await gather(_names(request, relationship_id),
-                                                 api.first_conversation(relationship_id), api.agreement(relationship_id))
-    return await render(request, "first_conversation.html", rel=rel, talk=talk, names=names,
-                        agreement=agreement.body if agreement else None, etag=agreement.etag if agreement else "",
-                        errors={}, values=(agreement.body["content"] if agreement else {}))
+    # The first conversation carries the agreement as it stands (its etag included): one call fewer.
+    (rel, names), talk = await gather(_names(request, relationship_id), api.first_conversation(relationship_id))
+    agreement = talk.get("agreement")
+    return await render(request, "first_conversation.html", rel=rel, talk=talk, names=names, agreement=agreement,
+                        etag=agreement["etag"] if agreement else "", errors={},
+                        values=(agreement["content"] if agreement else {}))
 
 
 @router.post("/relationships/{relationship_id}/first-conversation")
@@ -270,14 +275,21 @@ async def change(request: Request, relationship_id: str, meeting_id: str,
     member = signed_in(request)
     api = api_for(request, member)
     body, errors = meeting_body(form, partial=True)
+    stale = False
     if not errors:
-        errors = await _refusals(api.change_meeting(relationship_id, meeting_id, body))
+        try:
+            await api.change_meeting(relationship_id, meeting_id, body, optional(form, "etag"))
+        except ApiError as exc:
+            if exc.status not in FORM_ERRORS:
+                raise
+            stale = exc.status == 412
+            errors = {"": STALE_MEETING} if stale else exc.field_errors() or {"": exc.detail}
     if errors:
-        rel, names = await _names(request, relationship_id)
-        meeting = await api.meeting(relationship_id, meeting_id)
-        return await render(request, "meeting.html", status=422, rel=rel, names=names, meeting=meeting,
-                            values={**meeting_values(meeting), **body, "date": text(form, "date"),
-                                    "time": text(form, "time")}, errors=errors, zones=TIME_ZONES)
+        (rel, names), meeting = await gather(_names(request, relationship_id), api.meeting(relationship_id, meeting_id))
+        typed = {} if stale else {**body, "date": text(form, "date"), "time": text(form, "time")}
+        return await render(request, "meeting.html", status=412 if stale else 422, rel=rel, names=names,
+                            meeting=meeting, values={**meeting_values(meeting), **typed}, errors=errors,
+                            zones=TIME_ZONES)
     return redirect(f"/relationships/{relationship_id}/meetings",
                     "The meeting is changed and your partner has been sent the update.", request)
 
@@ -287,11 +299,13 @@ async def cancel(request: Request, relationship_id: str, meeting_id: str,
                  form: FormData = Depends(checked_form)) -> Response:
     member = signed_in(request)
     try:
-        await api_for(request, member).cancel_meeting(relationship_id, meeting_id, optional(form, "reason"))
+        await api_for(request, member).cancel_meeting(relationship_id, meeting_id, optional(form, "reason"),
+                                                      optional(form, "etag"))
     except ApiError as exc:
         if exc.status not in FORM_ERRORS:
             raise
-        return redirect(f"/relationships/{relationship_id}/meetings/{meeting_id}", exc.detail, request)
+        return redirect(f"/relationships/{relationship_id}/meetings/{meeting_id}",
+                        STALE_MEETING_CANCEL if exc.status == 412 else exc.detail, request)
     return redirect(f"/relationships/{relationship_id}/meetings",
                     "The meeting is cancelled and your partner has been told.", request)
 
@@ -303,11 +317,10 @@ async def cancel(request: Request, relationship_id: str, meeting_id: str,
 async def messages(request: Request, relationship_id: str, cursor: str | None = None) -> Response:
     member = signed_in(request)
     api = api_for(request, member)
-    (rel, names), listing, board = await gather(_names(request, relationship_id),
-                                                api.messages(relationship_id, cursor=cursor),
-                                                api.dashboard(relationship_id))
-    return await render(request, "messages.html", rel=rel, names=names, listing=listing, board=board, errors={},
-                        values={})
+    # The dashboard names the partner and says whether a nudge is allowed: the relationship's
+    # details (proposal, history) are not needed here.
+    listing, board = await gather(api.messages(relationship_id, cursor=cursor), api.dashboard(relationship_id))
+    return await render(request, "messages.html", rel=board, listing=listing, board=board, errors={}, values={})
 
 
 @router.post("/relationships/{relationship_id}/messages")
@@ -320,9 +333,8 @@ async def post_message(request: Request, relationship_id: str, form: FormData = 
     except ApiError as exc:
         if exc.status not in FORM_ERRORS:
             raise
-        rel, names = await _names(request, relationship_id)
-        return await render(request, "messages.html", status=exc.status, rel=rel, names=names,
-                            listing=await api.messages(relationship_id), board=await api.dashboard(relationship_id),
+        listing, board = await gather(api.messages(relationship_id), api.dashboard(relationship_id))
+        return await render(request, "messages.html", status=exc.status, rel=board, listing=listing, board=board,
                             errors=exc.field_errors() or {"": exc.detail}, values={"body": body})
     return redirect(f"/relationships/{relationship_id}/messages", "Your message is sent.", request)
 

@@ -41,12 +41,17 @@ class RelationshipsService:
         self.after_commit = after_commit
         self.idempotency = IdempotencyStore(database, clock)
         self.members = MemberDirectory(self.uow, clock)
-        self.proposals = ProposalsService(self.uow, clock, suggestions, mentors)
-        self.workspace = WorkspaceService(self.uow, clock, self.proposals, connections)
+        self.proposals = ProposalsService(self.uow, clock, suggestions, mentors, reader=self.reader)
+        self.workspace = WorkspaceService(self.uow, clock, self.proposals, connections, reader=self.reader)
         self.account = AccountService(self.uow, database, clock)
 
     def uow(self) -> RelationshipsUnitOfWork:
         return RelationshipsUnitOfWork(self.database, self.outbox, self.clock, self.after_commit)
+
+    def reader(self) -> RelationshipsUnitOfWork:
+        """A unit of work for a use case that only reads (details, lists, the dashboard): on SQLite
+        it takes no write lock, so a page's reads run side by side and never queue behind writers."""
+        return RelationshipsUnitOfWork(self.database, self.outbox, self.clock, read_only=True)
 
     def send_due_reminders(self, now: datetime | None = None, batch_size: int = 500) -> SweepReport:
         """Every timer due at `now` (`connect sweep`), then forget idempotency keys past their retention."""

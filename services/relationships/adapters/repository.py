@@ -356,6 +356,7 @@ class RelationshipsUnitOfWork(SqlUnitOfWork):
         self.session.flush()
 
     def commit(self) -> None:
+        self.refuse_if_read_only()
         self.relationships.flush()
         now = self.clock.now()
         pending = [(event, None) for event in self.collect_new_events()] + self._events

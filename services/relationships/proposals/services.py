@@ -67,8 +67,10 @@ class SweepReport:
 
 class ProposalsService:
     def __init__(self, uow: Callable[[], RelationshipsUnitOfWork], clock: Clock,
-                 suggestions: MentorSuggestions | None = None, mentors: MentorFacts | None = None) -> None:
+                 suggestions: MentorSuggestions | None = None, mentors: MentorFacts | None = None, *,
+                 reader: Callable[[], RelationshipsUnitOfWork] | None = None) -> None:
         self.uow = uow
+        self.reader = reader or uow  # for use cases that only read
         self.clock = clock
         self.suggestions = suggestions
         self.mentors = mentors
@@ -210,8 +212,12 @@ class ProposalsService:
 
     # --- queries -------------------------------------------------------------------------
     def details(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             return self._details(uow, relationship_id, member_id)
+
+    def details_in(self, uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> dict[str, Any]:
+        """`details` inside a unit of work the caller holds (a view that reads more in the same snapshot)."""
+        return self._details(uow, relationship_id, member_id)
 
     def _details(self, uow: RelationshipsUnitOfWork, relationship_id: str, member_id: str) -> dict[str, Any]:
         records = uow.relationships
@@ -266,7 +272,7 @@ class ProposalsService:
                            after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
         """Newest change first; `after` (updated_at, id) continues a listing, and `next_cursor` is
         where the next page starts (the API seals it into an opaque cursor)."""
-        with self.uow() as uow:
+        with self.reader() as uow:
             rows = uow.relationships.page(member_id, role, statuses, after, limit)
             page, more = rows[:limit], len(rows) > limit
             names = uow.members.names({r.mentor_id for r in page} | {r.mentee_id for r in page})

@@ -75,8 +75,10 @@ def agreement_id(relationship_id: str) -> str:
 
 class WorkspaceService:
     def __init__(self, uow: Callable[[], RelationshipsUnitOfWork], clock: Clock, proposals: ProposalsService,
-                 connections: SharedConnections | None = None) -> None:
+                 connections: SharedConnections | None = None, *,
+                 reader: Callable[[], RelationshipsUnitOfWork] | None = None) -> None:
         self.uow = uow
+        self.reader = reader or uow  # for use cases that only read
         self.clock = clock
         self.proposals = proposals
         self.connections = connections
@@ -91,7 +93,7 @@ class WorkspaceService:
     def list_meetings(self, member_id: str, relationship_id: str, after: tuple[datetime, str] | None = None,
                       limit: int = 20) -> dict[str, Any]:
         """In time order from after `after` (starts_at, id); `next_cursor` is where the next page starts."""
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Meetings")
             rows = uow.workspace.meetings([relationship_id], after=after, limit=limit + 1)
@@ -100,7 +102,7 @@ class WorkspaceService:
                 "next_cursor": (page[-1].details.starts_at, page[-1].id) if more else None}
 
     def get_meeting(self, member_id: str, relationship_id: str, meeting_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Meetings")
             return meeting_view(self._meeting(uow, relationship_id, meeting_id))
@@ -153,7 +155,7 @@ class WorkspaceService:
     def list_tools(self, member_id: str, relationship_id: str, kind: ToolKind,
                    after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
         """Oldest first from after `after` (created_at, id); `next_cursor` is where the next page starts."""
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first-conversation tools")
             tools = uow.workspace.tools(relationship_id, kind, after=after, limit=limit + 1)
@@ -170,7 +172,7 @@ class WorkspaceService:
             return self._commit(uow, tool, tool_view(tool), receipt)
 
     def get_tool(self, member_id: str, relationship_id: str, kind: ToolKind, tool_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first-conversation tools")
             tool = self._tool(uow, relationship_id, kind, tool_id)
@@ -197,7 +199,7 @@ class WorkspaceService:
 
     # --- the agreement record and the first conversation ------------------------------------
     def get_agreement(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The agreement record")
             tool = uow.workspace.tool(relationship_id, ToolKind.AGREEMENT, agreement_id(relationship_id))
@@ -223,7 +225,7 @@ class WorkspaceService:
                                      "amend.") from exc
 
     def first_conversation(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             rel, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("The first conversation")
             tools = uow.workspace.tools(relationship_id)
@@ -240,7 +242,7 @@ class WorkspaceService:
 
     # --- learning outcomes (private to each party) ----------------------------------------------
     def get_learning_outcomes(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        with self.uow() as uow:
+        with self.reader() as uow:
             _, parties = self._load(uow, member_id, relationship_id, lock=False)
             parties.require_readable("Learning outcomes")
             note = uow.workspace.learning_note(relationship_id, member_id)
@@ -262,16 +264,20 @@ class WorkspaceService:
     def list_messages(self, member_id: str, relationship_id: str, before: tuple[datetime, str] | None,
                       limit: int) -> dict[str, Any]:
         """Newest first, from `before` (sent_at, id) on; the messages to me on the page returned are
-        marked read. `next_cursor` is where the next page starts (the API seals it)."""
-        with self.uow() as uow:
+        marked read. `next_cursor` is where the next page starts (the API seals it).
+        A page with nothing new to me is only read: no write transaction, no write lock."""
+        with self.reader() as uow:
             self._load(uow, member_id, relationship_id, lock=False)
             rows = uow.workspace.messages_page(relationship_id, before, limit)
             page, more = rows[:limit], len(rows) > limit
             now = self.clock.now()
             unread_here = [r.id for r in page if r.recipient_id == member_id and r.read_at is None]
-            uow.workspace.mark_read(unread_here, member_id, now)
             unread = uow.workspace.unread_counts(member_id, [relationship_id]).get(relationship_id, 0)
-            uow.commit()
+        if unread_here:
+            with self.uow() as uow:
+                uow.workspace.mark_read(unread_here, member_id, now)
+                unread = uow.workspace.unread_counts(member_id, [relationship_id]).get(relationship_id, 0)
+                uow.commit()
         items = [_message_view(r, member_id) for r in page]
         for item in items:
             if item["id"] in unread_here:
@@ -319,19 +325,24 @@ class WorkspaceService:
         view to merge into its items (`GET /v1/dashboard` does)."""
         if not relationship_ids:
             return {}
+        with self.reader() as uow:
+            return self._dashboard_fields(uow, member_id, relationship_ids)[0]
+
+    def _dashboard_fields(self, uow: RelationshipsUnitOfWork, member_id: str, relationship_ids: list[str]
+                          ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], datetime]]:
+        """`dashboard_fields`, and when each party of each relationship was last active."""
         now = self.clock.now()
-        with self.uow() as uow:
-            workspace = uow.workspace
-            rows = [r for r in uow.relationships.parties_of(relationship_ids)
-                    if member_id in (r.mentor_id, r.mentee_id)]
-            ids = [r.id for r in rows]
-            unread = workspace.unread_counts(member_id, ids)
-            active = workspace.last_active_many(ids)
-            nudged = workspace.last_nudges(ids)
-            upcoming: dict[str, Meeting] = {}
-            for meeting in workspace.meetings(ids, scheduled_only=True, starting_after=now):
-                if meeting.relationship_id not in upcoming:
-                    upcoming[meeting.relationship_id] = meeting
+        workspace = uow.workspace
+        rows = [r for r in uow.relationships.parties_of(relationship_ids)
+                if member_id in (r.mentor_id, r.mentee_id)]
+        ids = [r.id for r in rows]
+        unread = workspace.unread_counts(member_id, ids)
+        active = workspace.last_active_many(ids)
+        nudged = workspace.last_nudges(ids)
+        upcoming: dict[str, Meeting] = {}
+        for meeting in workspace.meetings(ids, scheduled_only=True, starting_after=now):
+            if meeting.relationship_id not in upcoming:
+                upcoming[meeting.relationship_id] = meeting
         fields: dict[str, dict[str, Any]] = {}
         for row in rows:
             accepted_at = utc(row.accepted_at) if row.accepted_at else None
@@ -351,17 +362,19 @@ class WorkspaceService:
                 "partner_last_active_at": iso(partner_active),
                 "can_nudge": refusal is None,
             }
-        return fields
+        return fields, active
 
     def relationship_dashboard(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        view = self.proposals.details(member_id, relationship_id)
-        extra = self.dashboard_fields(member_id, [relationship_id]).get(relationship_id, {})
+        """One relationship's dashboard, read in one transaction (one snapshot, one pass over the
+        parties' activity for both the partner's last activity and the relationship's)."""
+        with self.reader() as uow:
+            view = self.proposals.details_in(uow, member_id, relationship_id)
+            fields, active = self._dashboard_fields(uow, member_id, [relationship_id])
         keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
-        with self.uow() as uow:
-            active = uow.workspace.last_activity([relationship_id]).values()
-        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *active])
+        activity = [at for (rel_id, _member), at in active.items() if rel_id == relationship_id]
+        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *activity])
         return {**{k: view[k] for k in keep if k in view}, "proposal_summary": first_line(view["proposal"]["message"]),
-                "last_activity_at": iso(last), **extra}
+                "last_activity_at": iso(last), **fields.get(relationship_id, {})}
 
     def my_dashboard(self, member_id: str, **filters: Any) -> dict[str, Any]:
         listing = self.proposals.list_relationships(member_id, **filters)

@@ -9,6 +9,7 @@ from) are made through the public API.
 from __future__ import annotations
 
 import re
+import time
 
 from tests.integration.portal.conftest import body_text, through
 
@@ -149,6 +150,11 @@ def test_send_a_connection_request_and_the_mentor_accepts(browse, site):
     # Back in the search results, the mentor is marked as already in touch.
     page = me.go("/search?run=1&text=lanternfish")
     assert "You are already in touch: your relationship is pending" in page.locator(".result").first.inner_text()
+    # And so is their profile page, which offers no second request.
+    through(page.get_by_role("link", name=mentor.name, exact=True))
+    assert f"You are already in touch with {mentor.name}: your relationship is pending" in me.text()
+    assert page.get_by_role("button", name="Send connection request").count() == 0
+    me.check("mentor-profile-in-touch")
 
     them = browse("mentor")
     them.sign_in(mentor)
@@ -166,6 +172,19 @@ def test_send_a_connection_request_and_the_mentor_accepts(browse, site):
     # The link in the email opens the same relationship for the mentor.
     page.goto(relationship_link.group(0))
     assert page.locator("h1").inner_text() == f"Proposal from {mentee.name}"
+    # The mentee's Notifications say what the emails said, newest first, and lead to the same pages.
+    page = me.go("/notifications")
+    accepted = f"{mentor.name} accepted your mentoring proposal"
+    deadline = time.monotonic() + 15
+    while accepted not in me.text() and time.monotonic() < deadline:  # the feed's consumer may lag the email's
+        time.sleep(0.2)
+        page.reload()
+    assert page.locator(".notifications li").first.inner_text().startswith("New")
+    me.check("notifications")
+    me.submit("Mark all as read")
+    assert "Every notification is marked read" in me.flash() and "0 unread" in me.text()
+    through(page.get_by_role("link", name=accepted))
+    assert page.url.endswith(f"/relationships/{relationship_link.group(0).rsplit('/', 1)[1]}/dashboard")
 
 
 def test_edit_details_of_a_proposal(browse, site):
@@ -314,6 +333,19 @@ def test_meetings_arrange_change_cancel(browse, site):
     assert any(part.get_content_type() == "text/calendar" for part in invitation.walk())
     through(page.get_by_role("link", name=re.compile("Change or cancel")))
     me.check("meeting")
+    # The mentor changes the agenda while the mentee has the page open: the mentee's change is
+    # refused with a message (not an error page) and the meeting as it now is.
+    meeting_id = page.url.rsplit("/", 1)[1]
+    with site.api(mentor) as api:
+        changed = api.patch(f"/v1/relationships/{relationship}/meetings/{meeting_id}",
+                            json={"agenda": "Exam plan and revision timetable"})
+        assert changed.status_code == 200, changed.text
+    page.get_by_label("Start time").fill("15:00")
+    me.submit("Save changes")
+    assert "The meeting was changed by someone else after you opened this page" in me.text()
+    assert page.get_by_label("Agenda").input_value() == "Exam plan and revision timetable"
+    assert page.get_by_label("Start time").input_value() == "14:30"
+    me.check("meeting-changed-meanwhile")
     page.get_by_label("Start time").fill("15:00")
     me.submit("Save changes")
     assert "The meeting is changed" in me.flash()
@@ -406,6 +438,21 @@ def test_new_member_becomes_mentee_then_also_mentor(browse, site):
     me.submit("Save profile")
     assert "you are now using your mentor account" in me.flash()
     assert page.get_by_role("button", name="Switch to mentee account").is_visible()
+    # The profile form open in two tabs: the second save would overwrite the first, so it is refused.
+    page = me.go("/profile/mentor/edit")
+    other_tab = me.context.new_page()
+    other_tab.goto(site.base + "/profile/mentor/edit")
+    other_tab.get_by_label("Headline").fill("Underwriter, eleven years in property")
+    through(other_tab.get_by_role("button", name="Save profile"))
+    other_tab.close()
+    page.get_by_label("Headline").fill("Property underwriter")
+    me.submit("Save profile")
+    assert "Your profile was changed somewhere else" in me.text()
+    assert page.get_by_label("Headline").input_value() == "Underwriter, eleven years in property"
+    me.check("mentor-profile-changed-meanwhile")
+    page.get_by_label("Headline").fill("Property underwriter")
+    me.submit("Save profile")
+    assert "Your profile is saved" in me.flash()
 
 
 def test_delete_account(browse, site):
@@ -475,8 +522,16 @@ def test_support_request_worked_by_customer_service(browse, site):
     assert "My mentor has not replied for a month." in desk.text()
     assert "Messages 1" in desk.text()
     assert "private words" not in page.content()  # customer service never sees what members wrote
-    assert "Not available in the portal yet" in desk.text()
+    assert f"{mentor.name}, {mentor.email}" in desk.text()  # the partner, shown to customer service only
     desk.check("support-request")
+    # Customer service writes to the mentor on the mentee's behalf; Connect emails it to them.
+    page.get_by_label(f"Message to {mentor.name}").fill("Your mentee would like to hear from you this week.")
+    desk.submit("Send to the partner")
+    assert "Your message was emailed to the member's partner" in desk.flash()
+    assert "Your mentee would like to hear from you this week." in desk.text()
+    written = site.mail(mentor, "A message from Connect customer service")
+    assert mentee.name in str(written["Subject"])
+    assert "Your mentee would like to hear from you this week." in body_text(written)
     page.get_by_label("Done").check()
     page.get_by_label("Note to the member (optional)").fill("We have emailed your mentor.")
     desk.submit("Resolve")
