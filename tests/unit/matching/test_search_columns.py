@@ -17,7 +17,8 @@ from services.matching.adapters.search_columns import BitLayout, Columns
 from services.matching.adapters.search_embedded import EmbeddedSearchIndex, build_schema, to_document
 from schemas import taxonomy
 from services.matching.domain.profiles import Location, MentorProfile, index_document
-from services.matching.domain.search import CRITERIA, build_search
+from services.matching.domain import meaning
+from services.matching.domain.search import CRITERIA, Meaning, build_search
 
 VOCABULARY_OF = {spec.name: spec.vocabulary for spec in CRITERIA.values() if spec.vocabulary is not None}
 POOLS = {name: sorted(taxonomy.ids(vocabulary)) for name, vocabulary in VOCABULARY_OF.items()}
@@ -36,9 +37,9 @@ def _pick(rng: random.Random, pool: list[str], most: int) -> list[str]:
     return rng.sample(pool, rng.randint(0, most))
 
 
-def _doc(rng: random.Random, member_id: str) -> dict:
+def _doc(rng: random.Random, member_id: str, headline: str = "Mentor", bio: str = "") -> dict:
     profile = MentorProfile(
-        headline="Mentor", bio="", expertise=_pick(rng, POOLS["expertise"], 3), sectors=_pick(rng, POOLS["sectors"], 2),
+        headline=headline, bio=bio, expertise=_pick(rng, POOLS["expertise"], 3), sectors=_pick(rng, POOLS["sectors"], 2),
         career_stage=rng.choice([None, *POOLS["career_stage"]]), years_experience=rng.choice([None, 0, 3, 10, 25]),
         qualifications=_pick(rng, POOLS["qualifications"], 2),
         languages=(["en"] if rng.random() < 0.9 else []) + _pick(rng, OTHER_LANGUAGES, 2),
@@ -188,4 +189,78 @@ def test_a_value_the_saved_layout_does_not_know_goes_to_the_engine(tmp_path, mon
     english = {"criteria": {"languages": ["en"], "sectors": POOLS["sectors"][:1]}, "size": 10}
     assert _walk(index, english, monkeypatch, columns=True) == _walk(index, english, monkeypatch, columns=False)
     assert answered[0] > 0
+    index.close()
+
+
+WORDS = ["claims", "fraud", "leadership", "board", "confidence", "broking", "audit", "team", "career", "risk"]
+
+
+def _worded_doc(rng: random.Random, np_rng, member_id: str, topics) -> dict:
+    doc = _doc(rng, member_id, headline=" ".join(rng.sample(WORDS, rng.randint(0, 2))) or "Mentor",
+               bio=" ".join(rng.sample(WORDS, rng.randint(0, 4))))
+    # Vectors near one of a few topics, so the similarities to a need spread over the bonus's range.
+    doc["vector"] = meaning.quantise(topics[rng.randrange(len(topics))] + np_rng.normal(0, 0.8, topics.shape[1]))[0]
+    return doc
+
+
+def test_words_with_a_need_walk_the_same_pages_through_the_columns_as_through_the_engine(tmp_path, monkeypatch):
+    """Searches with words and a need: the columns know every part of the score but the words',
+    and ask the engine for the words of the mentors that can still reach the page; the engine
+    path ranks by criteria and words and adds the semantic bonus.  Same pages, scores, totals."""
+    import numpy as np
+
+    from services.matching.adapters.search_vectors import VectorSpace
+
+    rng, np_rng = random.Random(20261129), np.random.default_rng(29)
+    topics = np_rng.normal(0, 1, (4, 32))
+    member_ids = _ids(rng)
+    docs = {member_id: _worded_doc(rng, np_rng, member_id, topics) for member_id in member_ids}
+    index = EmbeddedSearchIndex(tmp_path, "words", space=VectorSpace("test-model", 32))
+    build = index.begin_build()
+    build.add(docs[m] for m in member_ids[:260])
+    build.swap(datetime.now(timezone.utc))
+    index.upsert(docs[m] for m in member_ids[260:])  # a second segment
+    index.delete(member_ids[:12])
+
+    calls = [0]
+    words_with_meaning = EmbeddedSearchIndex._words_with_meaning
+
+    def counted(self, *args):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return words_with_meaning(self, *args)
+
+    monkeypatch.setattr(EmbeddedSearchIndex, "_words_with_meaning", counted)
+    monkeypatch.setattr(search_embedded, "WORDS_FIRST_FETCH", 3)  # widen, and stop before the end
+    fetches, required = [0], [0]
+    row_numbers, required_criteria = Columns.row_numbers, EmbeddedSearchIndex._required_criteria
+
+    def fetched(self, addresses):  # type: ignore[no-untyped-def]
+        fetches[0] += 1
+        return row_numbers(self, addresses)
+
+    def requiring(*args):  # type: ignore[no-untyped-def]
+        found = required_criteria(*args)
+        required[0] += bool(found)
+        return found
+
+    monkeypatch.setattr(Columns, "row_numbers", fetched)
+    monkeypatch.setattr(EmbeddedSearchIndex, "_required_criteria", staticmethod(requiring))
+    walked = 0
+    for n in range(25):
+        spec = _spec(rng, member_ids)
+        spec["criteria"] = dict(list(spec["criteria"].items())[:rng.choice([0, 0, 1, 3])])
+        spec["weights"] = {k: v for k, v in spec["weights"].items() if k in spec["criteria"]}
+        spec["text"] = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+        need = topics[rng.randrange(len(topics))] + np_rng.normal(0, 0.8, 32)
+        spec["meaning"] = Meaning(vector=meaning.quantise(need)[0], source="text", model_id="test-model")
+        before = calls[0]
+        expected = _walk(index, spec, monkeypatch, columns=False)
+        assert calls[0] == before
+        got = _walk(index, spec, monkeypatch, columns=True)
+        assert calls[0] == before + len(got)
+        assert got == expected, spec
+        walked += len(got)
+    assert walked > 60
+    assert fetches[0] > calls[0]  # some searches widened their fetch
+    assert required[0] > 0  # and some asked only for the words of mentors meeting a criterion
     index.close()
