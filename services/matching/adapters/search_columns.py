@@ -22,6 +22,8 @@ import functools
 import itertools
 import json
 import math
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -38,6 +40,8 @@ _WORD = (1 << WORD_BITS) - 1
 YEARS_FIELD = "years_experience"
 _MAX_UNITS = np.iinfo(np.uint16).max  # base scores in weight steps, plus one for "listed"
 T = TypeVar("T")
+# Rows of query words kept per generation (`Columns.term_rows`): 8 bytes each, 32 MiB at most.
+TERM_ROWS_KEPT = 4_000_000
 
 
 def id_key(member_id: str) -> int:
@@ -125,8 +129,9 @@ class Columns:
     come from the same generation."""
 
     def __init__(self, searcher: tantivy.Searcher, layout: BitLayout, generation: int,
-                 vectors: bool = False) -> None:
+                 schema: tantivy.Schema | None = None, vectors: bool = False) -> None:
         self.searcher = searcher
+        self.schema = schema
         self.layout = layout
         self.generation = generation
         alive = searcher.num_docs
@@ -151,6 +156,9 @@ class Columns:
         # Each row's 1-based row in the version's vector file (0: no vector).
         self.vector_rows = column("vector_row", np.int64) if vectors else np.zeros(len(self), dtype=np.int64)
         self.max_vector_row = int(self.vector_rows.max()) if len(self) else 0
+        self._term_rows: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._term_row_count = 0
+        self._term_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.addresses)
@@ -237,6 +245,30 @@ class Columns:
         missing = np.flatnonzero(rows < 0)
         if len(missing):
             rows[missing] = self._rows_by_address([addresses[i] for i in missing])
+        return rows
+
+    def term_rows(self, field: str, token: str) -> np.ndarray:
+        """The rows whose `field` holds the (analysed) `token`.  Kept for this generation, as
+        Lucene's query cache keeps a filter's documents: a common word's rows cost one engine
+        search (tens of thousands of hits) the first time, a lookup after."""
+        key = (field, token)
+        with self._term_lock:
+            rows = self._term_rows.get(key)
+            if rows is not None:
+                self._term_rows.move_to_end(key)
+                return rows
+        assert self.schema is not None
+        query = tantivy.Query.term_query(self.schema, field, token, index_option="freq")
+        limit = max(1, min(self.searcher.doc_freq(field, token), self.searcher.num_docs)) + 1
+        hits = self.searcher.search(query, limit=limit, count=False).hits
+        rows = self.row_numbers([address for _score, address in hits])
+        with self._term_lock:  # a race asks the engine twice, harmlessly
+            if key not in self._term_rows:
+                self._term_row_count += len(rows)
+            self._term_rows[key] = rows
+            while self._term_row_count > TERM_ROWS_KEPT and len(self._term_rows) > 1:
+                _key, dropped = self._term_rows.popitem(last=False)
+                self._term_row_count -= len(dropped)
         return rows
 
     @functools.cached_property

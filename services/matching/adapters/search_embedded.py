@@ -34,7 +34,6 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from operator import itemgetter
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -53,9 +52,6 @@ log = logging.getLogger(__name__)
 
 # Off only in tests, to compare the columns with the engine path on the same index.
 USE_COLUMNS = True
-# How many mentors sharing a word a search with words and a need first asks for (widened 8-fold
-# until nothing unfetched could reach the page); small in tests, to walk the widening.
-WORDS_FIRST_FETCH = 512
 
 KEYWORD_FIELDS = ("expertise", "sectors", "career_stage", "qualifications", "languages", "interaction_modes",
                   "region", "country", "employer", "interests")
@@ -470,74 +466,25 @@ class EmbeddedSearchIndex:
 
     def _words_with_meaning(self, opened: _Opened, columns: Columns, query: SearchQuery, bonus: np.ndarray,
                             near: np.ndarray, passing: np.ndarray) -> tuple[list[tuple[float, Any]], int, bool]:
-        """A search with words and a need whose criteria the columns answer.
+        """A search with words and a need whose criteria the columns answer: the columns rank,
+        with each mentor's words' part made from the rows of each query word in each text
+        field (`Columns.term_rows`), as the engine scores it: per word its best field's boost.
 
-        Every part of a mentor's score but the words' is known from the columns and the
-        scan ("known"); the engine is asked only for the words' part, best first, and the
-        fetch widens until no mentor left unfetched could reach the page: the wanted-th
-        final score so far beats every unfetched mentor's known part plus the last words'
-        score fetched.  Ranking by the words first and adding the bonus after (the engine
-        path) had to fetch every mentor sharing a common word, as the bonus can be as large
-        as the words' part."""
-        searcher = columns.searcher
-        criteria_part = columns.criteria_scores(query)
-        known = criteria_part + columns.nudges(query) + bonus
-        known_listed = ((criteria_part > 0) | near) & passing
-        wanted = query.size + 1
-        cursor = query.cursor
-        words = compile_query(query, opened.schema, nudge=False, criteria=False)
-        required = self._required_criteria(query, known, known_listed, passing, criteria_part, wanted)
-        if required:  # only mentors meeting these can reach the page: ask for no others' words
-            words = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, words)]
-                + [(tantivy.Occur.Must, tantivy.Query.const_score_query(_criterion_query(opened.schema, c), 0.0))
-                   for c in required])
+        The engine path ranked by the words and added the bonus after; as the bonus can be as
+        large as the words' part, it had to fetch every mentor sharing a common word."""
         lexical = np.zeros(len(columns))
         worded = np.zeros(len(columns), dtype=bool)
-        ceiling = searcher.num_docs + 1
-        limit = min(max(WORDS_FIRST_FETCH, ((cursor.returned if cursor else 0) + wanted) * 4), ceiling)
-        while True:
-            hits = searcher.search(words, limit=limit, count=False).hits
-            rows = columns.row_numbers(list(map(itemgetter(1), hits)))
-            lexical[rows] = np.fromiter(map(itemgetter(0), hits), dtype=np.float64, count=len(hits))
-            worded[rows] = True
-            exhausted = len(hits) < limit
-            if exhausted:
-                break
-            finals = known + lexical
-            listed = known_listed | worded  # the words query holds the filters and exclusions
-            if cursor is not None:
-                listed &= columns.after(cursor, finals, listed)
-            if np.count_nonzero(listed) >= wanted:
-                wanted_th = np.partition(finals[listed], -wanted)[-wanted]
-                unfetched = passing & ~worded
-                if not unfetched.any() or float(known[unfetched].max()) + hits[-1][0] < wanted_th:
-                    break
-            limit = min(limit * 8, ceiling)
-        page, total, more = columns.search_with_meaning(query, bonus, near, passing, lexical, worded)
-        if required or not exhausted:  # those sharing a word, neither near nor meeting a criterion, counted
-            others = [(tantivy.Occur.Must, compile_query(query, opened.schema, nudge=False, criteria=False))]
-            others += [(tantivy.Occur.MustNot, _criterion_query(opened.schema, c)) for c in query.criteria]
-            if near.any():
-                others.append((tantivy.Occur.MustNot, tantivy.Query.term_set_query(
-                    opened.schema, "member_id", [columns.member_id(int(row)) for row in np.flatnonzero(near)])))
-            total = int(np.count_nonzero(known_listed)) + searcher.search(
-                tantivy.Query.boolean_query(others), limit=1, count=True).count
-        return page, total, more
-
-    @staticmethod
-    def _required_criteria(query: SearchQuery, known: np.ndarray, known_listed: np.ndarray, passing: np.ndarray,
-                           criteria_part: np.ndarray, wanted: int) -> list[Criterion]:
-        """Criteria a mentor must meet to reach the first page: the wanted-th best known part
-        among those listed without their words is a floor of the page; a mentor without
-        criterion c has at most (total weight − weight of c) + the largest nudge and bonus +
-        the words' most, and when that is below the floor, c is required.  None after a
-        cursor (the floor would have to be known to lie after it)."""
-        if query.cursor is not None or not query.criteria or np.count_nonzero(known_listed) < wanted:
-            return []
-        floor = float(np.partition(known[known_listed], -wanted)[-wanted])
-        most_else = float((known - criteria_part)[passing].max()) + query.lexical_max
-        return [c for c in query.criteria if query.total_weight - c.weight + most_else < floor]
+        for word_clauses in query.text_clauses():
+            tokens = _ANALYZER.analyze(word_clauses[0].term)  # one word, the same in every field
+            if not tokens:
+                continue
+            best = np.zeros(len(columns))
+            for clause in word_clauses:
+                rows = columns.term_rows(clause.field, tokens[0])
+                best[rows] = np.maximum(best[rows], clause.boost)
+                worded[rows] = True
+            lexical += best
+        return columns.search_with_meaning(query, bonus, near, passing, lexical, worded)
 
     def _passing(self, opened: _Opened, columns: Columns, query: SearchQuery) -> np.ndarray:
         """Per row: meets every hard filter and is not excluded."""
@@ -569,7 +516,7 @@ class EmbeddedSearchIndex:
             began = time.perf_counter()
             # The generation is read before the searcher: columns newer than their number
             # are only rebuilt once more, never older ones kept.
-            columns = Columns(opened.index.searcher(), opened.layout, generation,
+            columns = Columns(opened.index.searcher(), opened.layout, generation, opened.schema,
                               vectors=opened.space is not None)
             opened.columns = columns
         finally:

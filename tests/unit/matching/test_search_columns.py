@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 import tantivy
 
-from services.matching.adapters import search_embedded
+from services.matching.adapters import search_columns, search_embedded
 from services.matching.adapters.search_columns import BitLayout, Columns
 from services.matching.adapters.search_embedded import EmbeddedSearchIndex, build_schema, to_document
 from schemas import taxonomy
@@ -204,9 +204,9 @@ def _worded_doc(rng: random.Random, np_rng, member_id: str, topics) -> dict:
 
 
 def test_words_with_a_need_walk_the_same_pages_through_the_columns_as_through_the_engine(tmp_path, monkeypatch):
-    """Searches with words and a need: the columns know every part of the score but the words',
-    and ask the engine for the words of the mentors that can still reach the page; the engine
-    path ranks by criteria and words and adds the semantic bonus.  Same pages, scores, totals."""
+    """Searches with words and a need: the columns rank, with the words' part made from each
+    word's rows; the engine path ranks by criteria and words and adds the semantic bonus.
+    Same pages, scores, totals."""
     import numpy as np
 
     from services.matching.adapters.search_vectors import VectorSpace
@@ -230,21 +230,7 @@ def test_words_with_a_need_walk_the_same_pages_through_the_columns_as_through_th
         return words_with_meaning(self, *args)
 
     monkeypatch.setattr(EmbeddedSearchIndex, "_words_with_meaning", counted)
-    monkeypatch.setattr(search_embedded, "WORDS_FIRST_FETCH", 3)  # widen, and stop before the end
-    fetches, required = [0], [0]
-    row_numbers, required_criteria = Columns.row_numbers, EmbeddedSearchIndex._required_criteria
-
-    def fetched(self, addresses):  # type: ignore[no-untyped-def]
-        fetches[0] += 1
-        return row_numbers(self, addresses)
-
-    def requiring(*args):  # type: ignore[no-untyped-def]
-        found = required_criteria(*args)
-        required[0] += bool(found)
-        return found
-
-    monkeypatch.setattr(Columns, "row_numbers", fetched)
-    monkeypatch.setattr(EmbeddedSearchIndex, "_required_criteria", staticmethod(requiring))
+    monkeypatch.setattr(search_columns, "TERM_ROWS_KEPT", 150)  # words' rows dropped and asked for again
     walked = 0
     for n in range(25):
         spec = _spec(rng, member_ids)
@@ -260,7 +246,9 @@ def test_words_with_a_need_walk_the_same_pages_through_the_columns_as_through_th
         assert calls[0] == before + len(got)
         assert got == expected, spec
         walked += len(got)
+        if n == 12:  # a change between searches: the next ones use a new generation's rows of words
+            changed = rng.sample(member_ids, 6)
+            index.upsert(_worded_doc(rng, np_rng, member_id, topics) for member_id in changed[:4])
+            index.delete(changed[4:])
     assert walked > 60
-    assert fetches[0] > calls[0]  # some searches widened their fetch
-    assert required[0] > 0  # and some asked only for the words of mentors meeting a criterion
     index.close()
