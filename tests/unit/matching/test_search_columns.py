@@ -79,6 +79,19 @@ def _walk(index: EmbeddedSearchIndex, spec: dict, monkeypatch: pytest.MonkeyPatc
         assert len(pages) <= 400, "the cursors do not lead to the end"
 
 
+def _same_walk_both_ways(index: EmbeddedSearchIndex, spec: dict, monkeypatch: pytest.MonkeyPatch,
+                         columns_calls: list[int]) -> int:
+    """Walk the search through the engine, then the columns (counted by `columns_calls`): the
+    same pages.  Returns how many pages."""
+    before = columns_calls[0]
+    expected = _walk(index, spec, monkeypatch, columns=False)
+    assert columns_calls[0] == before
+    got = _walk(index, spec, monkeypatch, columns=True)
+    assert columns_calls[0] == before + len(got)
+    assert got == expected, spec
+    return len(got)
+
+
 @pytest.fixture
 def answered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many searches the columns answered."""
@@ -122,13 +135,7 @@ def test_the_columns_walk_the_same_pages_as_the_engine(tmp_path, monkeypatch, an
         spec = _spec(rng, member_ids)
         query = build_search(**spec)
         assert index._current().layout.answers(query), spec
-        before = answered[0]
-        expected = _walk(index, spec, monkeypatch, columns=False)
-        assert answered[0] == before
-        got = _walk(index, spec, monkeypatch, columns=True)
-        assert answered[0] == before + len(got)
-        assert got == expected, spec
-        walked += len(got)
+        walked += _same_walk_both_ways(index, spec, monkeypatch, answered)
     assert walked > 400  # many pages, so many cursors were followed
     index.close()
 
@@ -239,13 +246,7 @@ def test_words_with_a_need_walk_the_same_pages_through_the_columns_as_through_th
         spec["text"] = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
         need = topics[rng.randrange(len(topics))] + np_rng.normal(0, 0.8, 32)
         spec["meaning"] = Meaning(vector=meaning.quantise(need)[0], source="text", model_id="test-model")
-        before = calls[0]
-        expected = _walk(index, spec, monkeypatch, columns=False)
-        assert calls[0] == before
-        got = _walk(index, spec, monkeypatch, columns=True)
-        assert calls[0] == before + len(got)
-        assert got == expected, spec
-        walked += len(got)
+        walked += _same_walk_both_ways(index, spec, monkeypatch, calls)
         if n == 12:  # a change between searches: the next ones use a new generation's rows of words
             changed = rng.sample(member_ids, 6)
             index.upsert(_worded_doc(rng, np_rng, member_id, topics) for member_id in changed[:4])
