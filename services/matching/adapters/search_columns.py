@@ -22,6 +22,8 @@ import functools
 import itertools
 import json
 import math
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -38,6 +40,8 @@ _WORD = (1 << WORD_BITS) - 1
 YEARS_FIELD = "years_experience"
 _MAX_UNITS = np.iinfo(np.uint16).max  # base scores in weight steps, plus one for "listed"
 T = TypeVar("T")
+# Rows of query words kept per generation (`Columns.term_rows`): 8 bytes each, 32 MiB at most.
+TERM_ROWS_KEPT = 4_000_000
 
 
 def id_key(member_id: str) -> int:
@@ -125,8 +129,9 @@ class Columns:
     come from the same generation."""
 
     def __init__(self, searcher: tantivy.Searcher, layout: BitLayout, generation: int,
-                 vectors: bool = False) -> None:
+                 schema: tantivy.Schema | None = None, vectors: bool = False) -> None:
         self.searcher = searcher
+        self.schema = schema
         self.layout = layout
         self.generation = generation
         alive = searcher.num_docs
@@ -151,6 +156,9 @@ class Columns:
         # Each row's 1-based row in the version's vector file (0: no vector).
         self.vector_rows = column("vector_row", np.int64) if vectors else np.zeros(len(self), dtype=np.int64)
         self.max_vector_row = int(self.vector_rows.max()) if len(self) else 0
+        self._term_rows: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._term_row_count = 0
+        self._term_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.addresses)
@@ -222,37 +230,119 @@ class Columns:
 
     def rows_at(self, addresses: list[Any]) -> np.ndarray:
         """Mask of the rows at these addresses (of this generation's searcher)."""
-        if not hasattr(self, "_row_of"):
-            self._row_of = {(a.segment_ord, a.doc): row for row, a in enumerate(self.addresses)}
         mask = np.zeros(len(self), dtype=bool)
-        mask[[self._row_of[(a.segment_ord, a.doc)] for a in addresses]] = True
+        mask[self.row_numbers(addresses)] = True
         return mask
+
+    def row_numbers(self, addresses: list[Any]) -> np.ndarray:
+        """The row of each address (of this generation's searcher).  One fast-field read and one
+        table lookup for documents with a vector (each names its own vector row); by segment and
+        doc id for the others."""
+        rows = np.full(len(addresses), -1, dtype=np.int64)
+        if self.max_vector_row:
+            vector_rows = np.array(self.searcher.fast_field_values("vector_row", addresses), dtype=np.int64)
+            rows = self._row_of_vector_row[vector_rows]
+        missing = np.flatnonzero(rows < 0)
+        if len(missing):
+            rows[missing] = self._rows_by_address([addresses[i] for i in missing])
+        return rows
+
+    def term_rows(self, field: str, token: str) -> np.ndarray:
+        """The rows whose `field` holds the (analysed) `token`.  Kept for this generation, as
+        Lucene's query cache keeps a filter's documents: a common word's rows cost one engine
+        search (tens of thousands of hits) the first time, a lookup after."""
+        key = (field, token)
+        with self._term_lock:
+            rows = self._term_rows.get(key)
+            if rows is not None:
+                self._term_rows.move_to_end(key)
+                return rows
+        assert self.schema is not None
+        query = tantivy.Query.term_query(self.schema, field, token, index_option="freq")
+        limit = max(1, min(self.searcher.doc_freq(field, token), self.searcher.num_docs)) + 1
+        hits = self.searcher.search(query, limit=limit, count=False).hits
+        rows = self.row_numbers([address for _score, address in hits])
+        with self._term_lock:  # a race asks the engine twice, harmlessly
+            if key not in self._term_rows:
+                self._term_row_count += len(rows)
+            self._term_rows[key] = rows
+            while self._term_row_count > TERM_ROWS_KEPT and len(self._term_rows) > 1:
+                _key, dropped = self._term_rows.popitem(last=False)
+                self._term_row_count -= len(dropped)
+        return rows
+
+    @functools.cached_property
+    def _row_of_vector_row(self) -> np.ndarray:
+        """Vector row -> row (-1: none); a live document's vector row is its own."""
+        table = np.full(self.max_vector_row + 1, -1, dtype=np.int64)
+        with_vector = np.flatnonzero(self.vector_rows > 0)
+        table[self.vector_rows[with_vector]] = with_vector
+        return table
+
+    def _rows_by_address(self, addresses: list[Any]) -> np.ndarray:
+        segments = np.fromiter((a.segment_ord for a in addresses), dtype=np.int64, count=len(addresses))
+        docs = np.fromiter((a.doc for a in addresses), dtype=np.int64, count=len(addresses))
+        rows = np.empty(len(addresses), dtype=np.int64)
+        for segment in np.unique(segments):
+            here = segments == segment
+            rows[here] = self._row_tables[int(segment)][docs[here]]
+        return rows
+
+    @functools.cached_property
+    def _row_tables(self) -> dict[int, np.ndarray]:
+        """Per segment, doc id -> row (-1: deleted).  Made on first use (a race makes it twice, harmlessly)."""
+        segments = np.fromiter((a.segment_ord for a in self.addresses), dtype=np.int64, count=len(self))
+        docs = np.fromiter((a.doc for a in self.addresses), dtype=np.int64, count=len(self))
+        tables = {}
+        for segment in np.unique(segments):
+            here = np.flatnonzero(segments == segment)
+            table = np.full(int(docs[here].max()) + 1, -1, dtype=np.int64)
+            table[docs[here]] = here
+            tables[int(segment)] = table
+        return tables
 
     def rows_of(self, member_ids: tuple[str, ...]) -> list[int]:
         return self._rows_of(member_ids)
 
-    def search_with_meaning(self, query: SearchQuery, bonus: np.ndarray, near: np.ndarray,
-                            passing: np.ndarray) -> tuple[list[tuple[float, Any]], int, bool]:
-        """`search` for a query with a need and no words: listed rows meet a criterion or are
-        `near`; final = met weights + nudge + semantic bonus, every part exact."""
+    def criteria_scores(self, query: SearchQuery) -> np.ndarray:
+        """Per row, the sum of the weights of the criteria it meets (exact: weights are dyadic)."""
         base = np.zeros(len(self))
         for criterion in query.criteria:
             base += self._met(criterion) * criterion.weight
+        return base
+
+    def nudges(self, query: SearchQuery) -> np.ndarray:
+        """Per row, the load nudge."""
+        return np.array([query.nudge(level) for level in range(MAX_LOAD_LEVEL + 1)])[self.levels]
+
+    def search_with_meaning(self, query: SearchQuery, bonus: np.ndarray, near: np.ndarray,
+                            passing: np.ndarray, lexical: np.ndarray | None = None,
+                            worded: np.ndarray | None = None) -> tuple[list[tuple[float, Any]], int, bool]:
+        """`search` for a query with a need: listed rows meet a criterion, are `near`, or share a
+        word (`worded`, with the words' part of their score in `lexical`); final = met weights +
+        words + nudge + semantic bonus, every part exact."""
+        base = self.criteria_scores(query)
         listed = ((base > 0) | near) & passing
+        finals = base + self.nudges(query) + bonus
+        if worded is not None and lexical is not None:
+            listed |= worded & passing
+            finals += lexical
         total = int(np.count_nonzero(listed))
-        nudges = np.array([query.nudge(level) for level in range(MAX_LOAD_LEVEL + 1)])
-        finals = base + nudges[self.levels] + bonus
         if query.cursor is not None:
-            after_score, after_id = query.cursor.after
-            key = np.uint64(id_key(after_id))
-            tied = listed & (finals == after_score)
-            after = (finals < after_score) | (tied & (self.keys > key))
-            for row in np.flatnonzero(tied & (self.keys == key)):
-                after[row] = self.member_id(int(row)) > after_id
-            listed &= after
+            listed &= self.after(query.cursor, finals, listed)
         rows = np.flatnonzero(listed)
         page = self._top(rows, finals[rows], query.size + 1)[:query.size]
         return [(score, self.addresses[row]) for row, score in page], total, len(rows) > query.size
+
+    def after(self, cursor: Cursor, finals: np.ndarray, among: np.ndarray) -> np.ndarray:
+        """Mask of the rows `among` these that come after the cursor, by their final scores."""
+        after_score, after_id = cursor.after
+        key = np.uint64(id_key(after_id))
+        tied = among & (finals == after_score)
+        after = among & ((finals < after_score) | (tied & (self.keys > key)))
+        for row in np.flatnonzero(tied & (self.keys == key)):
+            after[row] = self.member_id(int(row)) > after_id
+        return after
 
     def _met(self, criterion: Criterion) -> np.ndarray:
         if criterion.minimum is not None:

@@ -148,20 +148,22 @@ def _criterion_query(schema: tantivy.Schema, criterion: Criterion) -> tantivy.Qu
 
 
 def compile_query(query: SearchQuery, schema: tantivy.Schema, *, nudge: bool = True,
-                  near_ids: list[str] | None = None) -> tantivy.Query:
+                  near_ids: list[str] | None = None, criteria: bool = True) -> tantivy.Query:
     """The same clauses as `search_dsl.compile_query`, in tantivy's query objects.
 
     `nudge=False` leaves out the four load-level clauses: they match every mentor, so
     scoring them cost a quarter of a search; `EmbeddedSearchIndex.search` adds the same
     nudge to the hits it fetched instead.  `near_ids` lists the mentors near the need in
     meaning: they are listed (score 0 from this clause) whatever else they match, and the
-    caller adds every hit's semantic bonus."""
+    caller adds every hit's semantic bonus.  `criteria=False` leaves out the criteria clauses:
+    the query lists the mentors that share a word, scored by the words' part alone."""
     Occur = tantivy.Occur
     Query = tantivy.Query
     clauses: list[tuple[Any, tantivy.Query]] = []
     if query.scored:
         scoring: list[tuple[Any, tantivy.Query]] = [
-            (Occur.Should, Query.const_score_query(_criterion_query(schema, c), c.weight)) for c in query.criteria
+            (Occur.Should, Query.const_score_query(_criterion_query(schema, c), c.weight))
+            for c in (query.criteria if criteria else ())
         ]
         for word_clauses in query.text_clauses():
             per_field = []
@@ -445,9 +447,13 @@ class EmbeddedSearchIndex:
         bonus = query.semantic_bonus(sims)
         passing = self._passing(opened, columns, query)
         near = columns.nearest(sims, passing & (bonus > 0), meaning.SEMANTIC_CANDIDATES)
-        criteria_only = dataclasses.replace(query, meaning=None)
-        if USE_COLUMNS and not query.text_terms and opened.layout.answers(criteria_only):
-            page, total, more = columns.search_with_meaning(query, bonus, near, passing)
+        # Filters are in `passing` already (asked of the engine when the columns cannot answer them).
+        criteria_only = dataclasses.replace(query, meaning=None, text_terms=(), filters=())
+        if USE_COLUMNS and opened.layout.answers(criteria_only):
+            if query.text_terms:
+                page, total, more = self._words_with_meaning(opened, columns, query, bonus, near, passing)
+            else:
+                page, total, more = columns.search_with_meaning(query, bonus, near, passing)
             return self._page(searcher, query, page, total, more, by_vector_row)
         compiled = compile_query(query, opened.schema, nudge=False,
                                  near_ids=[columns.member_id(int(row)) for row in np.flatnonzero(near)])
@@ -457,6 +463,28 @@ class EmbeddedSearchIndex:
 
         most_bonus = float(bonus[passing].max()) if passing.any() else 0.0
         return self._engine_page(searcher, query, compiled, bonus_of, most_bonus, by_vector_row)
+
+    def _words_with_meaning(self, opened: _Opened, columns: Columns, query: SearchQuery, bonus: np.ndarray,
+                            near: np.ndarray, passing: np.ndarray) -> tuple[list[tuple[float, Any]], int, bool]:
+        """A search with words and a need whose criteria the columns answer: the columns rank,
+        with each mentor's words' part made from the rows of each query word in each text
+        field (`Columns.term_rows`), as the engine scores it: per word its best field's boost.
+
+        The engine path ranked by the words and added the bonus after; as the bonus can be as
+        large as the words' part, it had to fetch every mentor sharing a common word."""
+        lexical = np.zeros(len(columns))
+        worded = np.zeros(len(columns), dtype=bool)
+        for word_clauses in query.text_clauses():
+            tokens = _ANALYZER.analyze(word_clauses[0].term)  # one word, the same in every field
+            if not tokens:
+                continue
+            best = np.zeros(len(columns))
+            for clause in word_clauses:
+                rows = columns.term_rows(clause.field, tokens[0])
+                best[rows] = np.maximum(best[rows], clause.boost)
+                worded[rows] = True
+            lexical += best
+        return columns.search_with_meaning(query, bonus, near, passing, lexical, worded)
 
     def _passing(self, opened: _Opened, columns: Columns, query: SearchQuery) -> np.ndarray:
         """Per row: meets every hard filter and is not excluded."""
@@ -488,7 +516,7 @@ class EmbeddedSearchIndex:
             began = time.perf_counter()
             # The generation is read before the searcher: columns newer than their number
             # are only rebuilt once more, never older ones kept.
-            columns = Columns(opened.index.searcher(), opened.layout, generation,
+            columns = Columns(opened.index.searcher(), opened.layout, generation, opened.schema,
                               vectors=opened.space is not None)
             opened.columns = columns
         finally:

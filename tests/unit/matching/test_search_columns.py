@@ -12,12 +12,13 @@ from datetime import datetime, timezone
 import pytest
 import tantivy
 
-from services.matching.adapters import search_embedded
+from services.matching.adapters import search_columns, search_embedded
 from services.matching.adapters.search_columns import BitLayout, Columns
 from services.matching.adapters.search_embedded import EmbeddedSearchIndex, build_schema, to_document
 from schemas import taxonomy
 from services.matching.domain.profiles import Location, MentorProfile, index_document
-from services.matching.domain.search import CRITERIA, build_search
+from services.matching.domain import meaning
+from services.matching.domain.search import CRITERIA, Meaning, build_search
 
 VOCABULARY_OF = {spec.name: spec.vocabulary for spec in CRITERIA.values() if spec.vocabulary is not None}
 POOLS = {name: sorted(taxonomy.ids(vocabulary)) for name, vocabulary in VOCABULARY_OF.items()}
@@ -36,9 +37,9 @@ def _pick(rng: random.Random, pool: list[str], most: int) -> list[str]:
     return rng.sample(pool, rng.randint(0, most))
 
 
-def _doc(rng: random.Random, member_id: str) -> dict:
+def _doc(rng: random.Random, member_id: str, headline: str = "Mentor", bio: str = "") -> dict:
     profile = MentorProfile(
-        headline="Mentor", bio="", expertise=_pick(rng, POOLS["expertise"], 3), sectors=_pick(rng, POOLS["sectors"], 2),
+        headline=headline, bio=bio, expertise=_pick(rng, POOLS["expertise"], 3), sectors=_pick(rng, POOLS["sectors"], 2),
         career_stage=rng.choice([None, *POOLS["career_stage"]]), years_experience=rng.choice([None, 0, 3, 10, 25]),
         qualifications=_pick(rng, POOLS["qualifications"], 2),
         languages=(["en"] if rng.random() < 0.9 else []) + _pick(rng, OTHER_LANGUAGES, 2),
@@ -76,6 +77,19 @@ def _walk(index: EmbeddedSearchIndex, spec: dict, monkeypatch: pytest.MonkeyPatc
         if cursor is None:
             return pages
         assert len(pages) <= 400, "the cursors do not lead to the end"
+
+
+def _same_walk_both_ways(index: EmbeddedSearchIndex, spec: dict, monkeypatch: pytest.MonkeyPatch,
+                         columns_calls: list[int]) -> int:
+    """Walk the search through the engine, then the columns (counted by `columns_calls`): the
+    same pages.  Returns how many pages."""
+    before = columns_calls[0]
+    expected = _walk(index, spec, monkeypatch, columns=False)
+    assert columns_calls[0] == before
+    got = _walk(index, spec, monkeypatch, columns=True)
+    assert columns_calls[0] == before + len(got)
+    assert got == expected, spec
+    return len(got)
 
 
 @pytest.fixture
@@ -121,13 +135,7 @@ def test_the_columns_walk_the_same_pages_as_the_engine(tmp_path, monkeypatch, an
         spec = _spec(rng, member_ids)
         query = build_search(**spec)
         assert index._current().layout.answers(query), spec
-        before = answered[0]
-        expected = _walk(index, spec, monkeypatch, columns=False)
-        assert answered[0] == before
-        got = _walk(index, spec, monkeypatch, columns=True)
-        assert answered[0] == before + len(got)
-        assert got == expected, spec
-        walked += len(got)
+        walked += _same_walk_both_ways(index, spec, monkeypatch, answered)
     assert walked > 400  # many pages, so many cursors were followed
     index.close()
 
@@ -188,4 +196,61 @@ def test_a_value_the_saved_layout_does_not_know_goes_to_the_engine(tmp_path, mon
     english = {"criteria": {"languages": ["en"], "sectors": POOLS["sectors"][:1]}, "size": 10}
     assert _walk(index, english, monkeypatch, columns=True) == _walk(index, english, monkeypatch, columns=False)
     assert answered[0] > 0
+    index.close()
+
+
+WORDS = ["claims", "fraud", "leadership", "board", "confidence", "broking", "audit", "team", "career", "risk"]
+
+
+def _worded_doc(rng: random.Random, np_rng, member_id: str, topics) -> dict:
+    doc = _doc(rng, member_id, headline=" ".join(rng.sample(WORDS, rng.randint(0, 2))) or "Mentor",
+               bio=" ".join(rng.sample(WORDS, rng.randint(0, 4))))
+    # Vectors near one of a few topics, so the similarities to a need spread over the bonus's range.
+    doc["vector"] = meaning.quantise(topics[rng.randrange(len(topics))] + np_rng.normal(0, 0.8, topics.shape[1]))[0]
+    return doc
+
+
+def test_words_with_a_need_walk_the_same_pages_through_the_columns_as_through_the_engine(tmp_path, monkeypatch):
+    """Searches with words and a need: the columns rank, with the words' part made from each
+    word's rows; the engine path ranks by criteria and words and adds the semantic bonus.
+    Same pages, scores, totals."""
+    import numpy as np
+
+    from services.matching.adapters.search_vectors import VectorSpace
+
+    rng, np_rng = random.Random(20261129), np.random.default_rng(29)
+    topics = np_rng.normal(0, 1, (4, 32))
+    member_ids = _ids(rng)
+    docs = {member_id: _worded_doc(rng, np_rng, member_id, topics) for member_id in member_ids}
+    index = EmbeddedSearchIndex(tmp_path, "words", space=VectorSpace("test-model", 32))
+    build = index.begin_build()
+    build.add(docs[m] for m in member_ids[:260])
+    build.swap(datetime.now(timezone.utc))
+    index.upsert(docs[m] for m in member_ids[260:])  # a second segment
+    index.delete(member_ids[:12])
+
+    calls = [0]
+    words_with_meaning = EmbeddedSearchIndex._words_with_meaning
+
+    def counted(self, *args):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return words_with_meaning(self, *args)
+
+    monkeypatch.setattr(EmbeddedSearchIndex, "_words_with_meaning", counted)
+    monkeypatch.setattr(search_columns, "TERM_ROWS_KEPT", 150)  # words' rows dropped and asked for again
+    walked = 0
+    for n in range(16):
+        spec = _spec(rng, member_ids)
+        spec["size"] = rng.choice([7, 20, 40])  # fewer pages than the criteria walk: each scans the vectors
+        spec["criteria"] = dict(list(spec["criteria"].items())[:rng.choice([0, 0, 1, 3])])
+        spec["weights"] = {k: v for k, v in spec["weights"].items() if k in spec["criteria"]}
+        spec["text"] = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+        need = topics[rng.randrange(len(topics))] + np_rng.normal(0, 0.8, 32)
+        spec["meaning"] = Meaning(vector=meaning.quantise(need)[0], source="text", model_id="test-model")
+        walked += _same_walk_both_ways(index, spec, monkeypatch, calls)
+        if n == 8:  # a change between searches: the next ones use a new generation's rows of words
+            changed = rng.sample(member_ids, 6)
+            index.upsert(_worded_doc(rng, np_rng, member_id, topics) for member_id in changed[:4])
+            index.delete(changed[4:])
+    assert walked > 30
     index.close()
