@@ -16,7 +16,8 @@ from connect.errors import Conflict, Invalid
 from schemas.events import MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted, PartnerNudged, ToolSaved
 from services.relationships.account.domain import (ACCOUNT_DELETED_REASON, AccountDeletedRefused, AlreadyDeleted,
                                                    CpdRow, NoSuchSupportRequest, SupportKind, SupportOutcome,
-                                                   check_resolution, check_support_request, cpd_totals)
+                                                   check_partner_message, check_resolution, check_support_request,
+                                                   cpd_totals)
 from services.relationships.workspace.domain import (Meeting, MeetingDetails, MeetingStatus, NudgeNotAllowed, Parties,
                                                      Tool, ToolKind,
                                                      WorkspaceInvalid, WorkspaceRefused, check_message_body,
@@ -417,6 +418,33 @@ def test_a_resolved_request_cannot_be_resolved_again():
         check_resolution(SupportKind.ERASURE, "resolved", SupportOutcome.APPROVED)
     assert (str(refusal.value), refusal.value.facts) == ("This support request is already resolved.",
                                                          {"request_status": "resolved"})
+
+
+def test_the_team_writes_to_the_partner_only_for_an_open_contact_partner_request():
+    assert check_partner_message(SupportKind.CONTACT_PARTNER, "open", "R1", "b" * 5000) == "b" * 5000
+    assert check_partner_message(SupportKind.CONTACT_PARTNER, "open", "R1", "Hi") == "Hi"
+    for kind, relationship_id in ((SupportKind.OTHER, "R1"), (SupportKind.ERASURE, "R1"),
+                                  (SupportKind.CONTACT_PARTNER, None), (SupportKind.CONTACT_PARTNER, "")):
+        with pytest.raises(Conflict) as refusal:
+            check_partner_message(kind, "open", relationship_id, "Hi")
+        assert (str(refusal.value), refusal.value.code, refusal.value.facts) == (
+            "Only a contact_partner request lets the team write to the member's partner.",
+            "not-a-contact-partner-request", {"request_kind": kind.value})
+    with pytest.raises(Conflict) as refusal:
+        check_partner_message(SupportKind.CONTACT_PARTNER, "resolved", "R1", "Hi")
+    assert (str(refusal.value), refusal.value.facts) == ("This support request is already resolved.",
+                                                         {"request_status": "resolved"})
+
+
+@pytest.mark.parametrize("body, error", [
+    (" \n ", "must say what you want to tell the partner"),
+    ("", "must say what you want to tell the partner"),
+    ("b" * 5001, "must be at most 5000 characters"),
+])
+def test_a_message_to_the_partner_says_something_in_at_most_5000_characters(body, error):
+    with pytest.raises(Invalid) as refusal:
+        check_partner_message(SupportKind.CONTACT_PARTNER, "open", "R1", body)
+    assert refusal.value.errors == {"body": error}
 
 
 def test_the_cpd_totals_count_meetings_minutes_relationships_and_goals():
