@@ -159,6 +159,8 @@ def test_a_support_request_is_acknowledged_and_its_resolution_told_to_the_member
     assert (resolved.recipient_id, resolved.template, resolved.context) == (
         MENTEE, "support_request_resolved", {"kind": kind, "outcome": "declined", "note": "We wrote to your partner",
                                              "kind_label": label})
+    [without_note] = notifications_for(SupportRequestResolved(**request, outcome="done", resolved_by="CS1"))
+    assert without_note.context["note"] == ""
 
 
 def test_an_event_that_concerns_nobody_by_email_sends_nothing():

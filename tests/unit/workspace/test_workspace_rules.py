@@ -361,6 +361,21 @@ def test_a_nudge_reaches_the_other_party_or_is_refused_with_the_reason():
     assert active.value.why == "partner_active" and active.value.allowed_from == NOW + timedelta(days=13)
 
 
+def test_a_refused_nudge_tells_the_member_why_and_from_when_in_its_problem_facts():
+    """What the problem document carries (connect/errors.py: `facts` become its members)."""
+    with pytest.raises(NudgeNotAllowed) as recently:
+        nudge(ACCEPTED, MENTOR, None, NOW - timedelta(days=1), NOW)
+    assert (recently.value.code, recently.value.facts) == (
+        "nudge-not-allowed", {"why": "nudged_recently", "allowed_from": "2026-12-07T09:00:00Z"})
+    with pytest.raises(NudgeNotAllowed) as active:
+        nudge(ACCEPTED, MENTEE, NOW - timedelta(days=1), None, NOW)
+    assert active.value.facts == {"why": "partner_active", "allowed_from": "2026-12-14T09:00:00Z"}
+    with pytest.raises(NudgeNotAllowed) as closed:
+        nudge(parties("completed"), MENTEE, None, None, NOW)
+    assert closed.value.facts == {"why": "relationship_not_accepted", "current_status": "completed"}
+    assert (closed.value.why, closed.value.allowed_from) == ("relationship_not_accepted", None)
+
+
 def test_the_ice_breakers_name_what_the_two_share_then_the_proposal_then_the_faq():
     shared = [{"kind": "sectors", "values": ["insurance", "pensions"]}, {"values": [1995]},
               {"kind": "skills", "values": []}, {"kind": "region"}]
