@@ -22,7 +22,7 @@ from services.relationships.workspace.domain import (Meeting, MeetingDetails, Me
                                                      Tool, ToolKind,
                                                      WorkspaceInvalid, WorkspaceRefused, check_message_body,
                                                      check_time_zone, ice_breakers, normalise_tool_content, nudge,
-                                                     nudge_refusal, post_message)
+                                                     nudge_refusal, post_message, shared_sentence)
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
@@ -389,6 +389,22 @@ def test_the_ice_breakers_name_what_the_two_share_then_the_proposal_then_the_faq
         "How do you prefer to keep in touch, how often shall we meet, and who sets the meetings up?",
     ]
     assert len(ice_breakers([], [], 3)) == 4
+
+
+@pytest.mark.parametrize("kind, values, sentence", [
+    ("languages", ["cy", "de"], "You both speak Welsh and German."),
+    ("sectors", ["banking"], "You both work in Banking."),
+    ("employer", ["Aviva", "Lloyd's"], "You both work for Aviva and Lloyd's."),
+    ("region", ["africa", "americas", "asia_pacific"], "You are both based in Africa, Americas and Asia-Pacific."),
+    ("qualifications", ["acii"], "You both hold Advanced Diploma in Insurance (ACII)."),
+    ("interests", ["sailing", "", "chess"], "You share an interest in sailing and chess."),
+    ("employer", ["banking"], "You both work for banking."),  # a free tag is never read as a vocabulary id
+    ("something_new", ["x"], "You share x."),
+    ("languages", [], None),
+    ("interests", ["", None], None),
+])
+def test_what_two_members_share_reads_as_a_sentence_in_labels(kind, values, sentence):
+    assert shared_sentence(kind, values) == sentence
 
 
 # --- the account: support requests and the CPD record -------------------------------------------
