@@ -52,6 +52,10 @@ EQUIVALENT: dict[str, str] = {
     "services.notifier.domain.rules.x_portal_page__mutmut_27":
         "getattr(event, 'request_id', '') -> 'XXXX': only the team's support_request_new page has {request_id}, "
         "and its event always carries one",
+    "services.notifier.domain.feed.x_entry_for__mutmut_30":
+        "getattr(event, 'relationship_id', None) -> no default: every event a rule answers has the field",
+    "services.relationships.proposals.domain.xǁRelationshipǁtimer_due__mutmut_30":
+        "TimerDue(expire=False, ...) -> TimerDue(...): expire defaults to False",
     "services.relationships.proposals.domain.x_first_line__mutmut_13":
         "`rsplit(' ', 1)[0] if ' ' in cut else cut` -> always rsplit: a cut without a space splits into itself",
     "services.relationships.workspace.domain.x_ice_breakers__mutmut_9":
