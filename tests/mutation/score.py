@@ -40,10 +40,32 @@ EQUIVALENT: dict[str, str] = {
         "asarray(cosine, dtype=float64) -> dtype=None: subtracting the float floor makes it float64 anyway",
     "services.matching.domain.meaning.x_relevance__mutmut_12":
         "asarray(cosine, dtype=float64) -> no dtype: subtracting the float floor makes it float64 anyway",
-    "services.notifier.domain.rules.x_portal_page__mutmut_9":
-        "getattr(event, 'relationship_id', '') -> None: every event a rule answers has the field",
-    "services.notifier.domain.rules.x_portal_page__mutmut_15":
-        "getattr(event, 'relationship_id', '') -> 'XXXX': every event a rule answers has the field",
+    "services.notifier.domain.rules.x_portal_page__mutmut_12":
+        "getattr(event, 'relationship_id', '') -> None: only support events lack the field, and their pages "
+        "have no {relationship_id}",
+    "services.notifier.domain.rules.x_portal_page__mutmut_18":
+        "getattr(event, 'relationship_id', '') -> 'XXXX': only support events lack the field, and their pages "
+        "have no {relationship_id}",
+    "services.notifier.domain.rules.x_portal_page__mutmut_21":
+        "getattr(event, 'request_id', '') -> None: only the team's support_request_new page has {request_id}, "
+        "and its event always carries one",
+    "services.notifier.domain.rules.x_portal_page__mutmut_27":
+        "getattr(event, 'request_id', '') -> 'XXXX': only the team's support_request_new page has {request_id}, "
+        "and its event always carries one",
+    "services.notifier.domain.feed.x_entry_for__mutmut_30":
+        "getattr(event, 'relationship_id', None) -> no default: every event a rule answers has the field",
+    "services.relationships.proposals.domain.xǁRelationshipǁtimer_due__mutmut_30":
+        "TimerDue(expire=False, ...) -> TimerDue(...): expire defaults to False",
+    "services.relationships.proposals.domain.x_first_line__mutmut_13":
+        "`rsplit(' ', 1)[0] if ' ' in cut else cut` -> always rsplit: a cut without a space splits into itself",
+    "services.relationships.workspace.domain.x_ice_breakers__mutmut_9":
+        "connection.get('kind', '') -> None: str(None) is no kind _SHARED names either, so the same default wording",
+    "services.relationships.workspace.domain.x_ice_breakers__mutmut_11":
+        "connection.get('kind', '') -> no default: str(None) is no kind _SHARED names either",
+    "services.relationships.workspace.domain.x_ice_breakers__mutmut_14":
+        "connection.get('kind', '') -> 'XXXX': no kind _SHARED names either, so the same default wording",
+    "services.relationships.workspace.domain.x_ice_breakers__mutmut_25":
+        "an area's label looked up even when not an expertise id: taxonomy.label returns an unknown id unchanged",
 }
 
 

@@ -11,12 +11,11 @@ import pytest
 from schemas.events import (AlternativeMentor, MeetingCancelled, MeetingChanged, MeetingScheduled, MemberErased,
                             MessagePosted, PartnerNudged, ProposalAccepted, ProposalEdited, ProposalExpired,
                             ProposalRejected, ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipWithdrawn, SupportRequestCreated,
-                            SupportRequestResolved)
+                            RelationshipCompleted, RelationshipEndingSoon, RelationshipWithdrawn,
+                            SupportMessageSentToPartner, SupportRequestCreated, SupportRequestResolved)
 from services.notifier.domain.recipients import Recipient
-from services.notifier.domain.rules import (MAX_ALTERNATIVES, SUPPORT_KIND_NAMES, SUPPORT_TEAM, Invite, message_id_for,
-                                            notifications_for,
-                                            other_parties, portal_page)
+from services.notifier.domain.rules import (MAX_ALTERNATIVES, SUPPORT_KIND_NAMES, SUPPORT_TEAM, Invite, field_label,
+                                            message_id_for, notifications_for, other_parties, portal_page)
 
 MENTOR, MENTEE = "M-mentor", "M-mentee"
 IDS = dict(relationship_id="R1", mentor_id=MENTOR, mentee_id=MENTEE)
@@ -160,6 +159,8 @@ def test_a_support_request_is_acknowledged_and_its_resolution_told_to_the_member
     assert (resolved.recipient_id, resolved.template, resolved.context) == (
         MENTEE, "support_request_resolved", {"kind": kind, "outcome": "declined", "note": "We wrote to your partner",
                                              "kind_label": label})
+    [without_note] = notifications_for(SupportRequestResolved(**request, outcome="done", resolved_by="CS1"))
+    assert without_note.context["note"] == ""
 
 
 def test_an_event_that_concerns_nobody_by_email_sends_nothing():
@@ -192,6 +193,8 @@ def test_who_can_be_reached_and_how_they_are_named():
     (RelationshipCompleted(**IDS), "/relationships/R1/dashboard"),
     (SupportRequestResolved(request_id="S1", member_id=MENTEE, kind="other", outcome="done", resolved_by="CS"),
      "/support"),
+    (RelationshipEndingSoon(**IDS, planned_end=STARTS), "/relationships/R1/dashboard"),
+    (SupportMessageSentToPartner(**IDS, request_id="S1", recipient_id=MENTOR), "/relationships/R1"),
 ])
 def test_each_email_links_to_the_portal_page_it_is_about(event, page):
     [note, *_] = notifications_for(event)
@@ -201,3 +204,44 @@ def test_each_email_links_to_the_portal_page_it_is_about(event, page):
 def test_a_template_without_a_page_links_to_the_portal_home():
     assert portal_page("something_new", ProposalSent(**IDS)) == "/"
     assert portal_page("something_new", MemberErased(member_id="M1")) == "/"
+
+
+def test_the_support_team_is_linked_to_the_new_request_in_its_queue():
+    event = SupportRequestCreated(request_id="S7", member_id=MENTEE, kind="other")
+    [_, to_the_team] = notifications_for(event)
+    assert portal_page(to_the_team.template, event) == "/support/requests/S7"
+
+
+def test_both_parties_hear_the_planned_end_is_near_with_its_date():
+    notes = notifications_for(RelationshipEndingSoon(**IDS, planned_end=datetime(2027, 6, 1, 9, tzinfo=timezone.utc)))
+    assert [(n.recipient_id, n.template, n.context["recipient_role"], n.about) for n in notes] == [
+        (MENTOR, "relationship_ending_soon", "mentor", {"counterpart": MENTEE}),
+        (MENTEE, "relationship_ending_soon", "mentee", {"counterpart": MENTOR})]
+    assert [n.context["planned_end_date"] for n in notes] == ["Tuesday 01 June 2027"] * 2
+
+
+@pytest.mark.parametrize("recipient, role, requester", [(MENTOR, "mentor", MENTEE), (MENTEE, "mentee", MENTOR)])
+def test_the_teams_message_reaches_the_partner_told_who_asked(recipient, role, requester):
+    event = SupportMessageSentToPartner(**IDS, actor_id="CS1", request_id="S1", recipient_id=recipient,
+                                        message="Your mentee asked us to pass this on")
+    [note] = notifications_for(event)
+    assert (note.recipient_id, note.template, note.about, note.context) == (
+        recipient, "support_message_to_partner", {"counterpart": requester}, {"recipient_role": role})
+
+
+@pytest.mark.parametrize("event_type", [ProposalWithdrawn, RelationshipWithdrawn])
+def test_a_withdrawal_says_when_the_partner_left_connect(event_type):
+    [left] = notifications_for(event_type(**IDS, actor_id=MENTEE, account_deleted=True))
+    assert (left.recipient_id, left.context["account_deleted"]) == (MENTOR, True)
+    [withdrew] = notifications_for(event_type(**IDS, actor_id=MENTEE))
+    assert withdrew.context["account_deleted"] is False
+
+
+@pytest.mark.parametrize("name, label", [
+    ("message", "message"), ("areas", "areas"), ("goals", "goals"), ("interaction_modes", "ways of meeting"),
+    ("duration_months", "duration"), ("starts_at", "time"), ("duration_minutes", "length"),
+    ("mode", "how you meet"), ("location_or_link", "place or link"), ("agenda", "agenda"),
+    ("time_zone", "time zone"), ("some_new_field", "some new field"),
+])
+def test_an_email_names_a_changed_field_in_words(name, label):
+    assert field_label(name) == label

@@ -13,11 +13,12 @@ import pytest
 
 from schemas.events import (AlternativeMentor, ProposalAccepted, ProposalEdited, ProposalExpired, ProposalRejected,
                             ProposalReminderDue, ProposalReopened, ProposalSent, ProposalWithdrawn,
-                            RelationshipCompleted, RelationshipWithdrawn)
-from services.relationships.proposals.domain import (Action, InvalidProposal, MentorUnavailable, MoveRefused,
-                                                     NoSuchRelationship, ProposalContent, ProposalVersion,
-                                                     Relationship, RelationshipExists, ReminderOutcome, Role, Status,
-                                                     StatusChange, TimerDue, planned_end)
+                            RelationshipCompleted, RelationshipEndingSoon, RelationshipWithdrawn)
+from services.relationships.proposals.domain import (PLANNED_END_REASON, Action, InvalidProposal, MentorUnavailable,
+                                                     MoveRefused, NoSuchRelationship, ProposalContent,
+                                                     ProposalVersion, Relationship, RelationshipExists,
+                                                     ReminderOutcome, Role, Status, StatusChange, TimerDue,
+                                                     first_line, planned_end, why_suggested)
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
@@ -225,7 +226,8 @@ def test_a_snapshot_is_not_changed_by_later_moves():
     assert (len(rel.new_changes), len(rel.events)) == (2, 2)
     rel.new_versions.append(rel.proposal)
     rel.new_reminders.append(ReminderOutcome(1, 3, True, day(3)))
-    assert (len(before.new_versions), len(before.new_reminders)) == (1, 0)
+    rel.new_alternatives.append(AlternativeMentor(member_id="A1", name="Ada"))
+    assert (len(before.new_versions), len(before.new_reminders), len(before.new_alternatives)) == (1, 0, 0)
 
 
 # --- editing ------------------------------------------------------------------------------
@@ -390,3 +392,155 @@ def test_the_refusals_name_what_is_in_the_way():
     assert exists.code == "relationship-exists"
     assert exists.facts == {"relationship_id": "R1", "relationship_status": "pending"}
     assert str(exists) == "There is already an open (pending) relationship R1 between mentor M1 and mentee M2."
+
+
+# --- leaving Connect ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("member, role", [(MENTEE, Role.MENTEE), (MENTOR, Role.MENTOR)])
+def test_a_member_who_leaves_connect_withdraws_from_a_pending_proposal_on_either_side(member, role):
+    rel = proposed()
+    rel.leave_connect(member, day(1), "Account deleted")
+    assert rel.new_changes[-1] == StatusChange(Action.WITHDRAW, Status.PENDING, Status.WITHDRAWN, member, role,
+                                               day(1), "Account deleted")
+    assert (rel.status, rel.withdrawn_by, rel.updated_at) == (Status.WITHDRAWN, member, day(1))
+    # The mentor leaving is not the mentor declining: the partner is told the member left Connect.
+    assert rel.events[-1] == ProposalWithdrawn(**ids(member, "Account deleted"), account_deleted=True)
+
+
+def test_a_member_who_leaves_connect_withdraws_from_a_running_relationship():
+    rel = proposed()
+    rel.accept(MENTOR, day(1))
+    rel.leave_connect(MENTOR, day(40), "Account deleted")
+    assert rel.new_changes[-1] == StatusChange(Action.WITHDRAW, Status.ACCEPTED, Status.WITHDRAWN, MENTOR,
+                                               Role.MENTOR, day(40), "Account deleted")
+    assert rel.events[-1] == RelationshipWithdrawn(**ids(MENTOR, "Account deleted"), account_deleted=True)
+    assert rel.withdrawn_by == MENTOR and not rel.is_open
+
+
+def test_leaving_connect_touches_only_an_open_relationship_of_the_member():
+    rel = proposed()
+    before = rel.snapshot()
+    stranger = refusal(rel.leave_connect, STRANGER, day(1), "Account deleted")
+    assert (str(stranger), stranger.action, stranger.status) == (
+        "Only an open relationship of the member's is left.", Action.WITHDRAW, Status.PENDING)
+    assert rel == before
+    rel.reject(MENTOR, day(2))
+    closed = rel.snapshot()
+    refused = refusal(rel.leave_connect, MENTEE, day(3), "Account deleted")
+    assert (refused.action, refused.status) == (Action.WITHDRAW, Status.REJECTED)
+    assert rel == closed
+
+
+# --- the planned end -----------------------------------------------------------------------
+
+def accepted(at: datetime = T0) -> Relationship:
+    rel = proposed(at)
+    rel.accept(MENTOR, at)
+    return rel
+
+
+END = datetime(2027, 6, 1, 9, 0, tzinfo=timezone.utc)  # six months after T0
+NOTICE = END - timedelta(days=14)
+
+
+def test_both_parties_are_told_14_days_before_the_planned_end_and_only_once():
+    rel = accepted()
+    assert rel.planned_end == END
+    assert rel.next_timer_at() == NOTICE
+    assert rel.timer_due(NOTICE - SECOND) is None
+    assert rel.timer_due(NOTICE) == TimerDue(end_notice=True)
+    before = rel.snapshot()
+    early = refusal(rel.send_end_notice, NOTICE - SECOND)
+    assert (str(early), early.action, early.status) == ("No planned-end notice is due.", Action.REMIND,
+                                                         Status.ACCEPTED)
+    assert rel == before
+    rel.send_end_notice(NOTICE)
+    assert (rel.end_notice_at, rel.updated_at, rel.status) == (NOTICE, NOTICE, Status.ACCEPTED)
+    assert rel.events[-1] == RelationshipEndingSoon(**ids(None), planned_end=END)
+    assert rel.new_changes[-1].action is Action.ACCEPT  # a notice is not a status change
+    # Told once: the next timer is the end itself.
+    assert rel.next_timer_at() == END
+    assert rel.timer_due(END - SECOND) is None
+    assert str(refusal(rel.send_end_notice, NOTICE + SECOND)) == "No planned-end notice is due."
+
+
+def test_no_planned_end_notice_for_a_relationship_that_is_not_running():
+    rel = proposed()
+    refused = refusal(rel.send_end_notice, day(400))
+    assert (refused.action, refused.status) == (Action.REMIND, Status.PENDING)
+    done = accepted()
+    done.complete(MENTEE, day(30))
+    assert done.timer_due(NOTICE) is None and done.next_timer_at() is None
+    assert refusal(done.send_end_notice, NOTICE).status is Status.COMPLETED
+
+
+def test_the_system_completes_a_relationship_at_its_planned_end():
+    rel = accepted()
+    rel.send_end_notice(NOTICE)
+    before = rel.snapshot()
+    early = refusal(rel.complete_at_planned_end, END - SECOND)
+    assert (str(early), early.action, early.status) == (
+        "The relationship has not reached its planned end.", Action.COMPLETE, Status.ACCEPTED)
+    assert rel == before
+    assert rel.timer_due(END) == TimerDue(complete=True)
+    rel.complete_at_planned_end(END)
+    assert rel.new_changes[-1] == StatusChange(Action.COMPLETE, Status.ACCEPTED, Status.COMPLETED, None, Role.SYSTEM,
+                                               END, "The planned end of the relationship was reached")
+    assert rel.events[-1] == RelationshipCompleted(**ids(None, PLANNED_END_REASON), planned_end_reached=True)
+    assert (rel.status, rel.updated_at) == (Status.COMPLETED, END)
+    assert refusal(rel.complete_at_planned_end, END + SECOND).status is Status.COMPLETED
+    assert refusal(proposed().complete_at_planned_end, END).status is Status.PENDING
+
+
+def test_a_sweep_that_runs_late_completes_without_a_stale_notice():
+    rel = accepted()
+    assert rel.timer_due(END) == TimerDue(complete=True)
+    assert rel.timer_due(END + timedelta(days=3)) == TimerDue(complete=True)
+    rel.complete_at_planned_end(END + timedelta(days=3))
+    assert [type(e) for e in rel.events[-2:]] == [ProposalAccepted, RelationshipCompleted]
+
+
+def test_a_new_acceptance_after_a_reopening_gets_its_own_notice():
+    rel = accepted()
+    rel.send_end_notice(NOTICE)
+    rel.withdraw(MENTEE, NOTICE + SECOND)
+    rel.reopen(MENTEE, NOTICE + 2 * SECOND)
+    rel.accept(MENTOR, END)
+    assert rel.end_notice_at is None
+    new_end = datetime(2027, 12, 1, 9, 0, tzinfo=timezone.utc)
+    assert rel.next_timer_at() == new_end - timedelta(days=14)
+    assert rel.timer_due(new_end - timedelta(days=14)) == TimerDue(end_notice=True)
+
+
+# --- what a list and an expiry show ---------------------------------------------------------
+
+def test_a_list_shows_the_first_non_blank_line_cut_at_a_word_with_an_ellipsis():
+    assert first_line("\n   \n  Hello there  \nsecond line") == "Hello there"
+    assert first_line("") == ""
+    assert first_line("x" * 140) == "x" * 140  # the default limit, kept whole
+    assert first_line("word " * 27 + "abcdefghijk") == ("word " * 27).rstrip() + "\u2026"  # 146 characters
+    assert first_line("abcd efgh", limit=9) == "abcd efgh"
+    assert first_line("abcd efghi", limit=9) == "abcd\u2026"
+    assert first_line("abcdefghij", limit=9) == "abcdefgh\u2026"  # no space: cut at the limit
+    assert first_line("abc   defghij", limit=9) == "abc\u2026"
+
+
+def test_an_alternative_says_which_of_the_proposal_areas_they_mentor_in():
+    both = AlternativeMentor(member_id="A1", name="Ada", matched_areas=["leadership", "career_planning"])
+    assert why_suggested(both, ("career_planning", "leadership")) == \
+        "Mentors in Career planning, Leadership and management, as your proposal asked"
+    assert why_suggested(both, ("leadership",)) == "Mentors in Leadership and management, as your proposal asked"
+    # None of the proposal's areas: what they do mentor in.
+    assert why_suggested(both, ("claims",)) == \
+        "Mentors in Leadership and management, Career planning, as your proposal asked"
+    assert why_suggested(AlternativeMentor(member_id="A2", name="Bo"), ("claims",)) == "Available to mentees now"
+
+
+def test_an_expiry_keeps_the_first_three_alternatives_with_why_each_is_suggested():
+    rel = proposed()
+    alternatives = [AlternativeMentor(member_id=f"A{n}", name=f"Mentor {n}", matched_areas=["career_planning"])
+                    for n in range(4)]
+    rel.expire(day(21), alternatives)
+    why = "Mentors in Career planning, as your proposal asked"
+    assert [(a.member_id, a.why) for a in rel.new_alternatives] == [("A0", why), ("A1", why), ("A2", why)]
+    assert rel.events[-1].alternatives == rel.new_alternatives

@@ -16,12 +16,13 @@ from connect.errors import Conflict, Invalid
 from schemas.events import MeetingCancelled, MeetingChanged, MeetingScheduled, MessagePosted, PartnerNudged, ToolSaved
 from services.relationships.account.domain import (ACCOUNT_DELETED_REASON, AccountDeletedRefused, AlreadyDeleted,
                                                    CpdRow, NoSuchSupportRequest, SupportKind, SupportOutcome,
-                                                   check_resolution, check_support_request, cpd_totals)
+                                                   check_partner_message, check_resolution, check_support_request,
+                                                   cpd_totals)
 from services.relationships.workspace.domain import (Meeting, MeetingDetails, MeetingStatus, NudgeNotAllowed, Parties,
                                                      Tool, ToolKind,
                                                      WorkspaceInvalid, WorkspaceRefused, check_message_body,
                                                      check_time_zone, ice_breakers, normalise_tool_content, nudge,
-                                                     nudge_refusal, post_message)
+                                                     nudge_refusal, post_message, shared_sentence)
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
@@ -360,6 +361,21 @@ def test_a_nudge_reaches_the_other_party_or_is_refused_with_the_reason():
     assert active.value.why == "partner_active" and active.value.allowed_from == NOW + timedelta(days=13)
 
 
+def test_a_refused_nudge_tells_the_member_why_and_from_when_in_its_problem_facts():
+    """What the problem document carries (connect/errors.py: `facts` become its members)."""
+    with pytest.raises(NudgeNotAllowed) as recently:
+        nudge(ACCEPTED, MENTOR, None, NOW - timedelta(days=1), NOW)
+    assert (recently.value.code, recently.value.facts) == (
+        "nudge-not-allowed", {"why": "nudged_recently", "allowed_from": "2026-12-07T09:00:00Z"})
+    with pytest.raises(NudgeNotAllowed) as active:
+        nudge(ACCEPTED, MENTEE, NOW - timedelta(days=1), None, NOW)
+    assert active.value.facts == {"why": "partner_active", "allowed_from": "2026-12-14T09:00:00Z"}
+    with pytest.raises(NudgeNotAllowed) as closed:
+        nudge(parties("completed"), MENTEE, None, None, NOW)
+    assert closed.value.facts == {"why": "relationship_not_accepted", "current_status": "completed"}
+    assert (closed.value.why, closed.value.allowed_from) == ("relationship_not_accepted", None)
+
+
 def test_the_ice_breakers_name_what_the_two_share_then_the_proposal_then_the_faq():
     shared = [{"kind": "sectors", "values": ["insurance", "pensions"]}, {"values": [1995]},
               {"kind": "skills", "values": []}, {"kind": "region"}]
@@ -373,6 +389,22 @@ def test_the_ice_breakers_name_what_the_two_share_then_the_proposal_then_the_faq
         "How do you prefer to keep in touch, how often shall we meet, and who sets the meetings up?",
     ]
     assert len(ice_breakers([], [], 3)) == 4
+
+
+@pytest.mark.parametrize("kind, values, sentence", [
+    ("languages", ["cy", "de"], "You both speak Welsh and German."),
+    ("sectors", ["banking"], "You both work in Banking."),
+    ("employer", ["Aviva", "Lloyd's"], "You both work for Aviva and Lloyd's."),
+    ("region", ["africa", "americas", "asia_pacific"], "You are both based in Africa, Americas and Asia-Pacific."),
+    ("qualifications", ["acii"], "You both hold Advanced Diploma in Insurance (ACII)."),
+    ("interests", ["sailing", "", "chess"], "You share an interest in sailing and chess."),
+    ("employer", ["banking"], "You both work for banking."),  # a free tag is never read as a vocabulary id
+    ("something_new", ["x"], "You share x."),
+    ("languages", [], None),
+    ("interests", ["", None], None),
+])
+def test_what_two_members_share_reads_as_a_sentence_in_labels(kind, values, sentence):
+    assert shared_sentence(kind, values) == sentence
 
 
 # --- the account: support requests and the CPD record -------------------------------------------
@@ -417,6 +449,33 @@ def test_a_resolved_request_cannot_be_resolved_again():
         check_resolution(SupportKind.ERASURE, "resolved", SupportOutcome.APPROVED)
     assert (str(refusal.value), refusal.value.facts) == ("This support request is already resolved.",
                                                          {"request_status": "resolved"})
+
+
+def test_the_team_writes_to_the_partner_only_for_an_open_contact_partner_request():
+    assert check_partner_message(SupportKind.CONTACT_PARTNER, "open", "R1", "b" * 5000) == "b" * 5000
+    assert check_partner_message(SupportKind.CONTACT_PARTNER, "open", "R1", "Hi") == "Hi"
+    for kind, relationship_id in ((SupportKind.OTHER, "R1"), (SupportKind.ERASURE, "R1"),
+                                  (SupportKind.CONTACT_PARTNER, None), (SupportKind.CONTACT_PARTNER, "")):
+        with pytest.raises(Conflict) as refusal:
+            check_partner_message(kind, "open", relationship_id, "Hi")
+        assert (str(refusal.value), refusal.value.code, refusal.value.facts) == (
+            "Only a contact_partner request lets the team write to the member's partner.",
+            "not-a-contact-partner-request", {"request_kind": kind.value})
+    with pytest.raises(Conflict) as refusal:
+        check_partner_message(SupportKind.CONTACT_PARTNER, "resolved", "R1", "Hi")
+    assert (str(refusal.value), refusal.value.facts) == ("This support request is already resolved.",
+                                                         {"request_status": "resolved"})
+
+
+@pytest.mark.parametrize("body, error", [
+    (" \n ", "must say what you want to tell the partner"),
+    ("", "must say what you want to tell the partner"),
+    ("b" * 5001, "must be at most 5000 characters"),
+])
+def test_a_message_to_the_partner_says_something_in_at_most_5000_characters(body, error):
+    with pytest.raises(Invalid) as refusal:
+        check_partner_message(SupportKind.CONTACT_PARTNER, "open", "R1", body)
+    assert refusal.value.errors == {"body": error}
 
 
 def test_the_cpd_totals_count_meetings_minutes_relationships_and_goals():
