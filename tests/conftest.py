@@ -7,7 +7,7 @@ import logging
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -45,11 +45,15 @@ class MigratedSqlite:
         self._folder = folder
         self._templates: dict[str, Path] = {}
 
-    def upgrade(self, container: Container) -> None:
+    def upgrade(self, container: Container, migrated: Collection[str] = ()) -> None:
         """What `container.upgrade_databases()` does, with a service's SQLite file that does not
         exist yet copied from its template instead of migrated.  A database that exists (a test's
-        earlier state) or is not SQLite (PostgreSQL) is migrated as usual."""
+        earlier state) or is not SQLite (PostgreSQL) is migrated as usual, unless its service is
+        among `migrated`: a database cloned from one migrated this run (the harness's
+        `relationships_pg_database`), whose upgrade would find nothing to do."""
         for module in container.services.values():
+            if module.name in migrated:
+                continue
             target = _sqlite_file(module)
             if target is None or target.exists():
                 module.database.upgrade(module.migrations)
@@ -91,13 +95,14 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> MigratedSqlite:
 def make_container(tmp_path: Path, clock: MovableClock,
                    migrated_sqlite: MigratedSqlite) -> Iterator[Callable[..., Container]]:
     """Build a container, its databases at the latest revision; keyword arguments are settings
-    overrides (e.g. database_url=...)."""
+    overrides (e.g. database_url=...), and `migrated` names the services whose given database
+    is at the latest revision already."""
     made: list[Container] = []
 
-    def make(**overrides: Any) -> Container:
+    def make(*, migrated: Collection[str] = (), **overrides: Any) -> Container:
         overrides.setdefault("var_dir", tmp_path / "var")
         container = build_container(Settings(**overrides), clock=clock)
-        migrated_sqlite.upgrade(container)
+        migrated_sqlite.upgrade(container, migrated)
         made.append(container)
         return container
 
