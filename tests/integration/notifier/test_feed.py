@@ -70,13 +70,13 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def container(tmp_path: Path, clock: Any, database_url: str | None) -> Iterator[Container]:
+def container(tmp_path: Path, clock: Any, database_url: str | None, migrated_sqlite: Any) -> Iterator[Container]:
     """The notifier alone on the embedded shape: its two consumers, its database, the file sender."""
     overrides: dict[str, Any] = {"var_dir": tmp_path / "var"}
     if database_url:
         overrides["notifier_database_url"] = database_url
     made = build_container(Settings(**overrides), clock=clock, services=("notifier",))
-    made.upgrade_databases()
+    migrated_sqlite.upgrade(made)
     yield made
     made.close()
 
