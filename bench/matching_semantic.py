@@ -1,4 +1,5 @@
-"""Meaning at scale: the embedding model, the vector store and hybrid search on 100k mentors (embedded engine).
+"""Meaning at scale: the embedding model, the vector store and hybrid search on 100k mentors (embedded engine;
+Elasticsearch and OpenSearch with `--index-mentors K --clusters ...`).
 
     python -m bench.matching_semantic [--mentors 100000] [--index-mentors 0] [--changed 1000] [--rounds 25]
 
@@ -23,8 +24,12 @@ pool made by the real model from the passages of 2,000 synthetic profiles: searc
 scale whose bulk embedding would not fit a busy machine's afternoon (the vectors repeat, so
 similarity ties are more common than in life; the scan and the ranking do the same work).
 
+With `--index-mentors K`, `--clusters elasticsearch,opensearch` indexes the same K documents
+(vectors included) into each cluster (one node at a time, launched as bench.matching does,
+or `--elasticsearch-url`/`--opensearch-url`) and times the same searches there, with the
+index's size on disk and a check that the top 10 equal the embedded engine's.
+
 Results go to bench/results/matching_semantic.json with the machine and its load.
-Elasticsearch/OpenSearch join once their adapters keep vectors (phase B of issue 17).
 """
 
 from __future__ import annotations
@@ -94,7 +99,8 @@ def reindex(service: Any) -> dict[str, Any]:
 
 
 def index_only(service: Any, count: int, specs: dict[str, list[dict[str, Any]]], need: dict[str, Any],
-               rounds: int, scratch: str) -> dict[str, Any]:
+               rounds: int, scratch: str, clusters: tuple[str, ...] = (),
+               cluster_urls: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Search speed and memory on `count` mentors indexed directly, vectors from a real-model pool."""
     from bench.matching import bulk_index, synthetic_docs
     from services.matching.adapters.search_embedded import EmbeddedSearchIndex
@@ -103,6 +109,7 @@ def index_only(service: Any, count: int, specs: dict[str, list[dict[str, Any]]],
     from services.matching.domain.search import build_search
 
     embedder = service.embedder
+    cluster_urls = cluster_urls or {}
     pool_docs = synthetic_docs(2000, seed=3)
     began = time.perf_counter()
     meaning.attach_vectors(pool_docs, lambda texts: dict(zip(texts, meaning.quantise(embedder.embed(texts)))))
@@ -121,12 +128,63 @@ def index_only(service: Any, count: int, specs: dict[str, list[dict[str, Any]]],
         criteria_only = _timed([lambda q=build_search(criteria=s["criteria"], size=20): index.search(q)
                                 for s in specs["criteria_and_goals"]], rounds)
         matrix = index._current().matrix
-        return {"mentors": count, "pool_profiles": len(pool_docs), "pool_embedding_seconds": pool_seconds,
-                "bulk_index_seconds": bulk_seconds, "search_with_need_vector": timings,
-                "criteria_only_same_queries": criteria_only,
-                "vector_store": {"rows": matrix._count, "memory_mib": round(matrix.nbytes / 2 ** 20, 1)}}
+        out = {"mentors": count, "pool_profiles": len(pool_docs), "pool_embedding_seconds": pool_seconds,
+               "bulk_index_seconds": bulk_seconds, "search_with_need_vector": timings,
+               "criteria_only_same_queries": criteria_only,
+               "vector_store": {"rows": matrix._count, "memory_mib": round(matrix.nbytes / 2 ** 20, 1)}}
+        queries = [build_search(text=s.get("text"), criteria=s.get("criteria"), size=10,
+                                meaning=need[s.get("text") or s["goals"]]) for group in specs.values() for s in group]
+        reference = [_top(index, q) for q in queries]
+        for kind in clusters:
+            out[kind] = index_only_cluster(kind, cluster_urls.get(kind), docs, calls_of=lambda idx: {
+                name: [(lambda q=build_search(text=s.get("text"), criteria=s.get("criteria"), size=20,
+                                              meaning=need[s.get("text") or s["goals"]]): idx.search(q))
+                       for s in group] for name, group in specs.items()},
+                rounds=rounds, queries=queries, reference=reference, space=VectorSpace(embedder.model_id,
+                                                                                        embedder.dimensions))
+            print(kind, out[kind], flush=True)
+        return out
     finally:
         index.close()
+
+
+def _top(index: Any, query: Any) -> list[tuple[str, float, Any]]:
+    return [(h.member_id, h.score, h.similarity) for h in index.search(query).hits]
+
+
+def index_only_cluster(kind: str, url: str | None, docs: list[dict[str, Any]],
+                       calls_of: Callable[[Any], dict[str, list[Callable[[], Any]]]], rounds: int,
+                       queries: list[Any], reference: list[Any], space: Any) -> dict[str, Any]:
+    """The index-only figures on one cluster: bulk index with vectors, size on disk, search p50/p95,
+    and how many of the queries' top 10 equal the embedded engine's."""
+    from bench.matching import bulk_index, cluster_client, start_cluster
+    from services.matching.adapters.search_dsl import DslSearchIndex, KnnVectors, ScriptedVectors
+
+    address, stop = start_cluster(kind, url)
+    try:
+        client = cluster_client(kind, address)
+        vectors = KnnVectors(space) if kind == "elasticsearch" else ScriptedVectors(space)
+        index = DslSearchIndex(client, "bench-semantic", vectors=vectors)
+        print(f"{kind}: bulk index with vectors ...", flush=True)
+        figures: dict[str, Any] = {"bulk_index_seconds": bulk_index(index, docs),
+                                   "url_source": "given" if url else "launched"}
+        (name,) = client.alias_targets("bench-semantic")
+        raw = client.client  # the library's client: force merge and stats are for the benchmark only
+        try:
+            raw.indices.forcemerge(index=name, max_num_segments=1)
+            figures["force_merged"] = True
+        except Exception as exc:  # a busy machine may outlast the timeout: report the size unmerged
+            figures["force_merged"] = f"no: {exc}"[:200]
+        stats = raw.indices.stats(index=name, metric="store")
+        figures["index_mib"] = round(stats["indices"][name]["primaries"]["store"]["size_in_bytes"] / 2 ** 20, 1)
+        figures["search_with_need_vector"] = {group: _timed(calls, rounds) for group, calls in calls_of(index).items()}
+        figures["top10_equal_to_embedded"] = sum(_top(index, q) == ref for q, ref in zip(queries, reference))
+        figures["top10_queries"] = len(queries)
+        client.delete_index(name)
+        client.close()
+        return figures
+    finally:
+        stop()
 
 
 def main() -> None:
@@ -135,8 +193,13 @@ def main() -> None:
     parser.add_argument("--index-mentors", type=int, default=0)
     parser.add_argument("--changed", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--clusters", default="", help="with --index-mentors: elasticsearch,opensearch")
+    parser.add_argument("--elasticsearch-url")
+    parser.add_argument("--opensearch-url")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
+    clusters = tuple(kind for kind in args.clusters.split(",") if kind)
 
     from connect.bootstrap import build_container
     from connect.settings import Settings
@@ -224,13 +287,15 @@ def main() -> None:
             results["incremental"]["full_reindex_after"] = reindex(service)
             print("incremental:", results["incremental"])
             if args.index_mentors:
-                results["index_only"] = index_only(service, args.index_mentors, specs, need, args.rounds, scratch)
+                results["index_only"] = index_only(
+                    service, args.index_mentors, specs, need, args.rounds, scratch, clusters,
+                    {"elasticsearch": args.elasticsearch_url, "opensearch": args.opensearch_url})
                 print("index only:", results["index_only"])
         finally:
             container.close()
     results["machine"]["load_average_at_end"] = __import__("os").getloadavg()
     if not args.no_save:
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        args.results.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ class MatchingService:
         self.index = index
         self.embedder = embedder
         self.passage_vectors = PassageVectors(database, embedder, clock) if embedder is not None else None
-        # The index keeps profile vectors (the embedded engine; Elasticsearch/OpenSearch in phase B).
+        # The index keeps profile vectors (every engine, when a model is configured).
         self.embeds = self.passage_vectors is not None and bool(getattr(index, "holds_vectors", False))
         self.outbox = Outbox(orm.outbox, producer="matching")
         self.after_commit = after_commit

@@ -20,8 +20,8 @@ def engine_url(url: str) -> tuple[str, str]:
 
 
 def build_search_index(settings: SearchSettings, var_dir: Path, embedder: Embedder | None = None) -> SearchIndex:
-    """`embedder`: the model whose vectors the index keeps beside each mentor (embedded engine;
-    Elasticsearch and OpenSearch do not keep vectors yet, so their searches have no meaning)."""
+    """`embedder`: the model whose vectors the index keeps beside each mentor (None: searches
+    have no meaning)."""
     kind, url = engine_url(settings.search_url or "")
     if kind == "embedded":
         from services.matching.adapters.search_embedded import EmbeddedSearchIndex
@@ -30,12 +30,16 @@ def build_search_index(settings: SearchSettings, var_dir: Path, embedder: Embedd
         space = VectorSpace(embedder.model_id, embedder.dimensions) if embedder is not None else None
         return EmbeddedSearchIndex(Path(url) if url else var_dir / "search", settings.search_index_alias,
                                    writes=settings.search_index_writes, space=space)
-    from services.matching.adapters.search_dsl import DslSearchIndex
+    from services.matching.adapters.search_dsl import DslSearchIndex, KnnVectors, ScriptedVectors
+    from services.matching.adapters.search_vectors import VectorSpace
 
+    space = VectorSpace(embedder.model_id, embedder.dimensions) if embedder is not None else None
     if kind == "opensearch":
         from services.matching.adapters.search_opensearch import OpenSearchClient
 
-        return DslSearchIndex(OpenSearchClient(url), settings.search_index_alias)
+        return DslSearchIndex(OpenSearchClient(url), settings.search_index_alias,
+                              vectors=ScriptedVectors(space) if space is not None else None)
     from services.matching.adapters.search_elasticsearch import ElasticsearchClient
 
-    return DslSearchIndex(ElasticsearchClient(url), settings.search_index_alias)
+    return DslSearchIndex(ElasticsearchClient(url), settings.search_index_alias,
+                          vectors=KnnVectors(space) if space is not None else None)

@@ -8,17 +8,33 @@ analyzer mirrors tantivy's `en_stem` (split on non-alphanumerics, drop tokens
 over 40 characters, lowercase, Snowball English) so both engines see the same
 words.  Ties are ordered by `member_id`; paging is `search_after` on
 (score, member_id).
+
+Vectors (docs/matching.md, "Meaning"): an index made with a `VectorSpace` keeps each
+mentor's int8 profile vector, the very vector the embedded engine holds, and says so in its
+mapping's `_meta`.  A search with a need asks the engine for the mentors nearest in meaning
+(`Vectors.nearest_body`: Elasticsearch's `knn` on a `dense_vector`, OpenSearch's exact
+painless scan), lists them beside those that meet a criterion or share a word, and ranks
+with the domain's formula: the engine sums criteria, words and nudge as before, and this
+adapter adds each fetched hit's `semantic_bonus` from the cosine of its stored vector
+(`meaning.cosines`, exact integer arithmetic), widening the fetch until nothing unfetched
+can reach the page, as the embedded engine does.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import struct
 import threading
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol
 
-from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, SearchHit, SearchPage,
+import numpy as np
+
+from services.matching.adapters.search_vectors import VectorSpace
+from services.matching.domain import meaning
+from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
                                              SearchQuery)
 from services.matching.interfaces import SearchUnavailable
 
@@ -69,8 +85,18 @@ def _criterion_filter(criterion: Criterion) -> dict[str, Any]:
     return {"terms": {criterion.index_field: list(criterion.values)}}
 
 
-def compile_query(query: SearchQuery) -> dict[str, Any]:
-    """The `query` part of the request body; the same clauses as the tantivy compiler."""
+def passing_filter(query: SearchQuery) -> dict[str, Any]:
+    """Mentors who pass the hard filters and are not excluded (whom a need may list)."""
+    body: dict[str, Any] = {"filter": [_criterion_filter(c) for c in query.filters] or [{"match_all": {}}]}
+    if query.exclude_ids:
+        body["must_not"] = [{"terms": {"member_id": list(query.exclude_ids)}}]
+    return {"bool": body}
+
+
+def compile_query(query: SearchQuery, near_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """The `query` part of the request body; the same clauses as the tantivy compiler.
+    `near_ids`: the mentors nearest the need in meaning, listed (score 0 from this clause)
+    whatever else they match; the caller adds every hit's semantic bonus."""
     must: list[dict[str, Any]] = []
     if query.scored:
         scoring: list[dict[str, Any]] = [
@@ -83,7 +109,10 @@ def compile_query(query: SearchQuery) -> dict[str, Any]:
                                     "_name": f"t:{i}:{c.field}"}}
                 for c in word_clauses
             ]}})
-        must.append({"bool": {"should": scoring, "minimum_should_match": 1}})
+        if near_ids:
+            scoring.append({"constant_score": {"filter": {"terms": {"member_id": list(near_ids)}}, "boost": 0.0}})
+        # A bool without clauses matches everything; a need with no one near lists no one.
+        must.append({"bool": {"should": scoring, "minimum_should_match": 1}} if scoring else {"match_none": {}})
     body: dict[str, Any] = {
         "must": must,
         "filter": [_criterion_filter(c) for c in query.filters] or [{"match_all": {}}],
@@ -105,10 +134,117 @@ def search_body(query: SearchQuery) -> dict[str, Any]:
         "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
         "size": query.size + 1,
         "track_total_hits": True,
+        "_source": {"excludes": list(VECTOR_FIELDS)},
     }
     if query.cursor is not None:
         body["search_after"] = list(query.cursor.after)
     return body
+
+
+# --- vectors ------------------------------------------------------------------------------
+
+VECTOR_FIELD = "vector"
+SQUARED_NORM_FIELD = "vector_squared_norm"
+VECTOR_FIELDS = (VECTOR_FIELD, SQUARED_NORM_FIELD)
+# The engine orders the nearest by its own float similarity; fetching a few more than
+# SEMANTIC_CANDIDATES lets the exact int8 cosine choose them, so a rounding difference at
+# the boundary cannot change who is listed.
+NEAR_MARGIN = 16
+# Hits per request while a search with a need widens its fetch (Elasticsearch's default
+# result window: `search_after` continues past it).
+MAX_CHUNK = 10_000
+
+
+class Vectors:
+    """How an engine keeps the int8 profile vectors and finds the mentors nearest a need."""
+
+    def __init__(self, space: VectorSpace) -> None:
+        self.space = space
+
+    def properties(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def fields(self, vector: np.ndarray) -> dict[str, Any]:
+        """The document fields that hold `vector`."""
+        raise NotImplementedError
+
+    def decode(self, source: dict[str, Any]) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def nearest_query(self, query: SearchQuery, count: int) -> dict[str, Any]:
+        """A request body whose hits are (at least) the `count` passing mentors nearest the need."""
+        raise NotImplementedError
+
+
+class KnnVectors(Vectors):
+    """Elasticsearch: `dense_vector` of bytes (exactly the int8 vector), searched by `knn`.
+
+    `flat` (brute force, exact) rather than HNSW: the nearest SEMANTIC_CANDIDATES must be
+    the same mentors the embedded engine's exact scan finds, and a flat index costs no graph
+    build when indexing."""
+
+    def properties(self) -> dict[str, Any]:
+        return {VECTOR_FIELD: {"type": "dense_vector", "element_type": "byte", "dims": self.space.dimensions,
+                               "index": True, "similarity": "cosine", "index_options": {"type": "flat"}}}
+
+    def fields(self, vector: np.ndarray) -> dict[str, Any]:
+        return {VECTOR_FIELD: [int(v) for v in vector]}
+
+    def decode(self, source: dict[str, Any]) -> np.ndarray | None:
+        stored = source.get(VECTOR_FIELD)
+        return None if stored is None else np.asarray(stored, dtype=np.int8)
+
+    def nearest_query(self, query: SearchQuery, count: int) -> dict[str, Any]:
+        assert query.meaning is not None
+        return {"knn": {"field": VECTOR_FIELD, "query_vector": [int(v) for v in query.meaning.vector],
+                        "k": count, "num_candidates": count, "filter": passing_filter(query)},
+                "size": count, "_source": ["member_id", VECTOR_FIELD]}
+
+
+# Exact cosine of the stored bytes with the need, as `meaning.cosines_from_dots` computes it;
+# script scores may not be negative, hence 1 + cosine.
+_COSINE_SCRIPT = """
+BytesRef v = doc['vector'].value;
+def q = params.q;
+long dot = 0;
+for (int i = 0; i < v.length; ++i) { dot += v.bytes[v.offset + i] * (int) q.get(i); }
+double n = doc['vector_squared_norm'].value;
+if (n == 0) { return 0.0; }
+return 1.0 + dot / (Math.sqrt(n) * Math.sqrt(params.qn));
+"""
+
+
+class ScriptedVectors(Vectors):
+    """OpenSearch without its k-NN plugin (a native plugin the test harness cannot load from
+    Maven Central): the int8 vector as `binary` doc values and an exact painless scan of the
+    passing mentors for the nearest; the ranking is the same exact rescoring as Elasticsearch's."""
+
+    def properties(self) -> dict[str, Any]:
+        return {VECTOR_FIELD: {"type": "binary", "doc_values": True},
+                SQUARED_NORM_FIELD: {"type": "integer"}}
+
+    def fields(self, vector: np.ndarray) -> dict[str, Any]:
+        return {VECTOR_FIELD: base64.b64encode(vector.astype(np.int8).tobytes()).decode(),
+                SQUARED_NORM_FIELD: int(meaning.squared_norms(vector)[0])}
+
+    def decode(self, source: dict[str, Any]) -> np.ndarray | None:
+        stored = source.get(VECTOR_FIELD)
+        return None if stored is None else np.frombuffer(base64.b64decode(stored), dtype=np.int8)
+
+    def nearest_query(self, query: SearchQuery, count: int) -> dict[str, Any]:
+        assert query.meaning is not None
+        with_vector = {"bool": {"filter": [passing_filter(query), {"exists": {"field": SQUARED_NORM_FIELD}}]}}
+        return {"query": {"script_score": {"query": with_vector, "script": {
+                    "source": _COSINE_SCRIPT, "lang": "painless",
+                    "params": {"q": [int(v) for v in query.meaning.vector], "qn": query.meaning.squared_norm}}}},
+                "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
+                "size": count, "_source": ["member_id", VECTOR_FIELD]}
+
+
+def space_of(mappings: dict[str, Any]) -> VectorSpace | None:
+    """The vectors an index's mappings say it holds (None: made before vectors)."""
+    described = (mappings.get("_meta") or {}).get("vectors")
+    return VectorSpace(str(described["model"]), int(described["dimensions"])) if described else None
 
 
 class DslClient(Protocol):
@@ -125,6 +261,10 @@ class DslClient(Protocol):
 
     def put_settings(self, name: str, settings: dict[str, Any]) -> None: ...
 
+    def mappings(self, alias: str) -> dict[str, dict[str, Any]]:
+        """Index name -> its mappings, for the indices behind `alias` ({} when there are none)."""
+        ...
+
     def refresh(self, name: str) -> None: ...
 
     def update_aliases(self, actions: list[dict[str, Any]]) -> None: ...
@@ -138,11 +278,17 @@ class DslClient(Protocol):
     def close(self) -> None: ...
 
 
-def _bulk_index_ops(index: str, docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _bulk_index_ops(index: str, docs: Iterable[dict[str, Any]], vectors: Vectors | None) -> list[dict[str, Any]]:
+    """Bulk operations for `docs`; each profile vector in `vectors`' fields, or left out when
+    the index holds none (an index made before vectors keeps serving until rebuilt)."""
     ops: list[dict[str, Any]] = []
     for doc in docs:
+        source = {name: value for name, value in doc.items() if name != VECTOR_FIELD}
+        vector = doc.get(VECTOR_FIELD)
+        if vectors is not None and vector is not None and np.any(vector):  # a zero vector has no direction
+            source.update(vectors.fields(np.asarray(vector, dtype=np.int8)))
         ops.append({"index": {"_index": index, "_id": doc["member_id"]}})
-        ops.append(doc)
+        ops.append(source)
     return ops
 
 
@@ -155,21 +301,38 @@ def _check_bulk(response: dict[str, Any]) -> None:
 
 
 class DslSearchIndex:
-    """A versioned index behind an alias on an Elasticsearch or OpenSearch cluster."""
+    """A versioned index behind an alias on an Elasticsearch or OpenSearch cluster.
+
+    `vectors`: how this engine keeps profile vectors of the configured model (None: no
+    meaning).  Versions it creates hold them; a version made before (or under another model)
+    serves searches without meaning until `connect reindex` (or the `matching.vectors` job)
+    replaces it."""
 
     in_process = False
 
-    def __init__(self, client: DslClient, alias: str, refresh: str | bool = "wait_for") -> None:
+    def __init__(self, client: DslClient, alias: str, refresh: str | bool = "wait_for",
+                 vectors: Vectors | None = None) -> None:
         self.client = client
         self.alias = alias
         # "wait_for" makes an indexed change searchable before the consumer commits its offset.
         self.refresh = refresh
+        self.vectors = vectors
+        self.space = vectors.space if vectors is not None else None
         self.on_switch: Callable[[datetime], None] | None = None
         self._ensured = False
         self._lock = threading.Lock()
+        # (index name, its vector space) of what the alias named when last asked.
+        self._live: tuple[str, VectorSpace | None] | None = None
 
     def _new_name(self) -> str:
         return f"{self.alias}-v{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
+
+    def mappings(self) -> dict[str, Any]:
+        """The mappings of a version this process creates."""
+        if self.vectors is None:
+            return MAPPINGS
+        meta = {"vectors": {"model": self.vectors.space.model_id, "dimensions": self.vectors.space.dimensions}}
+        return {**MAPPINGS, "_meta": meta, "properties": {**MAPPINGS["properties"], **self.vectors.properties()}}
 
     def ensure(self) -> None:
         if self._ensured:
@@ -178,14 +341,36 @@ class DslSearchIndex:
             if not self._ensured and not self.client.alias_targets(self.alias):
                 # A fixed first name: API and indexer processes racing here create one index, not two
                 # (an alias over two indices has no write index).
-                self.client.create_index(f"{self.alias}-v0", INDEX_SETTINGS, MAPPINGS, aliases={self.alias: {}},
-                                         exist_ok=True)
+                self.client.create_index(f"{self.alias}-v0", INDEX_SETTINGS, self.mappings(),
+                                         aliases={self.alias: {}}, exist_ok=True)
             self._ensured = True
 
+    @property
+    def holds_vectors(self) -> bool:
+        """Whether index documents should carry their profile vector (`doc["vector"]`, int8)."""
+        return self.vectors is not None
+
+    def _read_live(self) -> tuple[str, VectorSpace | None]:
+        self.ensure()
+        found = self.client.mappings(self.alias)
+        name = max(found) if found else ""
+        self._live = (name, space_of(found[name]) if found else None)
+        return self._live
+
+    def vectors_current(self) -> bool:
+        """False when the live version holds no vectors of the configured model (rebuild it)."""
+        return self.space is None or self._read_live()[1] == self.space
+
+    def _live_vectors(self, fresh: bool = False) -> Vectors | None:
+        """This engine's vectors when the live version holds them (else None)."""
+        live = self._live if self._live is not None and not fresh else self._read_live()
+        return self.vectors if self.vectors is not None and live[1] == self.space else None
+
     def upsert(self, docs: Iterable[dict[str, Any]]) -> None:
-        ops = _bulk_index_ops(self.alias, docs)
-        if ops:
-            self.ensure()
+        docs = list(docs)
+        if docs:
+            # Asked afresh: another process (`connect reindex`) may have swapped the alias.
+            ops = _bulk_index_ops(self.alias, docs, self._live_vectors(fresh=True))
             _check_bulk(self.client.bulk(ops, refresh=self.refresh))
 
     def delete(self, member_ids: Iterable[str]) -> None:
@@ -196,17 +381,96 @@ class DslSearchIndex:
 
     def search(self, query: SearchQuery) -> SearchPage:
         self.ensure()
+        if query.meaning is not None:
+            vectors = self._live_vectors()
+            if vectors is not None and query.meaning.model_id == vectors.space.model_id:
+                return self._search_with_meaning(query, vectors)
+            # A version without this model's vectors (not rebuilt yet): words and criteria only.
+            query = replace(query, meaning=None)
         response = self.client.search(self.alias, search_body(query))
         raw_hits = response["hits"]["hits"]
-        total = response["hits"]["total"]
-        total_count = total["value"] if isinstance(total, dict) else int(total)
+        self._notice(raw_hits)
         hits = [SearchHit(member_id=h["_source"]["member_id"], score=exact_score(h["_score"]),
                           doc=h["_source"], sort=(float(h["sort"][0]), str(h["sort"][1])))
                 for h in raw_hits[:query.size]]
         next_cursor = None
         if len(raw_hits) > query.size and hits:
             next_cursor = query.next_cursor(len(hits), hits[-1].sort)
-        return SearchPage(hits=hits, total=total_count, next_cursor=next_cursor)
+        return SearchPage(hits=hits, total=_total(response), next_cursor=next_cursor)
+
+    def _notice(self, raw_hits: list[dict[str, Any]]) -> None:
+        """Forget what the alias named when a hit comes from another index (swapped elsewhere)."""
+        if raw_hits and self._live is not None and raw_hits[0].get("_index") != self._live[0]:
+            self._live = None
+
+    def _nearest(self, query: SearchQuery, vectors: Vectors) -> list[tuple[str, float]]:
+        """The SEMANTIC_CANDIDATES passing mentors nearest the need whose bonus is above 0, by
+        exact cosine (ties: member id), nearest first."""
+        assert query.meaning is not None
+        hits = self.client.search(self.alias, vectors.nearest_query(
+            query, meaning.SEMANTIC_CANDIDATES + NEAR_MARGIN))["hits"]["hits"]
+        self._notice(hits)
+        ids, sims = self._similarities([h["_source"] for h in hits], query, vectors)
+        bonus = query.semantic_bonus(sims)
+        near = sorted((-float(sim), member_id) for member_id, sim, extra in zip(ids, sims, bonus) if extra > 0)
+        return [(member_id, -neg) for neg, member_id in near[:meaning.SEMANTIC_CANDIDATES]]
+
+    @staticmethod
+    def _similarities(sources: list[dict[str, Any]], query: SearchQuery,
+                      vectors: Vectors) -> tuple[list[str], np.ndarray]:
+        """Member ids and the exact int8 cosine of each stored vector with the need (0: none)."""
+        assert query.meaning is not None
+        sims = np.zeros(len(sources))
+        rows = [(i, vectors.decode(source)) for i, source in enumerate(sources)]
+        rows = [(i, row) for i, row in rows if row is not None]
+        if rows:
+            sims[[i for i, _row in rows]] = meaning.cosines(np.stack([row for _i, row in rows]),
+                                                            query.meaning.vector)
+        return [source["member_id"] for source in sources], sims
+
+    def _search_with_meaning(self, query: SearchQuery, vectors: Vectors) -> SearchPage:
+        """The engine ranks by criteria, words and nudge (the nearest listed too); each fetched
+        hit gets its semantic bonus here, from its stored vector.  The fetch widens (by
+        `search_after`) until the page's last final score is above anything unfetched could
+        reach: the last fetched engine score plus the largest bonus of any passing mentor
+        (the nearest's).  The cursor is applied here, on the final order."""
+        near = self._nearest(query, vectors)
+        most_bonus = float(query.semantic_bonus(np.array([near[0][1]]))[0]) if near else 0.0
+        body: dict[str, Any] = {
+            "query": compile_query(query, [member_id for member_id, _sim in near]),
+            "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
+            "track_total_hits": True,
+            "_source": {"excludes": [SQUARED_NORM_FIELD]},
+        }
+        cursor = query.cursor
+        wanted = query.size + 1
+        chunk = min(MAX_CHUNK, max(256, ((cursor.returned if cursor else 0) + wanted) * 2))
+        fetched: list[tuple[float, str, float, dict[str, Any]]] = []  # (final, member id, similarity, source)
+        total = 0
+        while True:
+            response = self.client.search(self.alias, {**body, "size": chunk})
+            raw_hits = response["hits"]["hits"]
+            if "search_after" not in body:
+                total = _total(response)
+                self._notice(raw_hits)
+            sources = [h["_source"] for h in raw_hits]
+            ids, sims = self._similarities(sources, query, vectors)
+            bonus = query.semantic_bonus(sims)
+            for h, member_id, sim, extra, source in zip(raw_hits, ids, sims, bonus, sources):
+                source.pop(VECTOR_FIELD, None)
+                fetched.append((exact_score(h["_score"]) + float(extra), member_id, float(sim), source))
+            ordered = sorted(fetched, key=lambda hit: (-hit[0], hit[1]))
+            if cursor is not None:
+                ordered = [hit for hit in ordered if _after((hit[0], hit[1]), cursor)]
+            if len(raw_hits) < chunk or (len(ordered) >= wanted
+                                         and ordered[wanted - 1][0] > exact_score(raw_hits[-1]["_score"]) + most_bonus):
+                break
+            body["search_after"] = raw_hits[-1]["sort"]
+            chunk = min(chunk * 4, MAX_CHUNK)
+        hits = [SearchHit(member_id=member_id, score=final, doc=source, sort=(final, member_id), similarity=sim)
+                for final, member_id, sim, source in ordered[:query.size]]
+        next_cursor = query.next_cursor(len(hits), hits[-1].sort) if len(ordered) > query.size and hits else None
+        return SearchPage(hits=hits, total=total, next_cursor=next_cursor)
 
     def count(self) -> int:
         self.ensure()
@@ -221,8 +485,20 @@ class DslSearchIndex:
     def begin_build(self) -> "DslBuild":
         name = self._new_name()
         settings = {**INDEX_SETTINGS, "refresh_interval": "-1"}
-        self.client.create_index(name, settings, MAPPINGS)
+        self.client.create_index(name, settings, self.mappings())
         return DslBuild(self, name)
+
+
+def _total(response: dict[str, Any]) -> int:
+    total = response["hits"]["total"]
+    return total["value"] if isinstance(total, dict) else int(total)
+
+
+def _after(hit: tuple[float, str], cursor: Cursor) -> bool:
+    """Whether a hit of (final score, member id) comes after the cursor's last result."""
+    score, member_id = hit
+    after_score, after_id = cursor.after
+    return score < after_score or (score == after_score and member_id > after_id)
 
 
 class DslBuild:
@@ -244,7 +520,7 @@ class DslBuild:
         return added
 
     def _send(self, docs: list[dict[str, Any]]) -> int:
-        _check_bulk(self.owner.client.bulk(_bulk_index_ops(self.name, docs), refresh=False))
+        _check_bulk(self.owner.client.bulk(_bulk_index_ops(self.name, docs, self.owner.vectors), refresh=False))
         return len(docs)
 
     def delete(self, member_ids: Iterable[str]) -> None:
@@ -261,6 +537,7 @@ class DslBuild:
         client.update_aliases([{"remove": {"index": name, "alias": self.owner.alias}} for name in old]
                               + [{"add": {"index": self.name, "alias": self.owner.alias}}])
         self.owner._ensured = True
+        self.owner._live = None
         for name in old:
             client.delete_index(name)
         log.info("search alias %s now points at %s", self.owner.alias, self.name)

@@ -77,6 +77,16 @@ class OpenSearchClient:
                 raise
 
     @_guard
+    def mappings(self, alias: str) -> dict[str, dict[str, Any]]:
+        from opensearchpy.exceptions import NotFoundError
+
+        try:
+            found = self.client.indices.get_mapping(index=alias)
+        except NotFoundError:
+            return {}
+        return {name: body.get("mappings", {}) for name, body in found.items()}
+
+    @_guard
     def put_settings(self, name: str, settings: dict[str, Any]) -> None:
         self.client.indices.put_settings(index=name, body={"index": settings})
 

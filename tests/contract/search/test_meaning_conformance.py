@@ -7,8 +7,12 @@ evaluated in plain Python (criteria + nudge + `semantic_bonus` of the int8 cosin
 words too, the paraphrase finds its mentor first, every hit's similarity is the reference
 cosine, and the parts of the score stay within their bounds.
 
-Engines: the embedded one now.  Elasticsearch and OpenSearch join `ENGINES` once their
-adapters keep vectors (phase B of issue 17); nothing below is engine-specific.
+Engines: the embedded one, real Elasticsearch 8.19 (`dense_vector` + `knn`) and real
+OpenSearch (an exact painless scan); nothing below is engine-specific.  On top, for the same
+needs (text, goals, text + criteria) every engine must give the embedded engine's top 10:
+the same mentors in the same order with the same scores, similarities and `match_percent`.
+The stated tolerance is zero: every part of a score is a dyadic fraction and every engine
+finishes the int8 cosine the same way (`meaning.cosines`), so the numbers are equal, not close.
 """
 
 from __future__ import annotations
@@ -67,28 +71,71 @@ def docs(embedder: Any) -> list[dict[str, Any]]:
     return meaning.attach_vectors([dict(d) for d in CRITERIA_DOCS] + _paraphrase_docs(), vectors_of)
 
 
-def _embedded(docs: list[dict[str, Any]], embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from services.matching.adapters.search_embedded import EmbeddedSearchIndex
+def _space(embedder: Any) -> Any:
     from services.matching.adapters.search_vectors import VectorSpace
 
-    return EmbeddedSearchIndex(tmp_path_factory.mktemp("search"), f"meaning-{uuid.uuid4().hex[:8]}",
-                               space=VectorSpace(embedder.model_id, embedder.dimensions))
+    return VectorSpace(embedder.model_id, embedder.dimensions)
 
 
-ENGINES: dict[str, Callable[..., Any]] = {"embedded": _embedded}
+def _embedded(request: pytest.FixtureRequest, embedder: Any, alias: str) -> Any:
+    from services.matching.adapters.search_embedded import EmbeddedSearchIndex
+
+    return EmbeddedSearchIndex(request.getfixturevalue("tmp_path_factory").mktemp("search"), alias,
+                               space=_space(embedder))
 
 
-@pytest.fixture(scope="module", params=sorted(ENGINES))
-def engine(request: pytest.FixtureRequest, docs: list[dict[str, Any]], embedder: Any,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    index = ENGINES[request.param](docs, embedder, tmp_path_factory)
-    index.ensure()
-    build = index.begin_build()  # through a rebuild and then single upserts, as in test_conformance
-    build.add(docs[:40])
-    build.swap(datetime.now(timezone.utc))
-    index.upsert(docs[40:])
-    yield index
-    index.close()
+def _elasticsearch(request: pytest.FixtureRequest, embedder: Any, alias: str) -> Any:
+    from services.matching.adapters.search_dsl import DslSearchIndex, KnnVectors
+    from services.matching.adapters.search_elasticsearch import ElasticsearchClient
+
+    client = ElasticsearchClient(request.getfixturevalue("elasticsearch_url"))
+    return DslSearchIndex(client, alias, vectors=KnnVectors(_space(embedder)))
+
+
+def _opensearch(request: pytest.FixtureRequest, embedder: Any, alias: str) -> Any:
+    from services.matching.adapters.search_dsl import DslSearchIndex, ScriptedVectors
+    from services.matching.adapters.search_opensearch import OpenSearchClient
+
+    client = OpenSearchClient(request.getfixturevalue("opensearch_url"))
+    return DslSearchIndex(client, alias, vectors=ScriptedVectors(_space(embedder)))
+
+
+ENGINES: dict[str, Callable[..., Any]] = {"embedded": _embedded, "elasticsearch": _elasticsearch,
+                                          "opensearch": _opensearch}
+
+
+@pytest.fixture(scope="module")
+def engines(request: pytest.FixtureRequest, docs: list[dict[str, Any]], embedder: Any) -> Iterator[Any]:
+    """Each engine's index of `docs`, made on first use (once per module)."""
+    made: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in made:
+            index = ENGINES[name](request, embedder, f"meaning-{uuid.uuid4().hex[:8]}")
+            index.ensure()
+            build = index.begin_build()  # through a rebuild and then single upserts, as in test_conformance
+            build.add(docs[:40])
+            build.swap(datetime.now(timezone.utc))
+            index.upsert(docs[40:])
+            made[name] = index
+        return made[name]
+
+    yield get
+    for index in made.values():
+        client = getattr(index, "client", None)
+        if client is not None:
+            for name in client.alias_targets(index.alias):
+                client.delete_index(name)
+        index.close()
+
+
+@pytest.fixture(scope="module", params=[
+    "embedded",
+    pytest.param("elasticsearch", marks=pytest.mark.integration),
+    pytest.param("opensearch", marks=pytest.mark.integration),
+])
+def engine(request: pytest.FixtureRequest, engines: Callable[[str], Any]) -> Any:
+    return engines(request.param)
 
 
 def _need(embedder: Any, text: str) -> Meaning:
@@ -196,3 +243,71 @@ def test_a_cursor_belongs_to_its_need(engine, embedder):
     for other in (_query(spec, _need(embedder, "pensions advice"), size=5), _query(spec, None, size=5)):
         with pytest.raises(InvalidCursor):
             codec.open(sealed, kind="search", member_id="S", query=other.fingerprint, path="page.cursor")
+
+
+# The needs of the cross-engine check: text, goals (a need without words), text + criteria.
+SAME_TOP_TEN = [
+    ({"text": "I keep freezing when I have to present to the board"}, "text"),
+    ({"text": "I think some of the car crash claims I handle are set up deliberately"}, "text"),
+    ({"goals": "I want to learn to delegate and stop doing my team's work myself"}, "mentee_goals"),
+    ({"goals": "moving from claims handling into underwriting", "criteria": {"languages": ["en"]}},
+     "mentee_goals"),
+    ({"text": "pensions transfer advice for clients near retirement",
+      "criteria": {"expertise": ["financial_planning", "claims"], "region": ["london", "wales"]}}, "text"),
+    ({"text": "cyber ransomware underwriting", "criteria": {"languages": ["en"]}, "filters": {"country": ["GB"]}},
+     "text"),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("other", ["elasticsearch", "opensearch"])
+@pytest.mark.parametrize("spec, source", SAME_TOP_TEN, ids=[f"{s[1]}-{i}" for i, s in enumerate(SAME_TOP_TEN)])
+def test_every_engine_gives_the_embedded_top_ten(engines, embedder, other, spec, source):
+    """The same mentors, order, scores, similarities and match_percent as the embedded engine."""
+    need = Meaning(vector=meaning.quantise(embedder.embed([spec.get("text") or spec["goals"]]))[0],
+                   source=source, model_id=embedder.model_id)
+    query = _query({k: v for k, v in spec.items() if k != "goals"}, need, size=10)
+
+    def top(index: Any) -> tuple[list[tuple[str, float, float | None, int]], int]:
+        page = index.search(query)
+        return [(h.member_id, h.score, h.similarity,
+                 query.match_percent(query.matched(h.doc), h.score, int(h.doc.get("load_level") or 0)))
+                for h in page.hits], page.total
+
+    expected, expected_total = top(engines("embedded"))
+    assert len(expected) == 10
+    assert any(similarity for _m, _s, similarity, _p in expected)
+    assert top(engines(other)) == (expected, expected_total)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["elasticsearch", "opensearch"])
+def test_an_index_made_before_vectors_keeps_serving_until_rebuilt(request, docs, embedder, name):
+    """A version without vectors (made before them) takes documents and answers a need with
+    words and criteria only; the rebuild through the alias swap brings meaning to it."""
+    from services.matching.adapters.search_dsl import DslSearchIndex
+
+    alias = f"before-vectors-{uuid.uuid4().hex[:8]}"
+    with_vectors = ENGINES[name](request, embedder, alias)
+    before = DslSearchIndex(with_vectors.client, alias)  # what the previous release made
+    before.ensure()
+    before.upsert([{k: v for k, v in d.items() if k != "vector"} for d in docs[:20]])
+    try:
+        assert not with_vectors.vectors_current()
+        with_vectors.upsert(docs[20:])  # the indexer of the new release: no vector fields in the old index
+        spec = {"text": "I think some of the car crash claims I handle are set up deliberately"}
+        need = _need(embedder, spec["text"])
+        served = with_vectors.search(_query(spec, need, size=100))
+        assert served.total == before.search(_query(spec, None, size=100)).total
+        assert all(h.similarity is None for h in served.hits)
+        build = with_vectors.begin_build()
+        build.add(docs)
+        build.swap(datetime.now(timezone.utc))
+        assert with_vectors.vectors_current()
+        rebuilt = with_vectors.search(_query(spec, need, size=5))
+        assert rebuilt.hits[0].member_id == "SEM-FRAUD"
+        assert all(h.similarity is not None for h in rebuilt.hits)
+    finally:
+        for index_name in with_vectors.client.alias_targets(alias):
+            with_vectors.client.delete_index(index_name)
+        with_vectors.close()

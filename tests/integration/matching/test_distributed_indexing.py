@@ -49,6 +49,16 @@ def test_profile_changes_reach_the_search_cluster_through_kafka(pg_database, kaf
                 return [r["mentor"]["member_id"] for r in page["results"]]
 
             assert _wait_for(found) == [mentor]
+            # Meaning on the cluster: the indexer stored the profile vector, the need ranks by it,
+            # and the result says which sentence of the profile matched (as on the embedded engine).
+            page = client.post("/v1/mentors/search", json={"text": "I insure ships and their cargo",
+                                                           "criteria": {"interests": run}},
+                               headers=auth(seeker)).json()
+            assert page["need"] == "text"
+            (result,) = page["results"]
+            assert result["matched_text"]["sentence"] in ("Marine underwriter", "Expertise: Underwriting")
+            assert result["matched_text"]["similarity"] > 0.1
+            assert result["match_percent"] == 100
             client.put("/v1/members/me/mentor-profile/availability", json={"available": False},
                        headers=auth(mentor))
             assert _wait_for(lambda: found() == []), "unavailable mentor still listed"
