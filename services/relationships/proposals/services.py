@@ -87,7 +87,7 @@ class ProposalsService:
         """
         if self.mentors is None:
             return None
-        with self.uow() as uow:
+        with self.reader() as uow:  # a read: on SQLite no write lock before the command takes it
             asked_for = mentor_id(uow) if callable(mentor_id) else mentor_id
             mentor = uow.members.get(asked_for) if asked_for is not None else None
         if asked_for is None or (mentor is not None and mentor.is_mentor):
