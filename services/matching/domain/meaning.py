@@ -26,9 +26,10 @@ from schemas import taxonomy
 # Similarities at or below FLOOR add nothing; from FULL up a profile says what the need says.
 # Measured with all-MiniLM-L6-v2 on the judged set in bench/data: between a need and the
 # profile vectors of mentors of its topic the median cosine is 0.27 (a quarter below 0.20),
-# of unrelated mentors 0.20.  A grid over floor {0, 0.1, 0.2}, full {0.5, 0.7} and the
-# semantic share {0.5, 0.75, 0.9} moved hybrid nDCG@10 between 0.348 and 0.379; these are
-# among the best, rounded (docs/matching.md, "Quality").
+# of unrelated mentors 0.20.  `python -m bench.matching_variants` compares these with other
+# floors, ceilings, shares and with the best passage(s) instead of the profile vector, chosen
+# on one half of the judged needs and checked on the other: none was clearly better on the
+# held-out half (docs/matching.md, "Measured: meaning").
 SIMILARITY_FLOOR = 0.1
 SIMILARITY_FULL = 0.5
 # Mentors that meet no criterion and share no word are listed when they are among this many
