@@ -1,6 +1,6 @@
 """Search quality on the project's judged set: nDCG@10 and recall@20 of lexical, semantic and hybrid text search.
 
-    python -m bench.matching_quality [--engines embedded]
+    python -m bench.matching_quality [--engines embedded,elasticsearch,opensearch]
 
 The judged set (bench/data, `python -m bench._judged_set`): 190 mentors written from 26 latent
 topics, 78 needs said in the mentees' own words, graded relevance (2: the need's topic, 1: a
@@ -13,7 +13,9 @@ every need is searched as text only, three ways:
 * hybrid: both, as `POST /v1/mentors/search` does with a text (domain/search.py).
 
 Results go to bench/results/matching_quality.json with the machine.  Engines are a table
-(`ENGINES`): Elasticsearch and OpenSearch join it with their search URL.
+(`ENGINES`): `embedded` (tantivy in a scratch folder), `elasticsearch` and `opensearch` (a node of
+each launched for the run as bench.matching does, one at a time, or the cluster given by
+`--elasticsearch-url` / `--opensearch-url`; the index is made under a scratch alias and deleted).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import json
 import math
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from bench._common import machine
 from bench._judged_set import load
@@ -34,12 +37,30 @@ RESULTS = Path(__file__).resolve().parent / "results" / "matching_quality.json"
 MODES = ("lexical", "semantic", "hybrid")
 
 
-def _embedded(var_dir: Path) -> dict[str, Any]:
-    return {"var_dir": var_dir}
+@contextmanager
+def _embedded(var_dir: Path, _url: str | None) -> Iterator[dict[str, Any]]:
+    yield {"var_dir": var_dir}
 
 
-# engine name -> settings overrides for a container on a scratch folder.
-ENGINES: dict[str, Callable[[Path], dict[str, Any]]] = {"embedded": _embedded}
+def _cluster(kind: str) -> Callable[[Path, str | None], ContextManager[dict[str, Any]]]:
+    @contextmanager
+    def settings(var_dir: Path, url: str | None) -> Iterator[dict[str, Any]]:
+        from bench.matching import start_cluster
+
+        address, stop = start_cluster(kind, url)
+        try:
+            yield {"var_dir": var_dir, "search_url": f"{kind}+{address}",
+                   "search_index_alias": f"quality-{var_dir.name.lower()}"}
+        finally:
+            stop()
+
+    return settings
+
+
+# engine name -> settings overrides for a container on a scratch folder (the cluster's URL,
+# when one is given; else a node is launched for the run).
+ENGINES: dict[str, Callable[[Path, str | None], ContextManager[dict[str, Any]]]] = {
+    "embedded": _embedded, "elasticsearch": _cluster("elasticsearch"), "opensearch": _cluster("opensearch")}
 
 
 def ndcg_at(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
@@ -72,6 +93,10 @@ def loaded_service(overrides: dict[str, Any]) -> Iterator[Any]:
             for m in mentors)
         service.reindex()
         yield service
+        client = getattr(service.index, "client", None)
+        if client is not None:  # a cluster keeps no scratch index behind (bench only)
+            for name in client.alias_targets(service.index.alias):
+                client.delete_index(name)
     finally:
         container.close()
 
@@ -96,7 +121,9 @@ def evaluate(service: Any) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--engines", default="embedded", help="Comma-separated: " + ", ".join(ENGINES))
+    parser.add_argument("--engines", default=",".join(ENGINES), help="Comma-separated: " + ", ".join(ENGINES))
+    parser.add_argument("--elasticsearch-url", help="Use this cluster instead of launching a node.")
+    parser.add_argument("--opensearch-url", help="Use this cluster instead of launching a node.")
     parser.add_argument("--no-save", action="store_true", help="Print only; keep bench/results as it is.")
     args = parser.parse_args()
     _mentors, needs, _grades = load()
@@ -104,17 +131,18 @@ def main() -> None:
                                "machine": machine(), "set": {"mentors": len(_mentors), "needs": len(needs)},
                                "engines": {}}
     for name in args.engines.split(","):
-        with tempfile.TemporaryDirectory(prefix=f"quality-{name}-") as scratch:
+        with tempfile.TemporaryDirectory(prefix=f"quality-{name}-") as scratch, \
+                ENGINES[name](Path(scratch), getattr(args, f"{name}_url", None)) as overrides:
             began = time.perf_counter()
-            for service in loaded_service(ENGINES[name](Path(scratch))):
+            for service in loaded_service(overrides):
                 results["model"] = service.embedder.model_id if service.embedder else None
                 results["engines"][name] = evaluate(service)
             results["engines"][name]["seconds"] = round(time.perf_counter() - began, 1)
     print(f"judged set: {len(_mentors)} mentors, {len(needs)} needs; model {results.get('model')}")
-    print(f"{'engine':<12}{'mode':<10}{'nDCG@10':>10}{'recall@20':>11}")
+    print(f"{'engine':<15}{'mode':<10}{'nDCG@10':>10}{'recall@20':>11}")
     for name, by_mode in results["engines"].items():
         for mode in MODES:
-            print(f"{name:<12}{mode:<10}{by_mode[mode]['ndcg@10']:>10.3f}{by_mode[mode]['recall@20']:>11.3f}")
+            print(f"{name:<15}{mode:<10}{by_mode[mode]['ndcg@10']:>10.3f}{by_mode[mode]['recall@20']:>11.3f}")
     if not args.no_save:
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
