@@ -404,6 +404,8 @@ class DslSearchIndex:
     replaces it."""
 
     in_process = False
+    # Hits of the first request of the base order (ids and scores only; it grows 4x per request).
+    first_ranked = 256
 
     def __init__(self, client: DslClient, alias: str, refresh: str | bool = "wait_for",
                  vectors: Vectors | None = None) -> None:
@@ -503,9 +505,11 @@ class DslSearchIndex:
         and by similarity (`search_threshold.settle`); the cursor is applied on the final order."""
         lists = _EngineLists(self, query, vectors)
         cursor = query.cursor
-        ranked = settle(lists, query.semantic_bonus, query.size + 1, cursor.after if cursor else None,
+        wanted = query.size + 1
+        ranked = settle(lists, query.semantic_bonus, wanted, cursor.after if cursor else None,
                         first_nearest=vectors.first_nearest,
-                        first_ranked=min(MAX_CHUNK, max(256, ((cursor.returned if cursor else 0) + query.size + 1) * 2)))
+                        first_ranked=min(MAX_CHUNK, max(self.first_ranked,
+                                                        ((cursor.returned if cursor else 0) + wanted) * 2)))
         shown = ranked.top[:query.size]
         docs = lists.documents([member_id for _final, member_id, _sim in shown])
         hits = [SearchHit(member_id=member_id, score=final, doc=docs[member_id], sort=(final, member_id),

@@ -137,7 +137,8 @@ def nearest_set(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], firs
         if missing:
             _count(reads, "exact")
             found = lists.exact(missing)
-            table.exact[table.rows(missing)] = [found.get(m, 0.0) for m in missing]
+            at = table.rows(missing)
+            table.exact[at] = [found.get(m, 0.0) for m in missing]
         exact_upto = upto
         # Everything past the exact prefix is at most the next float cosine (or the frontier).
         bound = (float(table.approx[table.row[order[exact_upto]]]) if exact_upto < len(order)
@@ -189,7 +190,8 @@ def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: i
         rows, b_more = lists.nearest(b_chunk)
         _count(reads, "nearest")
         if rows:
-            table.approx[table.rows([m for m, _a in rows])] = [a for _m, a in rows]
+            at = table.rows([m for m, _a in rows])  # before indexing: it may grow the columns
+            table.approx[at] = [a for _m, a in rows]
             b_front = rows[-1][1]
         elif b_more:
             b_stuck = True  # no deeper: the frontier stays the bound
@@ -250,7 +252,8 @@ def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: i
         if need_exact:
             _count(reads, "exact")
             found = lists.exact(need_exact)
-            table.exact[table.rows(need_exact)] = [found.get(m, 0.0) for m in need_exact]
+            at = table.rows(need_exact)
+            table.exact[at] = [found.get(m, 0.0) for m in need_exact]
             continue
         # Everyone met who could reach the page is settled; could someone not met yet?
         if not a_more:
