@@ -135,7 +135,7 @@ def nearest_set(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], firs
         at = table.rows(order[exact_upto:upto])
         missing = [table.ids[i] for i in at if np.isnan(table.exact[i])]
         if missing:
-            _count(reads, "exact")
+            _count(reads, "exact", missing)
             found = lists.exact(missing)
             at = table.rows(missing)
             table.exact[at] = [found.get(m, 0.0) for m in missing]
@@ -158,8 +158,11 @@ def nearest_set(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], firs
     return [m for _neg, m in eligible[:wanted]], front, more
 
 
-def _count(reads: dict[str, int], kind: str) -> None:
+def _count(reads: dict[str, int], kind: str, ids: list[str] | None = None) -> None:
+    """One more request of `kind` (and, for a lookup by id, how many ids it named)."""
     reads[kind] = reads.get(kind, 0) + 1
+    if ids is not None:
+        reads[kind + "_ids"] = reads.get(kind + "_ids", 0) + len(ids)
 
 
 def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: int,
@@ -235,13 +238,13 @@ def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: i
         need_base = [table.ids[i] for i in ids[contending & ~base_known]]
         need_estimate = [table.ids[i] for i in ids[contending & base_known & ~sim_known & np.isnan(approx)]]
         if need_base:
-            _count(reads, "bases")
+            _count(reads, "bases", need_base)
             found = lists.bases(near, need_base)
             at = table.rows(need_base)
             table.base[at] = [found.get(m, np.nan) for m in need_base]
             table.listed[at] = [1 if m in found else 0 for m in need_base]
         if need_estimate:
-            _count(reads, "estimates")
+            _count(reads, "estimates", need_estimate)
             found = lists.estimates(need_estimate)
             at = table.rows(need_estimate)
             table.approx[at] = [found.get(m, np.nan) for m in need_estimate]
@@ -250,7 +253,7 @@ def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: i
             continue
         need_exact = [table.ids[i] for i in ids[contending & ~sim_known]]
         if need_exact:
-            _count(reads, "exact")
+            _count(reads, "exact", need_exact)
             found = lists.exact(need_exact)
             at = table.rows(need_exact)
             table.exact[at] = [found.get(m, 0.0) for m in need_exact]
