@@ -174,8 +174,10 @@ class Vectors:
     def __init__(self, space: VectorSpace) -> None:
         self.space = space
 
-    # Nearest hits per request at first: a request scans every passing mentor, whatever its size.
-    first_nearest = 256
+    # Nearest hits of the first request: each request scans every passing mentor whatever its
+    # size, so the first asks for enough that most searches need no second (measured at 100k:
+    # 1,024 takes one nearest and one ranked request for most searches, 256 two of each).
+    first_nearest = 1024
 
     def properties(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -282,10 +284,7 @@ return 1.0 + dot / (Math.sqrt(n) * Math.sqrt(params.qn));
 class ScriptedVectors(Vectors):
     """OpenSearch without its k-NN plugin (a native plugin the test harness cannot load from
     Maven Central): the int8 vector as `binary` doc values, and an exact painless scan of the
-    passing mentors for the nearest (its float32 score is 1 + cosine).  Each chunk of the
-    nearest is one scan, so the first asks for many."""
-
-    first_nearest = 1024
+    passing mentors for the nearest (its float32 score is 1 + cosine)."""
 
     def properties(self) -> dict[str, Any]:
         return {VECTOR_FIELD: {"type": "binary", "doc_values": True},
@@ -405,7 +404,7 @@ class DslSearchIndex:
 
     in_process = False
     # Hits of the first request of the base order (ids and scores only; it grows 4x per request).
-    first_ranked = 256
+    first_ranked = 1024
 
     def __init__(self, client: DslClient, alias: str, refresh: str | bool = "wait_for",
                  vectors: Vectors | None = None) -> None:

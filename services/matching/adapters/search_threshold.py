@@ -166,8 +166,8 @@ def _count(reads: dict[str, int], kind: str, ids: list[str] | None = None) -> No
 
 
 def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: int,
-           after: tuple[float, str] | None = None, first_nearest: int = 256,
-           first_ranked: int = 256) -> Ranked:
+           after: tuple[float, str] | None = None, first_nearest: int = 1024,
+           first_ranked: int = 1024) -> Ranked:
     """The `wanted` best listed mentors after `after` (a cursor's last (score, member id)), each
     with its exact final score and cosine; fewer when fewer are listed."""
     table = _Table()
@@ -265,9 +265,9 @@ def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: i
         if a_front + unseen_bonus < threshold:
             break
         read_ranked()
-        # Both lists, as the threshold algorithm reads them; the nearest only while its frontier
-        # still adds a bonus and a page is in view (before that, only more listed mentors help).
-        if b_more and not b_stuck and unseen_bonus > 0 and threshold > _NONE:
+        # The nearest list too when it alone could close the gap (its frontier's bonus falling to 0
+        # would do): each of its requests scans every passing mentor, the ranked list's do not.
+        if b_more and not b_stuck and unseen_bonus > 0 and a_front < threshold:
             read_nearest()
     final = np.nan_to_num(base) + bonus_of(np.nan_to_num(exact))
     ordered = sorted(((float(final[k]), table.ids[i]) for k, i in enumerate(ids) if contending[k] and settled[k]),
