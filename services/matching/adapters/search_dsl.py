@@ -269,12 +269,20 @@ class _KnnReader:
 
 
 # Exact cosine of the stored bytes with the need, as `meaning.cosines_from_dots` computes it;
-# script scores may not be negative, hence 1 + cosine.
+# script scores may not be negative, hence 1 + cosine.  The need is turned into an int[] once
+# per request (kept in its params), not unboxed from the params' list for every mentor: about
+# 1.5 times faster at 100k.
 _COSINE_SCRIPT = """
 BytesRef v = doc['vector'].value;
-def q = params.q;
+int[] q = params['_q'];
+if (q == null) {
+  List given = params.q;
+  q = new int[given.size()];
+  for (int i = 0; i < q.length; ++i) { q[i] = (int) given.get(i); }
+  params['_q'] = q;
+}
 long dot = 0;
-for (int i = 0; i < v.length; ++i) { dot += v.bytes[v.offset + i] * (int) q.get(i); }
+for (int i = 0; i < v.length; ++i) { dot += v.bytes[v.offset + i] * q[i]; }
 double n = doc['vector_squared_norm'].value;
 if (n == 0) { return 0.0; }
 return 1.0 + dot / (Math.sqrt(n) * Math.sqrt(params.qn));
