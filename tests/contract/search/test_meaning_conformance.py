@@ -326,7 +326,7 @@ def test_the_engines_float_cosine_is_within_epsilon_of_the_exact_one(engines, do
     exact = {d["member_id"]: float(meaning.cosines(d["vector"], query.meaning.vector)[0]) for d in docs}
     estimates = index.vectors.estimates(search, query, sorted(exact))
     assert set(estimates) == set(exact)
-    assert max(abs(estimates[m] - exact[m]) for m in exact) < EPSILON / 100
+    assert max(abs(estimates[m] - exact[m]) for m in exact) < EPSILON / 10  # float32 rounding: about 1e-7
     assert index.vectors.similarities(search, query, sorted(exact)) == exact
     reader = index.vectors.nearest(search, query)
     read: list[tuple[str, float]] = []
