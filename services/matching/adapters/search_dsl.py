@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
+from services.matching.adapters.search_threshold import MAX_CHUNK, settle
 from services.matching.adapters.search_vectors import VectorSpace
 from services.matching.domain import meaning
 from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
@@ -146,20 +147,37 @@ def search_body(query: SearchQuery) -> dict[str, Any]:
 VECTOR_FIELD = "vector"
 SQUARED_NORM_FIELD = "vector_squared_norm"
 VECTOR_FIELDS = (VECTOR_FIELD, SQUARED_NORM_FIELD)
-# The engine orders the nearest by its own float similarity; fetching a few more than
-# SEMANTIC_CANDIDATES lets the exact int8 cosine choose them, so a rounding difference at
-# the boundary cannot change who is listed.
-NEAR_MARGIN = 16
-# Hits per request while a search with a need widens its fetch (Elasticsearch's default
-# result window: `search_after` continues past it).
-MAX_CHUNK = 10_000
+
+Search = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _ids_filter(ids: list[str]) -> dict[str, Any]:
+    return {"ids": {"values": ids}}
+
+
+def _batches(ids: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), MAX_CHUNK):
+        yield ids[start:start + MAX_CHUNK]
+
+
+class NearestReader(Protocol):
+    def read(self, count: int) -> tuple[list[tuple[str, float]], bool]:
+        """The next `count` passing mentors nearest the need, nearest first, with the engine's float
+        cosine; and whether more may follow (([], True): the engine reads no deeper)."""
+        ...
 
 
 class Vectors:
-    """How an engine keeps the int8 profile vectors and finds the mentors nearest a need."""
+    """How an engine keeps the int8 profile vectors, finds the mentors nearest a need (a chunk at
+    a time, by its own float similarity) and gives the exact similarity of given mentors."""
 
     def __init__(self, space: VectorSpace) -> None:
         self.space = space
+
+    # Nearest hits of the first request: each request scans every passing mentor whatever its
+    # size, so the first asks for enough that most searches need no second (measured at 100k:
+    # 1,024 takes one nearest and one ranked request for most searches, 256 two of each).
+    first_nearest = 1024
 
     def properties(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -171,9 +189,28 @@ class Vectors:
     def decode(self, source: dict[str, Any]) -> np.ndarray | None:
         raise NotImplementedError
 
-    def nearest_query(self, query: SearchQuery, count: int) -> dict[str, Any]:
-        """A request body whose hits are (at least) the `count` passing mentors nearest the need."""
+    def nearest(self, search: Search, query: SearchQuery) -> NearestReader:
+        """The passing mentors with a vector, nearest the need first."""
         raise NotImplementedError
+
+    def estimates(self, search: Search, query: SearchQuery, ids: list[str]) -> dict[str, float]:
+        """The engine's float cosine of each of `ids` with a vector (within `search_threshold.EPSILON`
+        of the exact one)."""
+        raise NotImplementedError
+
+    def similarities(self, search: Search, query: SearchQuery, ids: list[str]) -> dict[str, float]:
+        """The exact int8 cosine (`meaning.cosines`) of each of `ids` that has a stored vector."""
+        assert query.meaning is not None
+        found: dict[str, float] = {}
+        for batch in _batches(ids):
+            hits = search({"query": _ids_filter(batch), "size": len(batch),
+                           "_source": ["member_id", VECTOR_FIELD]})["hits"]["hits"]
+            rows = [(h["_id"], self.decode(h["_source"])) for h in hits]
+            rows = [(member_id, row) for member_id, row in rows if row is not None]
+            if rows:
+                sims = meaning.cosines(np.stack([row for _m, row in rows]), query.meaning.vector)
+                found.update((member_id, float(sim)) for (member_id, _row), sim in zip(rows, sims))
+        return found
 
 
 class KnnVectors(Vectors):
@@ -181,7 +218,7 @@ class KnnVectors(Vectors):
 
     `flat` (brute force, exact) rather than HNSW: the nearest SEMANTIC_CANDIDATES must be
     the same mentors the embedded engine's exact scan finds, and a flat index costs no graph
-    build when indexing."""
+    build when indexing.  Its knn score for `cosine` is (1 + cosine) / 2, in float32."""
 
     def properties(self) -> dict[str, Any]:
         return {VECTOR_FIELD: {"type": "dense_vector", "element_type": "byte", "dims": self.space.dimensions,
@@ -194,20 +231,58 @@ class KnnVectors(Vectors):
         stored = source.get(VECTOR_FIELD)
         return None if stored is None else np.asarray(stored, dtype=np.int8)
 
-    def nearest_query(self, query: SearchQuery, count: int) -> dict[str, Any]:
+    def _knn(self, query: SearchQuery, k: int, filter_: dict[str, Any]) -> dict[str, Any]:
         assert query.meaning is not None
-        return {"knn": {"field": VECTOR_FIELD, "query_vector": [int(v) for v in query.meaning.vector],
-                        "k": count, "num_candidates": count, "filter": passing_filter(query)},
-                "size": count, "_source": ["member_id", VECTOR_FIELD]}
+        return {"field": VECTOR_FIELD, "query_vector": [int(v) for v in query.meaning.vector],
+                "k": k, "num_candidates": k, "filter": filter_}
+
+    def nearest(self, search: Search, query: SearchQuery) -> NearestReader:
+        return _KnnReader(self, search, query)
+
+    def estimates(self, search: Search, query: SearchQuery, ids: list[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for batch in _batches(ids):
+            hits = search({"knn": self._knn(query, len(batch), _ids_filter(batch)), "size": len(batch),
+                           "_source": False})["hits"]["hits"]
+            found.update((h["_id"], 2.0 * float(h["_score"]) - 1.0) for h in hits)
+        return found
+
+
+class _KnnReader:
+    """knn has no `search_after`: each chunk asks for the `k` nearest and skips what was read
+    (`from`); a flat index scans the passing mentors once per request either way.  `k` stops
+    at MAX_CHUNK, Elasticsearch's limit."""
+
+    def __init__(self, vectors: KnnVectors, search: Search, query: SearchQuery) -> None:
+        self.vectors, self.search, self.query = vectors, search, query
+        self.read_so_far = 0
+
+    def read(self, count: int) -> tuple[list[tuple[str, float]], bool]:
+        k = min(self.read_so_far + count, MAX_CHUNK)
+        asked = k - self.read_so_far
+        if asked <= 0:
+            return [], True
+        hits = self.search({"knn": self.vectors._knn(self.query, k, passing_filter(self.query)),
+                            "from": self.read_so_far, "size": asked, "_source": False})["hits"]["hits"]
+        self.read_so_far += len(hits)
+        return [(h["_id"], 2.0 * float(h["_score"]) - 1.0) for h in hits], len(hits) == asked
 
 
 # Exact cosine of the stored bytes with the need, as `meaning.cosines_from_dots` computes it;
-# script scores may not be negative, hence 1 + cosine.
+# script scores may not be negative, hence 1 + cosine.  The need is turned into an int[] once
+# per request (kept in its params), not unboxed from the params' list for every mentor: about
+# 1.5 times faster at 100k.
 _COSINE_SCRIPT = """
 BytesRef v = doc['vector'].value;
-def q = params.q;
+int[] q = params['_q'];
+if (q == null) {
+  List given = params.q;
+  q = new int[given.size()];
+  for (int i = 0; i < q.length; ++i) { q[i] = (int) given.get(i); }
+  params['_q'] = q;
+}
 long dot = 0;
-for (int i = 0; i < v.length; ++i) { dot += v.bytes[v.offset + i] * (int) q.get(i); }
+for (int i = 0; i < v.length; ++i) { dot += v.bytes[v.offset + i] * q[i]; }
 double n = doc['vector_squared_norm'].value;
 if (n == 0) { return 0.0; }
 return 1.0 + dot / (Math.sqrt(n) * Math.sqrt(params.qn));
@@ -216,8 +291,8 @@ return 1.0 + dot / (Math.sqrt(n) * Math.sqrt(params.qn));
 
 class ScriptedVectors(Vectors):
     """OpenSearch without its k-NN plugin (a native plugin the test harness cannot load from
-    Maven Central): the int8 vector as `binary` doc values and an exact painless scan of the
-    passing mentors for the nearest; the ranking is the same exact rescoring as Elasticsearch's."""
+    Maven Central): the int8 vector as `binary` doc values, and an exact painless scan of the
+    passing mentors for the nearest (its float32 score is 1 + cosine)."""
 
     def properties(self) -> dict[str, Any]:
         return {VECTOR_FIELD: {"type": "binary", "doc_values": True},
@@ -231,14 +306,41 @@ class ScriptedVectors(Vectors):
         stored = source.get(VECTOR_FIELD)
         return None if stored is None else np.frombuffer(base64.b64decode(stored), dtype=np.int8)
 
-    def nearest_query(self, query: SearchQuery, count: int) -> dict[str, Any]:
+    def scan(self, query: SearchQuery, among: dict[str, Any]) -> dict[str, Any]:
+        """A `script_score` query: the cosine of every mentor of `among` that has a vector."""
         assert query.meaning is not None
-        with_vector = {"bool": {"filter": [passing_filter(query), {"exists": {"field": SQUARED_NORM_FIELD}}]}}
-        return {"query": {"script_score": {"query": with_vector, "script": {
-                    "source": _COSINE_SCRIPT, "lang": "painless",
-                    "params": {"q": [int(v) for v in query.meaning.vector], "qn": query.meaning.squared_norm}}}},
-                "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
-                "size": count, "_source": ["member_id", VECTOR_FIELD]}
+        with_vector = {"bool": {"filter": [among, {"exists": {"field": SQUARED_NORM_FIELD}}]}}
+        return {"script_score": {"query": with_vector, "script": {
+            "source": _COSINE_SCRIPT, "lang": "painless",
+            "params": {"q": [int(v) for v in query.meaning.vector], "qn": query.meaning.squared_norm}}}}
+
+    def nearest(self, search: Search, query: SearchQuery) -> NearestReader:
+        return _ScanReader(self, search, query)
+
+    def estimates(self, search: Search, query: SearchQuery, ids: list[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for batch in _batches(ids):
+            hits = search({"query": self.scan(query, _ids_filter(batch)), "size": len(batch),
+                           "_source": False})["hits"]["hits"]
+            found.update((h["_id"], float(h["_score"]) - 1.0) for h in hits)
+        return found
+
+
+class _ScanReader:
+    def __init__(self, vectors: ScriptedVectors, search: Search, query: SearchQuery) -> None:
+        self.vectors, self.search, self.query = vectors, search, query
+        self.after: list[Any] | None = None
+
+    def read(self, count: int) -> tuple[list[tuple[str, float]], bool]:
+        body: dict[str, Any] = {"query": self.vectors.scan(self.query, passing_filter(self.query)),
+                                "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
+                                "size": count, "_source": False}
+        if self.after is not None:
+            body["search_after"] = self.after
+        hits = self.search(body)["hits"]["hits"]
+        if hits:
+            self.after = hits[-1]["sort"]
+        return [(h["_id"], float(h["sort"][0]) - 1.0) for h in hits], len(hits) == count
 
 
 def space_of(mappings: dict[str, Any]) -> VectorSpace | None:
@@ -309,6 +411,8 @@ class DslSearchIndex:
     replaces it."""
 
     in_process = False
+    # Hits of the first request of the base order (ids and scores only; it grows 4x per request).
+    first_ranked = 1024
 
     def __init__(self, client: DslClient, alias: str, refresh: str | bool = "wait_for",
                  vectors: Vectors | None = None) -> None:
@@ -403,74 +507,24 @@ class DslSearchIndex:
         if raw_hits and self._live is not None and raw_hits[0].get("_index") != self._live[0]:
             self._live = None
 
-    def _nearest(self, query: SearchQuery, vectors: Vectors) -> list[tuple[str, float]]:
-        """The SEMANTIC_CANDIDATES passing mentors nearest the need whose bonus is above 0, by
-        exact cosine (ties: member id), nearest first."""
-        assert query.meaning is not None
-        hits = self.client.search(self.alias, vectors.nearest_query(
-            query, meaning.SEMANTIC_CANDIDATES + NEAR_MARGIN))["hits"]["hits"]
-        self._notice(hits)
-        ids, sims = self._similarities([h["_source"] for h in hits], query, vectors)
-        bonus = query.semantic_bonus(sims)
-        near = sorted((-float(sim), member_id) for member_id, sim, extra in zip(ids, sims, bonus) if extra > 0)
-        return [(member_id, -neg) for neg, member_id in near[:meaning.SEMANTIC_CANDIDATES]]
-
-    @staticmethod
-    def _similarities(sources: list[dict[str, Any]], query: SearchQuery,
-                      vectors: Vectors) -> tuple[list[str], np.ndarray]:
-        """Member ids and the exact int8 cosine of each stored vector with the need (0: none)."""
-        assert query.meaning is not None
-        sims = np.zeros(len(sources))
-        rows = [(i, vectors.decode(source)) for i, source in enumerate(sources)]
-        rows = [(i, row) for i, row in rows if row is not None]
-        if rows:
-            sims[[i for i, _row in rows]] = meaning.cosines(np.stack([row for _i, row in rows]),
-                                                            query.meaning.vector)
-        return [source["member_id"] for source in sources], sims
-
     def _search_with_meaning(self, query: SearchQuery, vectors: Vectors) -> SearchPage:
-        """The engine ranks by criteria, words and nudge (the nearest listed too); each fetched
-        hit gets its semantic bonus here, from its stored vector.  The fetch widens (by
-        `search_after`) until the page's last final score is above anything unfetched could
-        reach: the last fetched engine score plus the largest bonus of any passing mentor
-        (the nearest's).  The cursor is applied here, on the final order."""
-        near = self._nearest(query, vectors)
-        most_bonus = float(query.semantic_bonus(np.array([near[0][1]]))[0]) if near else 0.0
-        body: dict[str, Any] = {
-            "query": compile_query(query, [member_id for member_id, _sim in near]),
-            "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
-            "track_total_hits": True,
-            "_source": {"excludes": [SQUARED_NORM_FIELD]},
-        }
+        """The page by final score (base + semantic bonus) from the engine's two orders, by base
+        and by similarity (`search_threshold.settle`); the cursor is applied on the final order."""
+        lists = _EngineLists(self, query, vectors)
         cursor = query.cursor
         wanted = query.size + 1
-        chunk = min(MAX_CHUNK, max(256, ((cursor.returned if cursor else 0) + wanted) * 2))
-        fetched: list[tuple[float, str, float, dict[str, Any]]] = []  # (final, member id, similarity, source)
-        total = 0
-        while True:
-            response = self.client.search(self.alias, {**body, "size": chunk})
-            raw_hits = response["hits"]["hits"]
-            if "search_after" not in body:
-                total = _total(response)
-                self._notice(raw_hits)
-            sources = [h["_source"] for h in raw_hits]
-            ids, sims = self._similarities(sources, query, vectors)
-            bonus = query.semantic_bonus(sims)
-            for h, member_id, sim, extra, source in zip(raw_hits, ids, sims, bonus, sources):
-                source.pop(VECTOR_FIELD, None)
-                fetched.append((exact_score(h["_score"]) + float(extra), member_id, float(sim), source))
-            ordered = sorted(fetched, key=lambda hit: (-hit[0], hit[1]))
-            if cursor is not None:
-                ordered = [hit for hit in ordered if _after((hit[0], hit[1]), cursor)]
-            if len(raw_hits) < chunk or (len(ordered) >= wanted
-                                         and ordered[wanted - 1][0] > exact_score(raw_hits[-1]["_score"]) + most_bonus):
-                break
-            body["search_after"] = raw_hits[-1]["sort"]
-            chunk = min(chunk * 4, MAX_CHUNK)
-        hits = [SearchHit(member_id=member_id, score=final, doc=source, sort=(final, member_id), similarity=sim)
-                for final, member_id, sim, source in ordered[:query.size]]
-        next_cursor = query.next_cursor(len(hits), hits[-1].sort) if len(ordered) > query.size and hits else None
-        return SearchPage(hits=hits, total=total, next_cursor=next_cursor)
+        ranked = settle(lists, query.semantic_bonus, wanted, cursor.after if cursor else None,
+                        first_nearest=vectors.first_nearest,
+                        first_ranked=min(MAX_CHUNK, max(self.first_ranked,
+                                                        ((cursor.returned if cursor else 0) + wanted) * 2)))
+        shown = ranked.top[:query.size]
+        docs = lists.documents([member_id for _final, member_id, _sim in shown])
+        hits = [SearchHit(member_id=member_id, score=final, doc=docs[member_id], sort=(final, member_id),
+                          similarity=sim)
+                for final, member_id, sim in shown if member_id in docs]
+        next_cursor = query.next_cursor(len(hits), hits[-1].sort) if len(ranked.top) > query.size and hits else None
+        log.debug("search with a need: %s requests %s", lists.total, ranked.reads)
+        return SearchPage(hits=hits, total=lists.total, next_cursor=next_cursor)
 
     def count(self) -> int:
         self.ensure()
@@ -489,16 +543,71 @@ class DslSearchIndex:
         return DslBuild(self, name)
 
 
+class _EngineLists:
+    """The two orders of a search with a need, and the requests by id, on one DSL index
+    (`search_threshold.TwoLists`).  Only the nearest's first requests and `Vectors.similarities`
+    read stored vectors; every other request asks for ids and scores alone."""
+
+    def __init__(self, index: DslSearchIndex, query: SearchQuery, vectors: Vectors) -> None:
+        self.index, self.query, self.vectors = index, query, vectors
+        self.total = 0
+        self._after: list[Any] | None = None
+        self._nearest = vectors.nearest(self.search, query)
+        self._noticed = False
+
+    def search(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.index.client.search(self.index.alias, body)
+        if not self._noticed:
+            self.index._notice(response["hits"]["hits"])
+            self._noticed = True
+        return response
+
+    def nearest(self, count: int) -> tuple[list[tuple[str, float]], bool]:
+        return self._nearest.read(count)
+
+    def _ranking(self, near_ids: list[str]) -> dict[str, Any]:
+        return compile_query(self.query, near_ids)
+
+    def ranked(self, near_ids: list[str], count: int) -> tuple[list[tuple[str, float]], bool]:
+        body: dict[str, Any] = {"query": self._ranking(near_ids),
+                                "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
+                                "size": count, "_source": False, "track_total_hits": self._after is None}
+        if self._after is not None:
+            body["search_after"] = self._after
+        response = self.search(body)
+        hits = response["hits"]["hits"]
+        if self._after is None:
+            self.total = _total(response)
+        if hits:
+            self._after = hits[-1]["sort"]
+        return [(h["_id"], exact_score(h["_score"])) for h in hits], len(hits) == count
+
+    def bases(self, near_ids: list[str], ids: list[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for batch in _batches(ids):
+            hits = self.search({"query": {"bool": {"must": [self._ranking(near_ids)], "filter": [_ids_filter(batch)]}},
+                                "size": len(batch), "_source": False})["hits"]["hits"]
+            found.update((h["_id"], exact_score(h["_score"])) for h in hits)
+        return found
+
+    def estimates(self, ids: list[str]) -> dict[str, float]:
+        return self.vectors.estimates(self.search, self.query, ids)
+
+    def exact(self, ids: list[str]) -> dict[str, float]:
+        return self.vectors.similarities(self.search, self.query, ids)
+
+    def documents(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The shown documents of `ids` (without their vectors)."""
+        if not ids:
+            return {}
+        hits = self.search({"query": _ids_filter(ids), "size": len(ids),
+                            "_source": {"excludes": list(VECTOR_FIELDS)}})["hits"]["hits"]
+        return {h["_id"]: h["_source"] for h in hits}
+
+
 def _total(response: dict[str, Any]) -> int:
     total = response["hits"]["total"]
     return total["value"] if isinstance(total, dict) else int(total)
-
-
-def _after(hit: tuple[float, str], cursor: Cursor) -> bool:
-    """Whether a hit of (final score, member id) comes after the cursor's last result."""
-    score, member_id = hit
-    after_score, after_id = cursor.after
-    return score < after_score or (score == after_score and member_id > after_id)
 
 
 class DslBuild:

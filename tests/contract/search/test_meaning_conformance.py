@@ -311,3 +311,58 @@ def test_an_index_made_before_vectors_keeps_serving_until_rebuilt(request, docs,
         for index_name in with_vectors.client.alias_targets(alias):
             with_vectors.client.delete_index(index_name)
         with_vectors.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["elasticsearch", "opensearch"])
+def test_the_engines_float_cosine_is_within_epsilon_of_the_exact_one(engines, docs, embedder, name):
+    """The clusters' own similarities (knn score, painless scan) only bound the exact int8 cosine
+    (`search_threshold.EPSILON`); the nearest list reads in that order, chunk after chunk."""
+    from services.matching.adapters.search_threshold import EPSILON
+
+    index = engines(name)
+    query = _query({}, _need(embedder, "I keep freezing when I have to present to the board"))
+    search = lambda body: index.client.search(index.alias, body)  # noqa: E731
+    exact = {d["member_id"]: float(meaning.cosines(d["vector"], query.meaning.vector)[0]) for d in docs}
+    estimates = index.vectors.estimates(search, query, sorted(exact))
+    assert set(estimates) == set(exact)
+    assert max(abs(estimates[m] - exact[m]) for m in exact) < EPSILON / 10  # float32 rounding: about 1e-7
+    assert index.vectors.similarities(search, query, sorted(exact)) == exact
+    reader = index.vectors.nearest(search, query)
+    read: list[tuple[str, float]] = []
+    for count in (3, 5, 40, 40):
+        rows, more = reader.read(count)
+        read += rows
+    assert not more and sorted(m for m, _c in read) == sorted(exact)
+    assert [c for _m, c in read] == sorted((c for _m, c in read), reverse=True)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["elasticsearch", "opensearch"])
+@pytest.mark.parametrize("spec", [{"text": "I want to move into investigating insurance fraud"},
+                                  {"criteria": {"languages": ["en"], "expertise": ["claims"]}}],
+                         ids=["text", "criteria+goals"])
+def test_small_chunks_read_both_lists_deep_and_give_the_embedded_pages(request, engines, embedder, name, spec):
+    """Chunks of a few hits make a search read the base order and the nearest order many times,
+    and look mentors up by id: every page is still the embedded engine's."""
+    from services.matching.adapters.search_dsl import DslSearchIndex
+
+    need = _need(embedder, spec.get("text") or "moving from claims handling into underwriting")
+    shown = engines(name)
+    small = DslSearchIndex(shown.client, shown.alias, vectors=type(shown.vectors)(shown.vectors.space))
+    small.first_ranked = 3
+    small.vectors.first_nearest = 2
+
+    def walk(index: Any) -> list[tuple[str, float, float | None]]:
+        seen: list[tuple[str, float, float | None]] = []
+        cursor = None
+        while True:
+            page = index.search(_query(spec, need, size=4, cursor=cursor))
+            seen += [(h.member_id, h.score, h.similarity) for h in page.hits]
+            cursor = page.next_cursor
+            if cursor is None:
+                return seen
+
+    expected = walk(engines("embedded"))
+    assert len(expected) > 8
+    assert walk(small) == expected
