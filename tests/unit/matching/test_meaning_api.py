@@ -152,8 +152,8 @@ def test_an_index_made_before_meaning_serves_words_until_it_is_rebuilt(tmp_path,
     need = service.need("investigating staged accidents", None)
     page = service.index.search(build_search(text="investigating staged accidents", meaning=need))
     assert [h.member_id for h in page.hits] == ["OLD"] and page.hits[0].similarity is None  # words only
-    assert service.rebuild_if_vectors_stale() is True
-    assert service.index.vectors_current() and service.rebuild_if_vectors_stale() is False
+    assert service.rebuild_if_stale() is True
+    assert service.index.vectors_current() and service.rebuild_if_stale() is False
     page = service.index.search(build_search(text="investigating staged accidents", meaning=need))
     assert page.hits[0].similarity is not None and page.hits[0].similarity > 0.2
 
