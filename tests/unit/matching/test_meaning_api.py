@@ -214,3 +214,22 @@ def test_serve_refuses_to_start_with_a_model_that_cannot_load(tmp_path, monkeypa
     result = CliRunner().invoke(app, ["reindex"])
     assert result.exit_code != 0
     assert "CONNECT_EMBEDDING_MODEL='no-such-model-package'" in str(result.exception)
+
+
+def test_an_index_not_analysed_as_every_engine_is_rebuilt_once(make_container, monkeypatch):
+    """The same periodic check rebuilds a cluster index whose cluster stemmed the text itself
+    (`DslSearchIndex.analysis_current`, shown against real clusters in
+    tests/contract/search/test_analysis_upgrade.py); here its answer is the only stand-in."""
+    import json
+
+    container = make_container()
+    service = container.service("matching")
+    service.import_members([("OLD", "Old Mentor", "old@example.org", _profile(), None)])
+    service.reindex()
+    live = json.loads(service.index.alias_file.read_text())["index"]
+    assert service.rebuild_if_stale() is False
+    stale = [True]
+    monkeypatch.setattr(service.index, "analysis_current", lambda: not (stale and stale.pop()), raising=False)
+    assert service.rebuild_if_stale() is True
+    assert json.loads(service.index.alias_file.read_text())["index"] != live
+    assert service.rebuild_if_stale() is False
