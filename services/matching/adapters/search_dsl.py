@@ -143,7 +143,8 @@ def search_body(query: SearchQuery, analysed: bool = True) -> dict[str, Any]:
         "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
         "size": query.size + 1,
         "track_total_hits": True,
-        "_source": {"excludes": list(VECTOR_FIELDS)},
+        # The text fields hold tokens; hits show the profile's text (`with_profile_text`).
+        "_source": {"excludes": [*VECTOR_FIELDS, *TEXT_FIELDS]},
     }
     if query.cursor is not None:
         body["search_after"] = list(query.cursor.after)
@@ -428,8 +429,13 @@ class DslSearchIndex:
         return SearchPage(hits=hits, total=_total(response), next_cursor=next_cursor)
 
     def _notice(self, raw_hits: list[dict[str, Any]]) -> None:
-        """Forget what the alias named when a hit comes from another index (swapped elsewhere)."""
-        if raw_hits and self._live is not None and raw_hits[0].get("_index") != self._live[0]:
+        """Forget what the alias named when a hit comes from another index (swapped elsewhere),
+        or when an index of the earlier analysis answered nothing: words searched its way find
+        little in its replacement, so no hit may come to tell of the swap."""
+        if self._live is None:
+            return
+        if (raw_hits[0].get("_index") != self._live[0] if raw_hits
+                else self._live_analysis != ANALYSIS_VERSION):
             self._live = None
 
     def _nearest(self, query: SearchQuery, vectors: Vectors) -> list[tuple[str, float]]:

@@ -48,12 +48,13 @@ def test_an_index_the_cluster_stemmed_is_served_as_made_until_rebuilt(request, n
         ops += [{"index": {"_index": alias, "_id": doc["member_id"]}}, doc]
     client.bulk(ops, refresh="wait_for")
     index = DslSearchIndex(client, alias)
+    serving = DslSearchIndex(client, alias)  # another process, which only searches
     try:
         assert not index.analysis_current()
         index.upsert(STEM_DOCS[-1:])  # the new release's indexer, writing into the earlier index
         # Served as made: the cluster stems "evenings" and "even" alike, and "organ" finds the
         # document written by the new release (its text sent as written, not as tokens).
-        assert _listed(index, "evenings") == ["STEM-EVEN", "STEM-EVENINGS"]
+        assert _listed(index, "evenings") == _listed(serving, "evenings") == ["STEM-EVEN", "STEM-EVENINGS"]
         assert _listed(index, "organ") == ["STEM-ORGANIZATION", "STEM-ORGAN"]  # headline above bio
         assert index.search(build_search(text="evenings")).hits[0].doc["bio"] == "An even hand with difficult cases."
 
@@ -63,9 +64,14 @@ def test_an_index_the_cluster_stemmed_is_served_as_made_until_rebuilt(request, n
         assert index.analysis_current()
         assert [analysis_of(m) for m in client.mappings(alias).values()] == [ANALYSIS_VERSION]
         assert _listed(index, "evenings") == ["STEM-EVENINGS"]
+        # The searching process learns of the swap from the answer: the earlier index's way of
+        # searching finds nothing in the new one, and it asks again which index is live.
+        _listed(serving, "evenings")
+        assert _listed(serving, "evenings") == ["STEM-EVENINGS"]
         assert _listed(index, "organ") == ["STEM-ORGAN"]
         assert index.search(build_search(text="evenings")).hits[0].doc["bio"] == "Free most evenings after six."
     finally:
         for index_name in client.alias_targets(alias):
             client.delete_index(index_name)
         index.close()
+        serving.close()
