@@ -16,8 +16,9 @@ from services.matching.services import MatchingService
 from services.matching.tasks import IndexerHandler, RelationshipProjector
 
 
-# How often the live index is checked for vectors of the configured model (an index made before
-# meaning existed, or under another model, is rebuilt once, in the background).
+# How often the live index is checked for vectors of the configured model and for the shared
+# analysis (an index made before meaning existed, under another model, or whose cluster stemmed
+# the text itself, is rebuilt once, in the background).
 VECTOR_CHECK_SECONDS = 300.0
 
 
@@ -46,7 +47,7 @@ def wire(container: Container) -> ServiceModule:
             ConsumerSpec("matching-relationships", [RELATIONSHIPS_TOPIC], RelationshipProjector(facade),
                          role="indexer"),
         ],
-        jobs=[PeriodicJob("matching.vectors", VECTOR_CHECK_SECONDS, facade.rebuild_if_vectors_stale)],
+        jobs=[PeriodicJob("matching.vectors", VECTOR_CHECK_SECONDS, facade.rebuild_if_stale)],
         ready_checks={"search": index.ping},
         facade=facade,
         dev_accounts=lambda: [DevAccount(e["member_id"], e["name"], e["email"], holds=e["holds"])

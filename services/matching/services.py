@@ -514,14 +514,19 @@ class MatchingService:
                 log.info("embedding cache: %d vectors no listed profile uses were dropped", dropped)
         return build.name, added
 
-    def rebuild_if_vectors_stale(self) -> bool:
-        """Rebuild when the live index holds no vectors of the configured model (an index made
-        before meaning existed, or under another model); True when it rebuilt."""
-        current = getattr(self.index, "vectors_current", None)
-        if not self.embeds or current is None or current():
+    def rebuild_if_stale(self) -> bool:
+        """Rebuild when the live index is not what this release writes: it holds no vectors of
+        the configured model (made before meaning existed, or under another model), or its
+        cluster stemmed the text itself (`DslSearchIndex.analysis_current`); True when it rebuilt."""
+        vectors_current = getattr(self.index, "vectors_current", None)
+        analysis_current = getattr(self.index, "analysis_current", None)
+        if analysis_current is not None and not analysis_current():
+            log.info("the search index was analysed by its cluster, not as every engine is: rebuilding it")
+        elif self.embeds and vectors_current is not None and not vectors_current():
+            log.info("the search index holds no vectors of %s: rebuilding it",
+                     self.embedder.model_id if self.embedder else "")
+        else:
             return False
-        log.info("the search index holds no vectors of %s: rebuilding it",
-                 self.embedder.model_id if self.embedder else "")
         self.reindex()
         return True
 

@@ -4,7 +4,8 @@ the modules it stands in for.
 Its analysis components must tokenise exactly as analysis-common does. OpenSearch still ships
 that module (forked from Elasticsearch's, on the same Lucene classes), so every case is run
 through `_analyze` on both nodes and the tokens, offsets, positions and types must be equal,
-with the project's own analyzer and with each setting and default the stand-in reads."""
+with the analyzer Connect's earlier indices were made with (tests/contract/search/earlier_index.py:
+an upgrade test creates one) and with each setting and default the stand-in reads."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.matching.adapters.search_dsl import INDEX_SETTINGS
+from tests.contract.search.earlier_index import ANALYSIS
 
-ANALYSIS = INDEX_SETTINGS["analysis"]
 TEXTS = [
     "Catastrophe reinsurance: treaty-broker's placements in Bermuda (2019–2024)!",
     "Ünïcödé naïve café ÉCOLE straße Ångström 東京 海上 underwriting",
@@ -26,7 +26,7 @@ TEXTS = [
 
 
 def _connect_english() -> dict[str, Any]:
-    """The mentor index's analyzer, inlined for `_analyze` (no index needed)."""
+    """The earlier mentor index's analyzer, inlined for `_analyze` (no index needed)."""
     analyzer = ANALYSIS["analyzer"]["connect_english"]
     return {"tokenizer": ANALYSIS["tokenizer"][analyzer["tokenizer"]],
             "filter": [ANALYSIS["filter"].get(name, name) for name in analyzer["filter"]]}
@@ -59,7 +59,7 @@ def test_analysis_components_tokenise_as_analysis_common(chain: str, elasticsear
     for text in TEXTS:
         assert _tokens(elasticsearch_url, CHAINS[chain], text) == real[text], text
     if chain == "connect_english":
-        # Not vacuous: the project's analyzer splits, lowercases, stems, drops the 41-character word.
+        # Not vacuous: the earlier analyzer splits, lowercases, stems, drops the 41-character word.
         assert [t[0] for t in real[TEXTS[0]][:4]] == ["catastroph", "reinsur", "treati", "broker"]  # type: ignore[index]
         assert "c" * 41 not in [t[0] for t in real[TEXTS[2]]] and "b" * 40 in [t[0] for t in real[TEXTS[2]]]  # type: ignore[index]
 

@@ -4,10 +4,13 @@ and the index lifecycle shared by both clients (they speak the same DSL).
 Each criterion is a `constant_score` clause whose boost is its weight, named
 `c:<criterion>` so `matched_queries` tells which criteria matched; each query
 word is a `dis_max` of `constant_score` clauses over the text fields.  The
-analyzer mirrors tantivy's `en_stem` (split on non-alphanumerics, drop tokens
-over 40 characters, lowercase, Snowball English) so both engines see the same
-words.  Ties are ordered by `member_id`; paging is `search_after` on
-(score, member_id).
+cluster does not analyse text: documents carry the tokens of tantivy's `en_stem`
+(`search_analysis`) in their text fields, which split on whitespace only, and each
+query word is a `term` of its token, so every engine sees the very same words (the
+cluster's Snowball English stems some words otherwise).  An index made when the
+cluster stemmed (no `analysis` in its `_meta`) is written and searched as it was made
+until it is rebuilt (`analysis_current`).  Ties are ordered by `member_id`; paging is
+`search_after` on (score, member_id).
 
 Vectors (docs/matching.md, "Meaning"): an index made with a `VectorSpace` keeps each
 mentor's int8 profile vector, the very vector the embedded engine holds, and says so in its
@@ -32,6 +35,8 @@ from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
+from services.matching.adapters import search_analysis
+from services.matching.adapters.search_analysis import ANALYSIS_VERSION, TEXT_FIELDS
 from services.matching.adapters.search_threshold import MAX_CHUNK, settle
 from services.matching.adapters.search_vectors import VectorSpace
 from services.matching.domain import meaning
@@ -43,29 +48,17 @@ log = logging.getLogger(__name__)
 
 KEYWORD_FIELDS = ("member_id", "expertise", "sectors", "career_stage", "qualifications", "languages",
                   "interaction_modes", "region", "country", "employer", "interests")
-TEXT_FIELDS = ("headline", "bio", "expertise_text")
-
-INDEX_SETTINGS: dict[str, Any] = {
-    "number_of_shards": 1,
-    "number_of_replicas": 0,
-    "analysis": {
-        "tokenizer": {"connect_words": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"}},
-        "filter": {
-            "connect_long": {"type": "length", "max": 40},
-            "connect_stem": {"type": "snowball", "language": "English"},
-        },
-        "analyzer": {
-            "connect_english": {"type": "custom", "tokenizer": "connect_words",
-                                "filter": ["connect_long", "lowercase", "connect_stem"]},
-        },
-    },
-}
+INDEX_SETTINGS: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0}
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
+    "_meta": {"analysis": ANALYSIS_VERSION},
     "properties": {
         **{name: {"type": "keyword"} for name in KEYWORD_FIELDS},
-        **{name: {"type": "text", "analyzer": "connect_english", "similarity": "boolean"} for name in TEXT_FIELDS},
+        # tantivy's tokens, joined by spaces (`search_analysis`); the built-in `whitespace`
+        # analyzer splits them again and changes nothing.
+        **{name: {"type": "text", "analyzer": "whitespace", "similarity": "boolean", "index_options": "docs",
+                  "norms": False} for name in TEXT_FIELDS},
         "name": {"type": "keyword", "index": False},
         "years_experience": {"type": "integer"},
         "load_level": {"type": "integer"},
@@ -73,6 +66,11 @@ MAPPINGS: dict[str, Any] = {
         "profile": {"type": "object", "enabled": False},
     },
 }
+
+
+def analysis_of(mappings: dict[str, Any]) -> int:
+    """The analysis version an index's mappings say it was made with (1: before the mark)."""
+    return int((mappings.get("_meta") or {}).get("analysis", 1))
 
 
 def exact_score(value: Any) -> float:
@@ -94,10 +92,21 @@ def passing_filter(query: SearchQuery) -> dict[str, Any]:
     return {"bool": body}
 
 
-def compile_query(query: SearchQuery, near_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+def _word_filter(field: str, word: str, analysed: bool) -> dict[str, Any] | None:
+    """The clause that finds `word` in `field`: its token (tantivy's), or the word for the
+    cluster to stem in an index made before the analysis was shared (None: no token)."""
+    if not analysed:
+        return {"match": {field: word}}
+    token = search_analysis.query_token(word)
+    return None if token is None else {"term": {field: token}}
+
+
+def compile_query(query: SearchQuery, near_ids: list[str] | tuple[str, ...] = (), *,
+                  analysed: bool = True) -> dict[str, Any]:
     """The `query` part of the request body; the same clauses as the tantivy compiler.
     `near_ids`: the mentors nearest the need in meaning, listed (score 0 from this clause)
-    whatever else they match; the caller adds every hit's semantic bonus."""
+    whatever else they match; the caller adds every hit's semantic bonus.  `analysed=False`:
+    for an index of analysis version 1, whose text the cluster stemmed itself."""
     must: list[dict[str, Any]] = []
     if query.scored:
         scoring: list[dict[str, Any]] = [
@@ -105,11 +114,11 @@ def compile_query(query: SearchQuery, near_ids: list[str] | tuple[str, ...] = ()
             for c in query.criteria
         ]
         for i, word_clauses in enumerate(query.text_clauses()):
-            scoring.append({"dis_max": {"tie_breaker": 0.0, "queries": [
-                {"constant_score": {"filter": {"match": {c.field: c.term}}, "boost": c.boost,
-                                    "_name": f"t:{i}:{c.field}"}}
-                for c in word_clauses
-            ]}})
+            per_field = [{"constant_score": {"filter": found, "boost": c.boost, "_name": f"t:{i}:{c.field}"}}
+                         for c in word_clauses
+                         if (found := _word_filter(c.field, c.term, analysed)) is not None]
+            if per_field:
+                scoring.append({"dis_max": {"tie_breaker": 0.0, "queries": per_field}})
         if near_ids:
             scoring.append({"constant_score": {"filter": {"terms": {"member_id": list(near_ids)}}, "boost": 0.0}})
         # A bool without clauses matches everything; a need with no one near lists no one.
@@ -129,13 +138,14 @@ def compile_query(query: SearchQuery, near_ids: list[str] | tuple[str, ...] = ()
     return {"bool": body}
 
 
-def search_body(query: SearchQuery) -> dict[str, Any]:
+def search_body(query: SearchQuery, analysed: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "query": compile_query(query),
+        "query": compile_query(query, analysed=analysed),
         "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
         "size": query.size + 1,
         "track_total_hits": True,
-        "_source": {"excludes": list(VECTOR_FIELDS)},
+        # The text fields hold tokens; hits show the profile's text (`with_profile_text`).
+        "_source": {"excludes": [*VECTOR_FIELDS, *TEXT_FIELDS]},
     }
     if query.cursor is not None:
         body["search_after"] = list(query.cursor.after)
@@ -380,12 +390,16 @@ class DslClient(Protocol):
     def close(self) -> None: ...
 
 
-def _bulk_index_ops(index: str, docs: Iterable[dict[str, Any]], vectors: Vectors | None) -> list[dict[str, Any]]:
+def _bulk_index_ops(index: str, docs: Iterable[dict[str, Any]], vectors: Vectors | None,
+                    analysed: bool = True) -> list[dict[str, Any]]:
     """Bulk operations for `docs`; each profile vector in `vectors`' fields, or left out when
-    the index holds none (an index made before vectors keeps serving until rebuilt)."""
+    the index holds none (an index made before vectors keeps serving until rebuilt).  The text
+    fields as tantivy's tokens (`analysed`), or as written for an index whose cluster stems."""
     ops: list[dict[str, Any]] = []
     for doc in docs:
         source = {name: value for name, value in doc.items() if name != VECTOR_FIELD}
+        if analysed:
+            source.update({name: search_analysis.analysed_text(doc.get(name) or "") for name in TEXT_FIELDS})
         vector = doc.get(VECTOR_FIELD)
         if vectors is not None and vector is not None and np.any(vector):  # a zero vector has no direction
             source.update(vectors.fields(np.asarray(vector, dtype=np.int8)))
@@ -427,6 +441,8 @@ class DslSearchIndex:
         self._lock = threading.Lock()
         # (index name, its vector space) of what the alias named when last asked.
         self._live: tuple[str, VectorSpace | None] | None = None
+        # The analysis version of that index (`analysis_of`).
+        self._live_analysis = ANALYSIS_VERSION
 
     def _new_name(self) -> str:
         return f"{self.alias}-v{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"
@@ -435,7 +451,8 @@ class DslSearchIndex:
         """The mappings of a version this process creates."""
         if self.vectors is None:
             return MAPPINGS
-        meta = {"vectors": {"model": self.vectors.space.model_id, "dimensions": self.vectors.space.dimensions}}
+        meta = {**MAPPINGS["_meta"],
+                "vectors": {"model": self.vectors.space.model_id, "dimensions": self.vectors.space.dimensions}}
         return {**MAPPINGS, "_meta": meta, "properties": {**MAPPINGS["properties"], **self.vectors.properties()}}
 
     def ensure(self) -> None:
@@ -459,7 +476,20 @@ class DslSearchIndex:
         found = self.client.mappings(self.alias)
         name = max(found) if found else ""
         self._live = (name, space_of(found[name]) if found else None)
+        self._live_analysis = analysis_of(found[name]) if found else ANALYSIS_VERSION
         return self._live
+
+    def analysis_current(self) -> bool:
+        """False when the live version's cluster stemmed its text itself (rebuild it: until then
+        it is written and searched as it was made)."""
+        self._read_live()
+        return self._live_analysis == ANALYSIS_VERSION
+
+    def _analysed(self) -> bool:
+        """Whether the live version (as last read) holds tantivy's tokens."""
+        if self._live is None:
+            self._read_live()
+        return self._live_analysis == ANALYSIS_VERSION
 
     def vectors_current(self) -> bool:
         """False when the live version holds no vectors of the configured model (rebuild it)."""
@@ -474,7 +504,7 @@ class DslSearchIndex:
         docs = list(docs)
         if docs:
             # Asked afresh: another process (`connect reindex`) may have swapped the alias.
-            ops = _bulk_index_ops(self.alias, docs, self._live_vectors(fresh=True))
+            ops = _bulk_index_ops(self.alias, docs, self._live_vectors(fresh=True), self._analysed())
             _check_bulk(self.client.bulk(ops, refresh=self.refresh))
 
     def delete(self, member_ids: Iterable[str]) -> None:
@@ -491,11 +521,11 @@ class DslSearchIndex:
                 return self._search_with_meaning(query, vectors)
             # A version without this model's vectors (not rebuilt yet): words and criteria only.
             query = replace(query, meaning=None)
-        response = self.client.search(self.alias, search_body(query))
+        response = self.client.search(self.alias, search_body(query, self._analysed()))
         raw_hits = response["hits"]["hits"]
         self._notice(raw_hits)
         hits = [SearchHit(member_id=h["_source"]["member_id"], score=exact_score(h["_score"]),
-                          doc=h["_source"], sort=(float(h["sort"][0]), str(h["sort"][1])))
+                          doc=search_analysis.with_profile_text(h["_source"]), sort=(float(h["sort"][0]), str(h["sort"][1])))
                 for h in raw_hits[:query.size]]
         next_cursor = None
         if len(raw_hits) > query.size and hits:
@@ -503,8 +533,13 @@ class DslSearchIndex:
         return SearchPage(hits=hits, total=_total(response), next_cursor=next_cursor)
 
     def _notice(self, raw_hits: list[dict[str, Any]]) -> None:
-        """Forget what the alias named when a hit comes from another index (swapped elsewhere)."""
-        if raw_hits and self._live is not None and raw_hits[0].get("_index") != self._live[0]:
+        """Forget what the alias named when a hit comes from another index (swapped elsewhere),
+        or when an index of the earlier analysis answered nothing: words searched its way find
+        little in its replacement, so no hit may come to tell of the swap."""
+        if self._live is None:
+            return
+        if (raw_hits[0].get("_index") != self._live[0] if raw_hits
+                else self._live_analysis != ANALYSIS_VERSION):
             self._live = None
 
     def _search_with_meaning(self, query: SearchQuery, vectors: Vectors) -> SearchPage:
@@ -566,7 +601,7 @@ class _EngineLists:
         return self._nearest.read(count)
 
     def _ranking(self, near_ids: list[str]) -> dict[str, Any]:
-        return compile_query(self.query, near_ids)
+        return compile_query(self.query, near_ids, analysed=self.index._analysed())
 
     def ranked(self, near_ids: list[str], count: int) -> tuple[list[tuple[str, float]], bool]:
         body: dict[str, Any] = {"query": self._ranking(near_ids),
@@ -601,8 +636,8 @@ class _EngineLists:
         if not ids:
             return {}
         hits = self.search({"query": _ids_filter(ids), "size": len(ids),
-                            "_source": {"excludes": list(VECTOR_FIELDS)}})["hits"]["hits"]
-        return {h["_id"]: h["_source"] for h in hits}
+                            "_source": {"excludes": [*VECTOR_FIELDS, *TEXT_FIELDS]}})["hits"]["hits"]
+        return {h["_id"]: search_analysis.with_profile_text(h["_source"]) for h in hits}
 
 
 def _total(response: dict[str, Any]) -> int:

@@ -40,8 +40,8 @@ import numpy as np
 import orjson
 import tantivy
 
+from services.matching.adapters.search_analysis import TEXT_FIELDS, query_token, with_profile_text
 from services.matching.adapters.search_columns import BitLayout, Columns, by_full_id_where_keys_tie, id_key
-from schemas import taxonomy
 from services.matching.adapters.search_vectors import VectorFile, VectorMatrix, VectorSpace
 from services.matching.domain import meaning
 from services.matching.domain.profiles import MentorProfile, index_document
@@ -55,19 +55,11 @@ USE_COLUMNS = True
 
 KEYWORD_FIELDS = ("expertise", "sectors", "career_stage", "qualifications", "languages", "interaction_modes",
                   "region", "country", "employer", "interests")
-TEXT_FIELDS = ("headline", "bio", "expertise_text")
 # Not stored: the profile holds headline and bio, and the taxonomy gives expertise_text; the
 # vector is in the vector file.
 _NOT_STORED = frozenset((*TEXT_FIELDS, "vector"))
 WRITER_HEAP = 64_000_000
 BUILD_HEAP = 256_000_000
-
-_ANALYZER = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-             .filter(tantivy.Filter.remove_long(40))
-             .filter(tantivy.Filter.lowercase())
-             .filter(tantivy.Filter.stemmer("english"))
-             .build())
-
 
 def build_schema(layout: BitLayout | None = None, vectors: bool = False) -> tantivy.Schema:
     """The schema of a version with this bit layout (default: a version created now), and the
@@ -130,11 +122,7 @@ def stored_document(raw: bytes) -> dict[str, Any]:
     if "expertise" not in stored:  # written before the keyword fields were stored
         return index_document(stored["member_id"], stored["name"], MentorProfile.from_dict(stored["profile"]),
                               stored["load_level"])
-    profile = stored["profile"]
-    stored["headline"] = profile["headline"]
-    stored["bio"] = profile["bio"]
-    stored["expertise_text"] = taxonomy.expertise_text(stored["expertise"])
-    return stored
+    return with_profile_text(stored)
 
 
 # --- query compiler ---------------------------------------------------------------------
@@ -168,11 +156,10 @@ def compile_query(query: SearchQuery, schema: tantivy.Schema, *, nudge: bool = T
         for word_clauses in query.text_clauses():
             per_field = []
             for clause in word_clauses:
-                tokens = _ANALYZER.analyze(clause.term)
-                if not tokens:
+                token = query_token(clause.term)
+                if token is None:
                     continue
-                # Query words are runs of [0-9a-z], which this analyzer keeps whole: one token.
-                term_query = Query.term_query(schema, clause.field, tokens[0], index_option="freq")
+                term_query = Query.term_query(schema, clause.field, token, index_option="freq")
                 per_field.append(Query.const_score_query(term_query, clause.boost))
             if per_field:
                 scoring.append((Occur.Should, Query.disjunction_max_query(per_field, 0.0)))
@@ -475,12 +462,12 @@ class EmbeddedSearchIndex:
         lexical = np.zeros(len(columns))
         worded = np.zeros(len(columns), dtype=bool)
         for word_clauses in query.text_clauses():
-            tokens = _ANALYZER.analyze(word_clauses[0].term)  # one word, the same in every field
-            if not tokens:
+            token = query_token(word_clauses[0].term)  # one word, the same in every field
+            if token is None:
                 continue
             best = np.zeros(len(columns))
             for clause in word_clauses:
-                rows = columns.term_rows(clause.field, tokens[0])
+                rows = columns.term_rows(clause.field, token)
                 best[rows] = np.maximum(best[rows], clause.boost)
                 worded[rows] = True
             lexical += best

@@ -152,8 +152,8 @@ def test_an_index_made_before_meaning_serves_words_until_it_is_rebuilt(tmp_path,
     need = service.need("investigating staged accidents", None)
     page = service.index.search(build_search(text="investigating staged accidents", meaning=need))
     assert [h.member_id for h in page.hits] == ["OLD"] and page.hits[0].similarity is None  # words only
-    assert service.rebuild_if_vectors_stale() is True
-    assert service.index.vectors_current() and service.rebuild_if_vectors_stale() is False
+    assert service.rebuild_if_stale() is True
+    assert service.index.vectors_current() and service.rebuild_if_stale() is False
     page = service.index.search(build_search(text="investigating staged accidents", meaning=need))
     assert page.hits[0].similarity is not None and page.hits[0].similarity > 0.2
 
@@ -214,3 +214,22 @@ def test_serve_refuses_to_start_with_a_model_that_cannot_load(tmp_path, monkeypa
     result = CliRunner().invoke(app, ["reindex"])
     assert result.exit_code != 0
     assert "CONNECT_EMBEDDING_MODEL='no-such-model-package'" in str(result.exception)
+
+
+def test_an_index_not_analysed_as_every_engine_is_rebuilt_once(make_container, monkeypatch):
+    """The same periodic check rebuilds a cluster index whose cluster stemmed the text itself
+    (`DslSearchIndex.analysis_current`, shown against real clusters in
+    tests/contract/search/test_analysis_upgrade.py); here its answer is the only stand-in."""
+    import json
+
+    container = make_container()
+    service = container.service("matching")
+    service.import_members([("OLD", "Old Mentor", "old@example.org", _profile(), None)])
+    service.reindex()
+    live = json.loads(service.index.alias_file.read_text())["index"]
+    assert service.rebuild_if_stale() is False
+    stale = [True]
+    monkeypatch.setattr(service.index, "analysis_current", lambda: not (stale and stale.pop()), raising=False)
+    assert service.rebuild_if_stale() is True
+    assert json.loads(service.index.alias_file.read_text())["index"] != live
+    assert service.rebuild_if_stale() is False
