@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from connect.bootstrap import Container
+from services.matching.domain.profiles import MenteeProfile, MentorProfile
 
 BASE = "https://testserver"
 
@@ -61,3 +62,24 @@ def mint_headers(container: Container, member_id: str, name: str | None = None) 
     assert container.dev_issuer is not None
     token = container.dev_issuer.mint(member_id, name or f"Member {member_id}", f"{member_id.lower()}@example.org")
     return {"Authorization": f"Bearer {token}"}
+
+
+def import_member(container: Container, member_id: str, name: str, mentor: MentorProfile | None = None,
+                  mentee: MenteeProfile | None = None) -> None:
+    container.service("matching").import_members([(member_id, name, f"{member_id.lower()}@example.org", mentor,
+                                                   mentee)])
+
+
+@pytest.fixture
+def accepted(site_container: Container, deliver: Callable[..., int], client: TestClient) -> str:
+    """Mentee H1 and mentor H2 in an accepted relationship; its id."""
+    import_member(site_container, "H2", "Mentor Two", mentor=MentorProfile(headline="Claims", expertise=["claims"]))
+    import_member(site_container, "H1", "Mentee One", mentee=MenteeProfile(goals="Learn", areas_sought=["claims"]))
+    deliver()
+    made = client.post("/v1/proposals", headers=mint_headers(site_container, "H1", "Mentee One"),
+                       json={"mentor_id": "H2", "message": "Hello", "duration_months": 3})
+    assert made.status_code == 201, made.text
+    relationship = made.json()["id"]
+    assert client.post(f"/v1/relationships/{relationship}/accept",
+                       headers=mint_headers(site_container, "H2", "Mentor Two")).status_code == 200
+    return relationship
