@@ -24,8 +24,8 @@ from connect.etags import check_if_match, entity_tag, require_current, require_i
 from connect.uow import Receipt
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
 from services.relationships.interfaces import SharedConnections
-from services.relationships.proposals.domain import NoSuchRelationship, Relationship, Role, first_line, planned_end
-from services.relationships.proposals.services import ProposalsService, iso, relationship_for
+from services.relationships.proposals.domain import NoSuchRelationship, Relationship, Role, planned_end
+from services.relationships.proposals.services import ProposalsService, iso, list_item, relationship_for
 from services.relationships.workspace.domain import (MESSAGE_EMAIL_QUIET, Meeting, MeetingDetails, NotInWorkspace,
                                                      Parties, Tool, ToolKind, ice_breakers, nudge, nudge_refusal,
                                                      post_message)
@@ -90,13 +90,19 @@ class WorkspaceService:
         return rel, parties_of(rel)
 
     @staticmethod
-    def _parties(uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> Parties:
-        """Who is in the relationship and where it stands, for a read that changes nothing: its row
-        alone (one query), not the aggregate with its proposal and reminders.  A caller who is not
-        a party gets `NoSuchRelationship`, as from `_load`."""
-        row = uow.relationships.row(relationship_id)
-        if row is None or member_id not in (row.mentor_id, row.mentee_id):
+    def _row(uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> Any:
+        """The relationship's row (`parties_of`), for a read that changes nothing: one query, not
+        the aggregate with its reminders.  A caller who is not a party gets `NoSuchRelationship`,
+        as from `_load`."""
+        rows = uow.relationships.parties_of([relationship_id])
+        if not rows or member_id not in (rows[0].mentor_id, rows[0].mentee_id):
             raise NoSuchRelationship(relationship_id)
+        return rows[0]
+
+    @classmethod
+    def _parties(cls, uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> Parties:
+        """Who is in the relationship and where it stands, for a read (see `_row`)."""
+        row = cls._row(uow, member_id, relationship_id)
         return Parties(row.id, row.mentor_id, row.mentee_id, row.status,
                        utc(row.accepted_at) if row.accepted_at else None)
 
@@ -361,15 +367,15 @@ class WorkspaceService:
         if not relationship_ids:
             return {}
         with self.reader() as uow:
-            return self._dashboard_fields(uow, member_id, relationship_ids)[0]
+            return self._dashboard_fields(uow, member_id, uow.relationships.parties_of(relationship_ids))[0]
 
-    def _dashboard_fields(self, uow: RelationshipsUnitOfWork, member_id: str, relationship_ids: list[str]
+    def _dashboard_fields(self, uow: RelationshipsUnitOfWork, member_id: str, rows: Sequence[Any]
                           ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], datetime]]:
-        """`dashboard_fields`, and when each party of each relationship was last active."""
+        """`dashboard_fields` of these relationships' rows (`parties_of`), and when each party of
+        each was last active."""
         now = self.clock.now()
         workspace = uow.workspace
-        rows = [r for r in uow.relationships.parties_of(relationship_ids)
-                if member_id in (r.mentor_id, r.mentee_id)]
+        rows = [r for r in rows if member_id in (r.mentor_id, r.mentee_id)]
         ids = [r.id for r in rows]
         unread = workspace.unread_counts(member_id, ids)
         active = workspace.last_active_many(ids)
@@ -400,16 +406,15 @@ class WorkspaceService:
         return fields, active
 
     def relationship_dashboard(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        """One relationship's dashboard, read in one transaction (one snapshot, one pass over the
-        parties' activity for both the partner's last activity and the relationship's)."""
+        """One relationship's dashboard: its list item and dashboard fields, read in one
+        transaction from one read of its row (one snapshot, one pass over the parties' activity
+        for both the partner's last activity and the relationship's)."""
         with self.reader() as uow:
-            view = self.proposals.details_in(uow, member_id, relationship_id)
-            fields, active = self._dashboard_fields(uow, member_id, [relationship_id])
-        keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
+            row = self._row(uow, member_id, relationship_id)
+            names = uow.members.names({row.mentor_id, row.mentee_id})
+            fields, active = self._dashboard_fields(uow, member_id, [row])
         activity = [at for (rel_id, _member), at in active.items() if rel_id == relationship_id]
-        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *activity])
-        return {**{k: view[k] for k in keep if k in view}, "proposal_summary": first_line(view["proposal"]["message"]),
-                "last_activity_at": iso(last), **fields.get(relationship_id, {})}
+        return {**list_item(row, member_id, names, max(activity, default=None)), **fields[relationship_id]}
 
     def my_dashboard(self, member_id: str, **filters: Any) -> dict[str, Any]:
         listing = self.proposals.list_relationships(member_id, **filters)

@@ -70,16 +70,23 @@ def import_member(container: Container, member_id: str, name: str, mentor: Mento
                                                    mentee)])
 
 
+def propose_pair(container: Container, deliver: Callable[..., int], client: TestClient, mentee: tuple[str, str],
+                 mentor: tuple[str, str], *, accept: bool = False) -> str:
+    """A mentee and a mentor (id, name) with a proposal between them, accepted when `accept`; its id."""
+    import_member(container, *mentor, mentor=MentorProfile(headline="Claims", expertise=["claims"]))
+    import_member(container, *mentee, mentee=MenteeProfile(goals="Learn", areas_sought=["claims"]))
+    deliver()
+    made = client.post("/v1/proposals", headers=mint_headers(container, *mentee),
+                       json={"mentor_id": mentor[0], "message": "Hello", "duration_months": 3})
+    assert made.status_code == 201, made.text
+    relationship = made.json()["id"]
+    if accept:
+        assert client.post(f"/v1/relationships/{relationship}/accept",
+                           headers=mint_headers(container, *mentor)).status_code == 200
+    return relationship
+
+
 @pytest.fixture
 def accepted(site_container: Container, deliver: Callable[..., int], client: TestClient) -> str:
     """Mentee H1 and mentor H2 in an accepted relationship; its id."""
-    import_member(site_container, "H2", "Mentor Two", mentor=MentorProfile(headline="Claims", expertise=["claims"]))
-    import_member(site_container, "H1", "Mentee One", mentee=MenteeProfile(goals="Learn", areas_sought=["claims"]))
-    deliver()
-    made = client.post("/v1/proposals", headers=mint_headers(site_container, "H1", "Mentee One"),
-                       json={"mentor_id": "H2", "message": "Hello", "duration_months": 3})
-    assert made.status_code == 201, made.text
-    relationship = made.json()["id"]
-    assert client.post(f"/v1/relationships/{relationship}/accept",
-                       headers=mint_headers(site_container, "H2", "Mentor Two")).status_code == 200
-    return relationship
+    return propose_pair(site_container, deliver, client, ("H1", "Mentee One"), ("H2", "Mentor Two"), accept=True)

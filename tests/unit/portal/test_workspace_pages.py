@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from portal.connect_api import ConnectApi
-from services.matching.domain.profiles import MenteeProfile, MentorProfile
-from tests.unit.portal.conftest import import_member, mint_headers, sign_in
+from tests.unit.portal.conftest import mint_headers, propose_pair, sign_in
 
 
 @pytest.fixture
@@ -64,15 +63,10 @@ def test_the_tools_page_shows_every_kind_from_one_request(browser, site_containe
 
 
 def test_the_tools_page_before_acceptance_says_they_are_closed(browser, site_container, client, deliver):
-    import_member(site_container, "H3", "Mentor Three", mentor=MentorProfile(headline="Audit", expertise=["claims"]))
-    import_member(site_container, "H4", "Mentee Four", mentee=MenteeProfile(goals="Learn", areas_sought=["claims"]))
-    deliver()
-    pending = client.post("/v1/proposals", headers=mint_headers(site_container, "H4", "Mentee Four"),
-                          json={"mentor_id": "H3", "message": "Hello", "duration_months": 3})
-    assert pending.status_code == 201, pending.text
+    pending = propose_pair(site_container, deliver, client, ("H4", "Mentee Four"), ("H3", "Mentor Three"))
     member = browser()
     sign_in(member, "H4", "Mentee Four")
-    page = member.get(f"/relationships/{pending.json()['id']}/tools")
+    page = member.get(f"/relationships/{pending}/tools")
     assert page.status_code == 200, page.text[:300]
     shown = _text(page.text)
     assert "Tools with Mentor Three" in shown and "The tools open once the proposal is accepted." in shown
