@@ -231,10 +231,6 @@ class ProposalsService:
         with self.reader() as uow:
             return self._details(uow, relationship_id, member_id)
 
-    def details_in(self, uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> dict[str, Any]:
-        """`details` inside a unit of work the caller holds (a view that reads more in the same snapshot)."""
-        return self._details(uow, relationship_id, member_id)
-
     def _details(self, uow: RelationshipsUnitOfWork, relationship_id: str, member_id: str) -> dict[str, Any]:
         records = uow.relationships
         row = records.row(relationship_id)

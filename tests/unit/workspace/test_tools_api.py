@@ -174,11 +174,3 @@ def test_every_kind_of_tool_refused_like_each_kind(client, pair, propose, auth):
     assert gone.status_code == 403 and gone.headers["content-type"] == "application/problem+json"
     # Withdrawn by the deletion after acceptance: the partner still reads what was written.
     assert client.get(pair.url + "/tools", headers=pair.mentor).json()["status"] == "withdrawn"
-
-
-def test_the_one_call_is_documented_with_an_example(client):
-    operation = client.get("/openapi.json").json()["paths"]["/v1/relationships/{relationship_id}/tools"]["get"]
-    example = operation["responses"]["200"]["content"]["application/json"]["example"]
-    assert set(example) >= {"swot", "gstar", "goals", "counterpart"} and example["goals"]["items"]
-    assert {"404", "409", "403", "401"} <= set(operation["responses"])
-    assert operation["responses"]["404"]["content"]["application/problem+json"]
