@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -177,7 +178,25 @@ def document(app: FastAPI) -> dict[str, Any]:
             if path.startswith("/v1/"):
                 operation["security"] = [{"bearer": []}]
             operation.setdefault("description", operation.get("summary", ""))
+    _keep_example_nulls(app, doc)
     return doc
+
+
+def _keep_example_nulls(app: FastAPI, doc: dict[str, Any]) -> None:
+    """Put back the response examples routes declare, as declared: FastAPI drops every null from
+    the document it makes, which would leave an example without its `next_cursor: null` (and so
+    not a valid answer)."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not context.path_format or not context.methods:
+            continue
+        for status, answer in route.responses.items():
+            for media, content in (answer.get("content") or {}).items():
+                if "example" not in content:
+                    continue
+                for method in context.methods:
+                    documented = doc["paths"][context.path_format][method.lower()]["responses"][str(status)]
+                    documented["content"][media]["example"] = content["example"]
 
 
 #: Swagger UI's and ReDoc's scripts and styles, as the `fastapi-offline` package ships them: /docs and

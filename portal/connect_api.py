@@ -202,8 +202,9 @@ class ConnectApi:
         return await self._tagged("PUT", _at("/v1/relationships/{}/agreement", relationship_id), json=body,
                                   headers=_if_match(etag))
 
-    async def tools(self, relationship_id: str, kind: str) -> dict[str, Any]:
-        return await self._json("GET", _at("/v1/relationships/{}/tools/{}", relationship_id, kind))
+    async def all_tools(self, relationship_id: str, limit: int = 100) -> dict[str, Any]:
+        """Every kind's tools (up to `limit` of each) and the parties, in one request."""
+        return await self._json("GET", _at("/v1/relationships/{}/tools", relationship_id), params={"limit": limit})
 
     async def tool(self, relationship_id: str, kind: str, tool_id: str) -> Tagged:
         return await self._tagged("GET", _at("/v1/relationships/{}/tools/{}/{}", relationship_id, kind, tool_id))

@@ -52,13 +52,18 @@ def _kind(kind: str) -> str:
     return kind
 
 
+def _party_names(member_id: str, parties: dict[str, Any]) -> dict[str, str]:
+    """A name for each party's member id (authors, organisers): "You" for the member."""
+    names = {p["member_id"]: p["name"] for p in (parties["mentor"], parties["mentee"]) if p}
+    names[member_id] = "You"
+    return names
+
+
 async def _names(request: Request, relationship_id: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """The relationship's details and a name for each party's member id (authors, organisers)."""
+    """The relationship's details and a name for each party's member id."""
     member = signed_in(request)
     rel = (await api_for(request, member).relationship(relationship_id)).body
-    names = {p["member_id"]: p["name"] for p in (rel["mentor"], rel["mentee"]) if p}
-    names[member.id] = "You"
-    return rel, names
+    return rel, _party_names(member.id, rel)
 
 
 async def _refusals(call: Awaitable[Any]) -> dict[str, str]:
@@ -138,12 +143,16 @@ async def save_agreement(request: Request, relationship_id: str, form: FormData 
 @router.get("/relationships/{relationship_id}/tools")
 async def tools(request: Request, relationship_id: str) -> Response:
     member = signed_in(request)
-    api = api_for(request, member)
-    (rel, names), *lists = await gather(_names(request, relationship_id),
-                                        *(api.tools(relationship_id, kind) for kind in TOOL_NAMES))
-    saved = {kind: found["items"] for kind, found in zip(TOOL_NAMES, lists)} \
-        if rel["status"] in ("accepted", "completed") else {}
-    return await render(request, "tools.html", rel=rel, saved=saved, names=names, tool_names=TOOL_NAMES)
+    # One request: every kind's tools with the parties' names (the relationship's details, with
+    # its proposal and history, are needed only to head the page while the tools are closed).
+    found = await _unless_refused(api_for(request, member).all_tools(relationship_id))
+    if found is None:
+        rel, names = await _names(request, relationship_id)
+        return await render(request, "tools.html", rel=rel, saved={}, names=names, tool_names=TOOL_NAMES)
+    rel = {**found, "id": found["relationship_id"]}
+    saved = {kind: found[kind]["items"] for kind in TOOL_NAMES}
+    return await render(request, "tools.html", rel=rel, saved=saved, names=_party_names(member.id, found),
+                        tool_names=TOOL_NAMES)
 
 
 @router.get("/relationships/{relationship_id}/tools/{kind}/new")

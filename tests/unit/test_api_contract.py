@@ -77,6 +77,18 @@ def test_every_refusal_is_a_problem_document_and_nothing_says_HTTPValidationErro
             assert "404" in operation["responses"], (method, path)
 
 
+def test_every_documented_example_matches_its_schema(client, document):
+    """An example in the document is what a client copies first: it must be a valid answer."""
+    examples = [(method, path, status, content["example"]) for method, path, operation in operations(document)
+                for status, answer in operation["responses"].items() if status.startswith("2")
+                for media, content in (answer.get("content") or {}).items()
+                if media == "application/json" and "example" in content]
+    assert ("GET", "/v1/relationships/{relationship_id}/tools", "200") in [e[:3] for e in examples]
+    for method, path, status, example in examples:
+        url = "http://testserver" + re.sub(r"\{[^}]+\}", "x", path)
+        check_response(client.app, httpx.Response(int(status), json=example, request=httpx.Request(method, url)))
+
+
 def test_docs_api_md_names_every_operation_served_and_no_other(document):
     text = (ROOT / "docs" / "api.md").read_text()
     named = set(re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s?]*)`", text))

@@ -202,13 +202,13 @@ class RelationshipRepository:
         return {row.relationship_id: utc(row.at) for row in rows}
 
     def parties_of(self, relationship_ids: list[str]) -> Sequence[Any]:
-        """Who, status, acceptance and planned duration of many relationships in one query."""
+        """Many relationships' rows in one query, each with its current proposal's `message` and
+        planned `duration_months`: who, status, acceptance, planned end and a list item's summary."""
         if not relationship_ids:
             return []
         table, versions = orm.relationships, orm.proposal_versions
         return self.session.execute(
-            select(table.c.id, table.c.mentor_id, table.c.mentee_id, table.c.status, table.c.accepted_at,
-                   versions.c.duration_months)
+            select(table, versions.c.message, versions.c.duration_months)
             .join(versions, and_(versions.c.relationship_id == table.c.id,
                                  versions.c.version == table.c.proposal_version))
             .where(table.c.id.in_(relationship_ids))).all()

@@ -50,6 +50,22 @@ def relationship_for(uow: RelationshipsUnitOfWork, member_id: str, relationship_
     return rel
 
 
+def list_item(row: Any, member_id: str, names: dict[str, str], last_activity: datetime | None) -> dict[str, Any]:
+    """A relationship as "my relationships" lists it, from its row with its current proposal's
+    `message`; `last_activity` is the parties' latest message, meeting or tool change, if any."""
+    my_role = Role.MENTOR if row.mentor_id == member_id else Role.MENTEE
+    other = row.mentee_id if my_role is Role.MENTOR else row.mentor_id
+    status = Status(row.status)
+    return {
+        "id": row.id, "status": status.value, "my_role": my_role.value,
+        "counterpart": {"member_id": other, "name": names.get(other, other)},
+        "actions": [a.value for a in available_actions(status, my_role, i_withdrew=row.withdrawn_by == member_id)],
+        "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
+        "proposal_summary": first_line(row.message),
+        "last_activity_at": iso(max(utc(row.updated_at), last_activity or utc(row.updated_at))),
+    }
+
+
 @dataclass
 class SweepReport:
     reminders: dict[int, int] = field(default_factory=dict)
@@ -215,10 +231,6 @@ class ProposalsService:
         with self.reader() as uow:
             return self._details(uow, relationship_id, member_id)
 
-    def details_in(self, uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> dict[str, Any]:
-        """`details` inside a unit of work the caller holds (a view that reads more in the same snapshot)."""
-        return self._details(uow, relationship_id, member_id)
-
     def _details(self, uow: RelationshipsUnitOfWork, relationship_id: str, member_id: str) -> dict[str, Any]:
         records = uow.relationships
         row = records.row(relationship_id)
@@ -227,9 +239,11 @@ class ProposalsService:
         versions = records.versions(relationship_id)
         history = records.history(relationship_id)
         reminders = records.reminders(relationship_id)
-        alternatives = records.alternatives(relationship_id)
-        names = uow.members.names({row.mentor_id, row.mentee_id, *(h.actor_id for h in history if h.actor_id)})
         role = Role.MENTOR if member_id == row.mentor_id else Role.MENTEE
+        # Alternatives are suggested only at an expiry, and only the mentee sees them.
+        expired_before = any(h.action == Action.EXPIRE.value for h in history)
+        alternatives = records.alternatives(relationship_id) if role is Role.MENTEE and expired_before else []
+        names = uow.members.names({row.mentor_id, row.mentee_id, *(h.actor_id for h in history if h.actor_id)})
         counterpart = row.mentee_id if role is Role.MENTOR else row.mentor_id
         status = Status(row.status)
 
@@ -263,8 +277,7 @@ class ProposalsService:
             "end_notice_at": iso(row.end_notice_at),
             "suggested_alternatives": [{"member_id": a.member_id, "name": a.name, "headline": a.headline,
                                         "why": a.why, "profile": f"/v1/mentors/{a.member_id}",
-                                        "suggested_at": iso(a.suggested_at)} for a in alternatives]
-            if role is Role.MENTEE else [],
+                                        "suggested_at": iso(a.suggested_at)} for a in alternatives],
             "etag": entity_tag(row.id, row.proposal_version),
         }
 
@@ -277,20 +290,7 @@ class ProposalsService:
             page, more = rows[:limit], len(rows) > limit
             names = uow.members.names({r.mentor_id for r in page} | {r.mentee_id for r in page})
             last_activity = uow.workspace.last_activity([r.id for r in page])
-        items = []
-        for row in page:
-            my_role = Role.MENTOR if row.mentor_id == member_id else Role.MENTEE
-            other = row.mentee_id if my_role is Role.MENTOR else row.mentor_id
-            status = Status(row.status)
-            items.append({
-                "id": row.id, "status": status.value, "my_role": my_role.value,
-                "counterpart": {"member_id": other, "name": names.get(other, other)},
-                "actions": [a.value for a in available_actions(status, my_role,
-                                                               i_withdrew=row.withdrawn_by == member_id)],
-                "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
-                "proposal_summary": first_line(row.message),
-                "last_activity_at": iso(max(utc(row.updated_at), last_activity.get(row.id, utc(row.updated_at)))),
-            })
+        items = [list_item(row, member_id, names, last_activity.get(row.id)) for row in page]
         next_cursor = (utc(page[-1].updated_at), page[-1].id) if more else None
         return {"items": items, "next_cursor": next_cursor}
 

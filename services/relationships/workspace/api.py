@@ -23,7 +23,7 @@ from connect.uow import Receipt
 from services.relationships.adapters.idempotency import Answer
 from services.relationships.http import (IdempotencyKey, IfMatch, PageCursor, PageLimit, idempotent, listing_query,
                                          open_after, relationships, respond, seal_after)
-from services.relationships.proposals.api import RelationshipItemOut
+from services.relationships.proposals.api import PersonOut, RelationshipItemOut
 from services.relationships.proposals.domain import Role, Status
 from services.relationships.workspace.domain import (MAX_AGENDA_CHARS, MAX_LOCATION_CHARS, MAX_MEETING_MINUTES,
                                                      MAX_MESSAGE_BODY_CHARS, MAX_TOOL_ITEM_CHARS, MAX_TOOL_ITEMS,
@@ -238,6 +238,44 @@ class ToolListOut(Page[ToolOut]):
     kind: ToolKindPath = Field(description="Which tool")
 
 
+class AllToolsOut(Closed):
+    """Every kind of tool of one relationship, each kind's first page (oldest first), and the
+    parties, to name who saved each version.  A kind's `next_cursor` continues in
+    `GET /v1/relationships/{relationship_id}/tools/{kind}`."""
+
+    relationship_id: str = Field(description="The relationship")
+    status: Status = Field(description="accepted, or completed or withdrawn after acceptance (tools stay readable)")
+    my_role: Literal["mentor", "mentee"] = Field(description="My side of it")
+    mentor: PersonOut = Field(description="The mentor")
+    mentee: PersonOut = Field(description="The mentee")
+    counterpart: PersonOut = Field(description="The other party")
+    swot: ToolListOut = Field(description="The SWOT analyses")
+    gstar: ToolListOut = Field(description="The G-STAR records")
+    goals: ToolListOut = Field(description="The goals")
+
+
+def _example_tool(kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    at = "2026-12-01T09:30:00Z"
+    return {"id": "5f0c6a58-0d8e-4c59-9a43-8f1d2b7e6a10", "relationship_id": "0b7d1c9e-3f51-4a8e-9d0c-2e6f4a1b8c37",
+            "kind": kind, "version": 2, "content": content, "author_id": "DEMO000001", "updated_at": at,
+            "created_at": "2026-11-20T17:05:00Z", "etag": '"5f0c6a58-0d8e-4c59-9a43-8f1d2b7e6a10.2"'}
+
+
+ALL_TOOLS_EXAMPLE = {
+    "relationship_id": "0b7d1c9e-3f51-4a8e-9d0c-2e6f4a1b8c37", "status": "accepted", "my_role": "mentee",
+    "mentor": {"member_id": "DEMO000001", "name": "Ada Mentor"},
+    "mentee": {"member_id": "DEMO000201", "name": "Ben Mentee"},
+    "counterpart": {"member_id": "DEMO000001", "name": "Ada Mentor"},
+    "swot": {"kind": "swot", "next_cursor": None, "items": [_example_tool("swot", {
+        "strengths": ["Claims knowledge"], "weaknesses": ["Public speaking"], "opportunities": ["A new team"],
+        "threats": []})]},
+    "gstar": {"kind": "gstar", "next_cursor": None, "items": []},
+    "goals": {"kind": "goals", "next_cursor": None, "items": [_example_tool("goals", {
+        "goal": "Pass the ACII exam", "tasks": ["Book the exam"], "success_criteria": "A pass",
+        "target_date": "2027-04-30", "status": "in_progress", "learning_outcomes": "How to plan revision"})]},
+}
+
+
 class ConnectionOut(Closed):
     kind: str = Field(description="What you share: sectors, employer, region, interests, qualifications, languages")
     values: list[str] = Field(description="The shared values")
@@ -391,6 +429,22 @@ def list_tools(relationship_id: Id, kind: ToolKindPath, request: Request, member
     after = open_after(request, member.id, cursor, kind="tools", query=query)
     view = workspace(request).list_tools(member.id, relationship_id, ToolKind(kind), after, limit)
     return seal_after(request, member.id, view, kind="tools", query=query, response=response)
+
+
+@router.get("/relationships/{relationship_id}/tools", response_model=AllToolsOut,
+            summary="Every SWOT, G-STAR and Goals tool of the relationship in one call (each kind's first page)",
+            description="What a Tools page shows, in one request: each kind's first `limit` tools (`limit` "
+                        "counts per kind; oldest first) and the parties' names.  The same rules as each kind's own listing: 404 to "
+                        "anyone who is not a party, 409 `workspace-not-open` before the relationship is "
+                        "accepted.  A kind with more tools has a `next_cursor` for "
+                        "`GET /v1/relationships/{relationship_id}/tools/{kind}?cursor=`.",
+            responses={200: {"content": {"application/json": {"example": ALL_TOOLS_EXAMPLE}}}})
+def list_all_tools(relationship_id: Id, request: Request, member: Member = Depends(current_member),
+                   limit: PageLimit = 20) -> dict[str, Any]:
+    view = workspace(request).all_tools(member.id, relationship_id, limit)
+    for kind in TOOL_MODELS:
+        view[kind] = seal_after(request, member.id, view[kind], kind="tools", query=fingerprint(relationship_id, kind))
+    return view
 
 
 @router.post("/relationships/{relationship_id}/tools/{kind}", status_code=201, response_model=ToolOut,

@@ -24,8 +24,8 @@ from connect.etags import check_if_match, entity_tag, require_current, require_i
 from connect.uow import Receipt
 from services.relationships.adapters.repository import RelationshipsUnitOfWork
 from services.relationships.interfaces import SharedConnections
-from services.relationships.proposals.domain import Relationship, first_line, planned_end
-from services.relationships.proposals.services import ProposalsService, iso, relationship_for
+from services.relationships.proposals.domain import NoSuchRelationship, Relationship, Role, planned_end
+from services.relationships.proposals.services import ProposalsService, iso, list_item, relationship_for
 from services.relationships.workspace.domain import (MESSAGE_EMAIL_QUIET, Meeting, MeetingDetails, NotInWorkspace,
                                                      Parties, Tool, ToolKind, ice_breakers, nudge, nudge_refusal,
                                                      post_message)
@@ -89,12 +89,29 @@ class WorkspaceService:
         rel = relationship_for(uow, member_id, relationship_id, lock=lock)
         return rel, parties_of(rel)
 
+    @staticmethod
+    def _row(uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> Any:
+        """The relationship's row (`parties_of`), for a read that changes nothing: one query, not
+        the aggregate with its reminders.  A caller who is not a party gets `NoSuchRelationship`,
+        as from `_load`."""
+        rows = uow.relationships.parties_of([relationship_id])
+        if not rows or member_id not in (rows[0].mentor_id, rows[0].mentee_id):
+            raise NoSuchRelationship(relationship_id)
+        return rows[0]
+
+    @classmethod
+    def _parties(cls, uow: RelationshipsUnitOfWork, member_id: str, relationship_id: str) -> Parties:
+        """Who is in the relationship and where it stands, for a read (see `_row`)."""
+        row = cls._row(uow, member_id, relationship_id)
+        return Parties(row.id, row.mentor_id, row.mentee_id, row.status,
+                       utc(row.accepted_at) if row.accepted_at else None)
+
     # --- meetings ------------------------------------------------------------------------
     def list_meetings(self, member_id: str, relationship_id: str, after: tuple[datetime, str] | None = None,
                       limit: int = 20) -> dict[str, Any]:
         """In time order from after `after` (starts_at, id); `next_cursor` is where the next page starts."""
         with self.reader() as uow:
-            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            parties = self._parties(uow, member_id, relationship_id)
             parties.require_readable("Meetings")
             rows = uow.workspace.meetings([relationship_id], after=after, limit=limit + 1)
         page, more = rows[:limit], len(rows) > limit
@@ -103,7 +120,7 @@ class WorkspaceService:
 
     def get_meeting(self, member_id: str, relationship_id: str, meeting_id: str) -> dict[str, Any]:
         with self.reader() as uow:
-            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            parties = self._parties(uow, member_id, relationship_id)
             parties.require_readable("Meetings")
             return meeting_view(self._meeting(uow, relationship_id, meeting_id))
 
@@ -156,12 +173,36 @@ class WorkspaceService:
                    after: tuple[datetime, str] | None = None, limit: int = 20) -> dict[str, Any]:
         """Oldest first from after `after` (created_at, id); `next_cursor` is where the next page starts."""
         with self.reader() as uow:
-            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            parties = self._parties(uow, member_id, relationship_id)
             parties.require_readable("The first-conversation tools")
             tools = uow.workspace.tools(relationship_id, kind, after=after, limit=limit + 1)
         page, more = tools[:limit], len(tools) > limit
         return {"kind": kind.value, "items": [tool_view(tool) for tool in page],
                 "next_cursor": (page[-1].created_at, page[-1].id) if more else None}
+
+    def all_tools(self, member_id: str, relationship_id: str, limit: int = 20) -> dict[str, Any]:
+        """The first page of each kind of tool (SWOT, G-STAR, Goals), with the parties' names to say
+        who saved each: a Tools page in one read.  Each kind's `next_cursor` (created_at, id)
+        continues in that kind's own listing (`list_tools`)."""
+        with self.reader() as uow:
+            parties = self._parties(uow, member_id, relationship_id)
+            parties.require_readable("The first-conversation tools")
+            names = uow.members.names({parties.mentor_id, parties.mentee_id})
+            found = {kind: uow.workspace.tools(relationship_id, kind, limit=limit + 1) for kind in TOOL_KINDS}
+        role = Role.MENTOR if member_id == parties.mentor_id else Role.MENTEE
+
+        def person(mid: str) -> dict[str, str]:
+            return {"member_id": mid, "name": names.get(mid, mid)}
+
+        view: dict[str, Any] = {
+            "relationship_id": relationship_id, "status": parties.status, "my_role": role.value,
+            "mentor": person(parties.mentor_id), "mentee": person(parties.mentee_id),
+            "counterpart": person(parties.other(member_id))}
+        for kind, tools in found.items():
+            page, more = tools[:limit], len(tools) > limit
+            view[kind.value] = {"kind": kind.value, "items": [tool_view(tool) for tool in page],
+                                "next_cursor": (page[-1].created_at, page[-1].id) if more else None}
+        return view
 
     def create_tool(self, member_id: str, relationship_id: str, kind: ToolKind, content: dict[str, Any],
                     receipt: Receipt | None = None, tool_id: str | None = None) -> dict[str, Any]:
@@ -173,7 +214,7 @@ class WorkspaceService:
 
     def get_tool(self, member_id: str, relationship_id: str, kind: ToolKind, tool_id: str) -> dict[str, Any]:
         with self.reader() as uow:
-            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            parties = self._parties(uow, member_id, relationship_id)
             parties.require_readable("The first-conversation tools")
             tool = self._tool(uow, relationship_id, kind, tool_id)
             return tool_view(tool, uow.workspace.tool_history(tool.id))
@@ -200,7 +241,7 @@ class WorkspaceService:
     # --- the agreement record and the first conversation ------------------------------------
     def get_agreement(self, member_id: str, relationship_id: str) -> dict[str, Any]:
         with self.reader() as uow:
-            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            parties = self._parties(uow, member_id, relationship_id)
             parties.require_readable("The agreement record")
             tool = uow.workspace.tool(relationship_id, ToolKind.AGREEMENT, agreement_id(relationship_id))
             if tool is None:
@@ -212,7 +253,7 @@ class WorkspaceService:
         """Record (True: created) or amend (False) the agreement, and its view."""
         tool_id = agreement_id(relationship_id)
         with self.uow() as uow:
-            self._load(uow, member_id, relationship_id, lock=False)
+            self._parties(uow, member_id, relationship_id)
             exists = uow.workspace.tool(relationship_id, ToolKind.AGREEMENT, tool_id) is not None
         if exists:
             return False, self.amend_tool(member_id, relationship_id, ToolKind.AGREEMENT, tool_id, if_match, content)
@@ -243,7 +284,7 @@ class WorkspaceService:
     # --- learning outcomes (private to each party) ----------------------------------------------
     def get_learning_outcomes(self, member_id: str, relationship_id: str) -> dict[str, Any]:
         with self.reader() as uow:
-            _, parties = self._load(uow, member_id, relationship_id, lock=False)
+            parties = self._parties(uow, member_id, relationship_id)
             parties.require_readable("Learning outcomes")
             note = uow.workspace.learning_note(relationship_id, member_id)
         return {"relationship_id": relationship_id, "outcomes": note.outcomes if note else "",
@@ -267,7 +308,7 @@ class WorkspaceService:
         marked read. `next_cursor` is where the next page starts (the API seals it).
         A page with nothing new to me is only read: no write transaction, no write lock."""
         with self.reader() as uow:
-            self._load(uow, member_id, relationship_id, lock=False)
+            self._parties(uow, member_id, relationship_id)
             rows = uow.workspace.messages_page(relationship_id, before, limit)
             page, more = rows[:limit], len(rows) > limit
             now = self.clock.now()
@@ -326,15 +367,15 @@ class WorkspaceService:
         if not relationship_ids:
             return {}
         with self.reader() as uow:
-            return self._dashboard_fields(uow, member_id, relationship_ids)[0]
+            return self._dashboard_fields(uow, member_id, uow.relationships.parties_of(relationship_ids))[0]
 
-    def _dashboard_fields(self, uow: RelationshipsUnitOfWork, member_id: str, relationship_ids: list[str]
+    def _dashboard_fields(self, uow: RelationshipsUnitOfWork, member_id: str, rows: Sequence[Any]
                           ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], datetime]]:
-        """`dashboard_fields`, and when each party of each relationship was last active."""
+        """`dashboard_fields` of these relationships' rows (`parties_of`), and when each party of
+        each was last active."""
         now = self.clock.now()
         workspace = uow.workspace
-        rows = [r for r in uow.relationships.parties_of(relationship_ids)
-                if member_id in (r.mentor_id, r.mentee_id)]
+        rows = [r for r in rows if member_id in (r.mentor_id, r.mentee_id)]
         ids = [r.id for r in rows]
         unread = workspace.unread_counts(member_id, ids)
         active = workspace.last_active_many(ids)
@@ -365,16 +406,15 @@ class WorkspaceService:
         return fields, active
 
     def relationship_dashboard(self, member_id: str, relationship_id: str) -> dict[str, Any]:
-        """One relationship's dashboard, read in one transaction (one snapshot, one pass over the
-        parties' activity for both the partner's last activity and the relationship's)."""
+        """One relationship's dashboard: its list item and dashboard fields, read in one
+        transaction from one read of its row (one snapshot, one pass over the parties' activity
+        for both the partner's last activity and the relationship's)."""
         with self.reader() as uow:
-            view = self.proposals.details_in(uow, member_id, relationship_id)
-            fields, active = self._dashboard_fields(uow, member_id, [relationship_id])
-        keep = ("id", "status", "my_role", "counterpart", "actions", "created_at", "updated_at")
+            row = self._row(uow, member_id, relationship_id)
+            names = uow.members.names({row.mentor_id, row.mentee_id})
+            fields, active = self._dashboard_fields(uow, member_id, [row])
         activity = [at for (rel_id, _member), at in active.items() if rel_id == relationship_id]
-        last = max([utc(datetime.fromisoformat(view["updated_at"].replace("Z", "+00:00"))), *activity])
-        return {**{k: view[k] for k in keep if k in view}, "proposal_summary": first_line(view["proposal"]["message"]),
-                "last_activity_at": iso(last), **fields.get(relationship_id, {})}
+        return {**list_item(row, member_id, names, max(activity, default=None)), **fields[relationship_id]}
 
     def my_dashboard(self, member_id: str, **filters: Any) -> dict[str, Any]:
         listing = self.proposals.list_relationships(member_id, **filters)

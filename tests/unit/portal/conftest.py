@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from connect.bootstrap import Container
+from services.matching.domain.profiles import MenteeProfile, MentorProfile
 
 BASE = "https://testserver"
 
@@ -61,3 +62,31 @@ def mint_headers(container: Container, member_id: str, name: str | None = None) 
     assert container.dev_issuer is not None
     token = container.dev_issuer.mint(member_id, name or f"Member {member_id}", f"{member_id.lower()}@example.org")
     return {"Authorization": f"Bearer {token}"}
+
+
+def import_member(container: Container, member_id: str, name: str, mentor: MentorProfile | None = None,
+                  mentee: MenteeProfile | None = None) -> None:
+    container.service("matching").import_members([(member_id, name, f"{member_id.lower()}@example.org", mentor,
+                                                   mentee)])
+
+
+def propose_pair(container: Container, deliver: Callable[..., int], client: TestClient, mentee: tuple[str, str],
+                 mentor: tuple[str, str], *, accept: bool = False) -> str:
+    """A mentee and a mentor (id, name) with a proposal between them, accepted when `accept`; its id."""
+    import_member(container, *mentor, mentor=MentorProfile(headline="Claims", expertise=["claims"]))
+    import_member(container, *mentee, mentee=MenteeProfile(goals="Learn", areas_sought=["claims"]))
+    deliver()
+    made = client.post("/v1/proposals", headers=mint_headers(container, *mentee),
+                       json={"mentor_id": mentor[0], "message": "Hello", "duration_months": 3})
+    assert made.status_code == 201, made.text
+    relationship = made.json()["id"]
+    if accept:
+        assert client.post(f"/v1/relationships/{relationship}/accept",
+                           headers=mint_headers(container, *mentor)).status_code == 200
+    return relationship
+
+
+@pytest.fixture
+def accepted(site_container: Container, deliver: Callable[..., int], client: TestClient) -> str:
+    """Mentee H1 and mentor H2 in an accepted relationship; its id."""
+    return propose_pair(site_container, deliver, client, ("H1", "Mentee One"), ("H2", "Mentor Two"), accept=True)

@@ -7,36 +7,13 @@ from __future__ import annotations
 import re
 from html import unescape
 
-import pytest
-
-from services.matching.domain.profiles import MenteeProfile, MentorProfile
-from tests.unit.portal.conftest import mint_headers, sign_in
+from tests.unit.portal.conftest import import_member, mint_headers, sign_in
 
 COOKIE = "connect_session"
 
 
 def _csrf(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-
-
-def _import(container, member_id, name, mentor=None, mentee=None):
-    container.service("matching").import_members([(member_id, name, f"{member_id.lower()}@example.org", mentor,
-                                                   mentee)])
-
-
-@pytest.fixture
-def accepted(site_container, deliver, client):
-    """Mentee H1 and mentor H2 in an accepted relationship; its id."""
-    _import(site_container, "H2", "Mentor Two", mentor=MentorProfile(headline="Claims", expertise=["claims"]))
-    _import(site_container, "H1", "Mentee One", mentee=MenteeProfile(goals="Learn", areas_sought=["claims"]))
-    deliver()
-    made = client.post("/v1/proposals", headers=mint_headers(site_container, "H1", "Mentee One"),
-                       json={"mentor_id": "H2", "message": "Hello", "duration_months": 3})
-    assert made.status_code == 201, made.text
-    relationship = made.json()["id"]
-    assert client.post(f"/v1/relationships/{relationship}/accept",
-                       headers=mint_headers(site_container, "H2", "Mentor Two")).status_code == 200
-    return relationship
 
 
 def test_a_message_with_control_characters_is_refused_on_the_page(browser, site_container, client, accepted):

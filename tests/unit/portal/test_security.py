@@ -11,7 +11,7 @@ import pytest
 
 from portal import account, relationships, search, sign_in as sign_in_module, support, workspace
 from services.matching.domain.profiles import MenteeProfile, MentorProfile
-from tests.unit.portal.conftest import mint_headers, sign_in
+from tests.unit.portal.conftest import import_member, mint_headers, propose_pair, sign_in
 
 COOKIE = "connect_session"
 POST_MODULES = (sign_in_module, account, search, relationships, workspace, support)
@@ -20,22 +20,6 @@ POST_MODULES = (sign_in_module, account, search, relationships, workspace, suppo
 def _session(cookie: str) -> dict:
     payload = cookie.split(".")[0]
     return json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
-
-
-def _import(container, member_id, name, mentor=None, mentee=None):
-    container.service("matching").import_members([(member_id, name, f"{member_id.lower()}@example.org", mentor,
-                                                   mentee)])
-
-
-def _pair(container, deliver, client_api):
-    """Mentor M1 and mentee E1 with a pending proposal; its id."""
-    _import(container, "M1", "Mentor One", mentor=MentorProfile(headline="Claims", expertise=["claims"]))
-    _import(container, "E1", "Mentee One", mentee=MenteeProfile(goals="Learn", areas_sought=["claims"]))
-    deliver()
-    made = client_api.post("/v1/proposals", headers=mint_headers(container, "E1", "Mentee One"),
-                           json={"mentor_id": "M1", "message": "Hello", "duration_months": 3})
-    assert made.status_code == 201, made.text
-    return made.json()["id"]
 
 
 def test_session_is_renewed_at_sign_in_and_the_old_cookie_is_worthless(browser):
@@ -111,9 +95,9 @@ def test_every_form_on_every_page_carries_the_token(browser, site_container, del
 
 
 def test_output_is_escaped(browser, site_container, deliver):
-    _import(site_container, "M9", "Eve <b>Bold</b>", mentor=MentorProfile(
+    import_member(site_container, "M9", "Eve <b>Bold</b>", mentor=MentorProfile(
         headline="<img src=x onerror=alert(1)>", bio="<script>alert('bio')</script>", expertise=["claims"]))
-    _import(site_container, "E9", "Mentee Nine", mentee=MenteeProfile(goals="x", areas_sought=["claims"]))
+    import_member(site_container, "E9", "Mentee Nine", mentee=MenteeProfile(goals="x", areas_sought=["claims"]))
     deliver()
     member = browser()
     sign_in(member, "E9", "Mentee Nine")
@@ -126,7 +110,7 @@ def test_output_is_escaped(browser, site_container, deliver):
 @pytest.mark.parametrize("suffix", ["", "/dashboard", "/first-conversation", "/tools", "/tools/swot/new",
                                     "/meetings", "/messages", "/edit"])
 def test_a_member_cannot_reach_another_pairs_pages(browser, site_container, deliver, client, suffix):
-    relationship = _pair(site_container, deliver, client)
+    relationship = propose_pair(site_container, deliver, client, ("E1", "Mentee One"), ("M1", "Mentor One"))
     insider = browser()
     sign_in(insider, "E1", "Mentee One")
     assert insider.get(f"/relationships/{relationship}").status_code == 200
@@ -138,7 +122,7 @@ def test_a_member_cannot_reach_another_pairs_pages(browser, site_container, deli
 
 
 def test_another_pairs_actions_are_refused(browser, site_container, deliver, client):
-    relationship = _pair(site_container, deliver, client)
+    relationship = propose_pair(site_container, deliver, client, ("E1", "Mentee One"), ("M1", "Mentor One"))
     outsider = browser()
     sign_in(outsider, "X2")
     csrf = _session(outsider.cookies.get(COOKIE))["csrf"]

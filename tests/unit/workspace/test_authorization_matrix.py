@@ -59,6 +59,7 @@ def _routes(pair: Any, new_meeting: Callable[[], str], tool: dict[str, Any], new
         ("GET", fixed(url + "/first-conversation"), None, parties),
         ("PUT", fixed(url + "/agreement"), {"meeting_frequency": "Monthly"}, parties),
         ("GET", fixed(url + "/agreement"), None, parties),
+        ("GET", fixed(url + "/tools"), None, parties),
         ("GET", fixed(url + "/tools/swot"), None, parties),
         ("POST", fixed(url + "/tools/gstar"), {"goals": "g"}, parties),
         ("GET", fixed(tool_url), None, parties),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from connect.etags import entity_tag
 from tests.relationships_suite import published
 
 
@@ -111,3 +114,63 @@ def test_first_conversation_starts_from_what_the_two_share(client, pair):
         "You both work in General insurance.", "You are both based in London.",
         "You share an interest in cycling.", "You both speak English."]
     assert not any(word in " ".join(talk["ice_breakers"]) for word in ("general_insurance", "london", " en", "sectors"))
+
+
+def test_every_kind_of_tool_in_one_call(client, pair, clock):
+    made = {}
+    for kind, body in (("swot", {"strengths": ["Claims"]}), ("goals", {"goal": "Pass ACII"}),
+                       ("goals", {"goal": "Chair a panel"}), ("gstar", {"goals": "Visibility"})):
+        answer = client.post(f"{pair.url}/tools/{kind}", json=body, headers=pair.mentee)
+        assert answer.status_code == 201, answer.text
+        made.setdefault(kind, []).append(answer.json()["id"])
+        clock.advance(timedelta(minutes=1))
+    client.put(f"{pair.url}/tools/swot/{made['swot'][0]}", json={"strengths": ["Claims", "Empathy"]},
+               headers={**pair.mentor, "If-Match": entity_tag(made["swot"][0], 1)})
+
+    everything = client.get(pair.url + "/tools", headers=pair.mentor)
+    assert everything.status_code == 200, everything.text
+    body = everything.json()
+    # Each kind is exactly what its own listing answers (the amended SWOT as it stands, by its author).
+    for kind in ("swot", "gstar", "goals"):
+        assert body[kind] == client.get(f"{pair.url}/tools/{kind}", headers=pair.mentor).json(), kind
+    assert [t["id"] for t in body["goals"]["items"]] == made["goals"]
+    assert body["swot"]["items"][0]["version"] == 2 and body["swot"]["items"][0]["author_id"] == "M2"
+    # The parties as the relationship's details name them, seen from the caller's side.
+    details = client.get(pair.url, headers=pair.mentor).json()
+    assert {k: body[k] for k in ("status", "my_role", "mentor", "mentee", "counterpart")} == {
+        k: details[k] for k in ("status", "my_role", "mentor", "mentee", "counterpart")}
+    assert body["relationship_id"] == pair.id and body["my_role"] == "mentor"
+    assert client.get(pair.url + "/tools", headers=pair.mentee).json()["counterpart"]["member_id"] == "M2"
+
+    # `limit` counts per kind; a kind's cursor continues in that kind's own listing, and only there.
+    first = client.get(pair.url + "/tools", params={"limit": 1}, headers=pair.mentee).json()
+    assert [len(first[k]["items"]) for k in ("swot", "gstar", "goals")] == [1, 1, 1]
+    assert first["swot"]["next_cursor"] is None and first["gstar"]["next_cursor"] is None
+    rest = client.get(pair.url + "/tools/goals", params={"cursor": first["goals"]["next_cursor"]},
+                      headers=pair.mentee)
+    assert [t["id"] for t in rest.json()["items"]] == made["goals"][1:]
+    elsewhere = client.get(pair.url + "/tools/swot", params={"cursor": first["goals"]["next_cursor"]},
+                           headers=pair.mentee)
+    assert elsewhere.status_code == 400 and elsewhere.json()["errors"][0]["path"] == "query.cursor"
+    too_many = client.get(pair.url + "/tools", params={"limit": 101}, headers=pair.mentee)
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["path"] == "query.limit"
+
+
+def test_every_kind_of_tool_refused_like_each_kind(client, pair, propose, auth):
+    """The same refusals as the per-kind listing: a stranger and support learn nothing (404), a
+    deleted account's token is refused (403), a pending relationship's tools are not open (409)."""
+    for outsider in (auth("M9", name="Eve Stranger"), auth("S1", name="Sam Support", roles=["support"])):
+        for url in (pair.url + "/tools", pair.url + "/tools/swot"):
+            refused = client.get(url, headers=outsider)
+            assert refused.status_code == 404 and refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["type"].endswith("/not-found") and pair.id in refused.json()["detail"]
+    pending = propose("M5", "M6", accept=False)
+    for url in (pending.url + "/tools", pending.url + "/tools/goals"):
+        closed = client.get(url, headers=pending.mentor)
+        assert closed.status_code == 409 and closed.headers["content-type"] == "application/problem+json"
+        assert closed.json()["type"].endswith("/workspace-not-open") and closed.json()["current_status"] == "pending"
+    assert client.delete("/v1/members/me", headers=pair.mentee).status_code == 200
+    gone = client.get(pair.url + "/tools", headers=pair.mentee)
+    assert gone.status_code == 403 and gone.headers["content-type"] == "application/problem+json"
+    # Withdrawn by the deletion after acceptance: the partner still reads what was written.
+    assert client.get(pair.url + "/tools", headers=pair.mentor).json()["status"] == "withdrawn"
