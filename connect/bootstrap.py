@@ -56,9 +56,13 @@ class ServiceModule:
 
 
 class Container:
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, *, load_models: bool = True) -> None:
         self.settings = settings
         self.clock = clock
+        # True: models (matching's embedding model) load while wiring, so a bad setting stops
+        # start-up.  False, for processes that may never use them (Celery worker and beat, relay,
+        # notifier, projector): they load on first use, if any.
+        self.load_models = load_models
         self.services: dict[str, ServiceModule] = {}
         self._transport: EventTransport | None = None
         self._email: EmailSender | None = None
@@ -159,10 +163,10 @@ class Container:
 
 
 def build_container(settings: Settings | None = None, *, clock: Clock | None = None,
-                    services: tuple[str, ...] = SERVICES) -> Container:
+                    services: tuple[str, ...] = SERVICES, load_models: bool = True) -> Container:
     from importlib import import_module
 
-    container = Container(settings or Settings(), clock or SystemClock())
+    container = Container(settings or Settings(), clock or SystemClock(), load_models=load_models)
     for name in services:
         wire = import_module(f"services.{name}.bootstrap").wire
         container.services[name] = wire(container)

@@ -35,10 +35,16 @@ def load_settings() -> Settings:
     return settings
 
 
-def _container(settings: Settings, services: tuple[str, ...] = SERVICES):  # type: ignore[no-untyped-def]
+#: The roles that search or index: the others (which never embed text) leave matching's
+#: embedding model unloaded until a job asks for it, starting quicker and smaller.
+MODEL_ROLES = frozenset({"api", "indexer"})
+
+
+def _container(settings: Settings, services: tuple[str, ...] = SERVICES, *,  # type: ignore[no-untyped-def]
+               load_models: bool = True):
     from connect.bootstrap import build_container
 
-    return build_container(settings, services=services)
+    return build_container(settings, services=services, load_models=load_models)
 
 
 @app.command()
@@ -157,7 +163,7 @@ def run_relay(
     """Move committed outbox rows to the event transport (Kafka when configured)."""
     from connect.bootstrap import BackgroundRunner
 
-    container = _container(load_settings(), tuple(service))
+    container = _container(load_settings(), tuple(service), load_models=False)
     runner = BackgroundRunner(container)
     runner.start(relays=True, consumer_roles=set(), jobs=False)
     wait_for_signal(runner.stop_event)
@@ -168,7 +174,7 @@ def run_relay(
 def _run_consumers(role: str) -> None:
     from connect.bootstrap import BackgroundRunner
 
-    container = _container(load_settings())
+    container = _container(load_settings(), load_models=role in MODEL_ROLES)
     if not container.consumers({role}):
         typer.echo(f"no consumers have the role {role!r}", err=True)
         raise typer.Exit(2)
@@ -202,7 +208,7 @@ def run_worker(concurrency: int = typer.Option(2, help="Worker processes.")) -> 
     """A Celery worker running periodic jobs such as the relationships sweep."""
     from connect.adapters.scheduler_celery import create_celery_app
 
-    celery = create_celery_app(_container(load_settings()))
+    celery = create_celery_app(_container(load_settings(), load_models=False))
     celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-gossip"])
 
 
@@ -213,7 +219,7 @@ def run_beat(schedule_dir: str = typer.Option("var", help="Where beat keeps its 
 
     from connect.adapters.scheduler_celery import create_celery_app
 
-    celery = create_celery_app(_container(load_settings()))
+    celery = create_celery_app(_container(load_settings(), load_models=False))
     Path(schedule_dir).mkdir(parents=True, exist_ok=True)
     celery.start(["beat", "--loglevel=INFO", f"--schedule={Path(schedule_dir) / 'celerybeat-schedule'}"])
 

@@ -95,13 +95,14 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> MigratedSqlite:
 def make_container(tmp_path: Path, clock: MovableClock,
                    migrated_sqlite: MigratedSqlite) -> Iterator[Callable[..., Container]]:
     """Build a container, its databases at the latest revision; keyword arguments are settings
-    overrides (e.g. database_url=...), and `migrated` names the services whose given database
-    is at the latest revision already."""
+    overrides (e.g. database_url=...), `migrated` names the services whose given database
+    is at the latest revision already, and `load_models=False` builds it as the processes that
+    never search do (models load on first use)."""
     made: list[Container] = []
 
-    def make(*, migrated: Collection[str] = (), **overrides: Any) -> Container:
+    def make(*, migrated: Collection[str] = (), load_models: bool = True, **overrides: Any) -> Container:
         overrides.setdefault("var_dir", tmp_path / "var")
-        container = build_container(Settings(**overrides), clock=clock)
+        container = build_container(Settings(**overrides), clock=clock, load_models=load_models)
         migrated_sqlite.upgrade(container, migrated)
         made.append(container)
         return container

@@ -27,7 +27,8 @@ def worker_container() -> "Container":
         if _container is None:
             from connect.bootstrap import build_container
 
-            _container = build_container()
+            # The jobs that embed (matching.vectors) load the model when they first run.
+            _container = build_container(load_models=False)
         return _container
 
 

@@ -10,8 +10,9 @@ from connect.scheduling import PeriodicJob
 from schemas.events import MEMBERS_TOPIC, PROFILES_TOPIC, RELATIONSHIPS_TOPIC
 from services.matching import api
 from services.matching.adapters import orm
-from services.matching.adapters.embedder_onnx import load_embedder
-from services.matching.adapters.search import build_search_index
+from services.matching.adapters.embedder_onnx import DeferredEmbedder, load_embedder
+from services.matching.adapters.search import DeferredSearchIndex, build_search_index
+from services.matching.interfaces import Embedder, SearchIndex
 from services.matching.services import MatchingService
 from services.matching.tasks import IndexerHandler, RelationshipProjector
 
@@ -24,10 +25,17 @@ VECTOR_CHECK_SECONDS = 300.0
 
 def wire(container: Container) -> ServiceModule:
     database = container.database("matching")
-    # Chosen by CONNECT_SEARCH_URL: tantivy under var/search, OpenSearch or Elasticsearch.
-    # CONNECT_EMBEDDING_MODEL, loaded now: a model that cannot load stops start-up, naming the setting.
-    embedder = load_embedder(container.settings.embedding)
-    index = build_search_index(container.settings.search, container.settings.var_dir, embedder)
+    settings = container.settings
+    embedder: Embedder
+    index: SearchIndex
+    if container.load_models:
+        # CONNECT_EMBEDDING_MODEL, loaded now: a model that cannot load stops start-up, naming the setting.
+        embedder = load_embedder(settings.embedding)
+        # Chosen by CONNECT_SEARCH_URL: tantivy under var/search, OpenSearch or Elasticsearch.
+        index = build_search_index(settings.search, settings.var_dir, embedder)
+    else:  # a process that may never search (Celery worker, relay...): both on first use
+        embedder = DeferredEmbedder(settings.embedding)
+        index = DeferredSearchIndex(lambda: build_search_index(settings.search, settings.var_dir, embedder))
     facade = MatchingService(database, container.clock, index, after_commit=container.wake_relays,
                              embedder=embedder)
     index.on_switch = facade.catch_up_index  # type: ignore[attr-defined]
@@ -48,7 +56,7 @@ def wire(container: Container) -> ServiceModule:
                          role="indexer"),
         ],
         jobs=[PeriodicJob("matching.vectors", VECTOR_CHECK_SECONDS, facade.rebuild_if_stale)],
-        ready_checks={"search": index.ping},
+        ready_checks={"search": lambda: index.ping()},
         facade=facade,
         dev_accounts=lambda: [DevAccount(e["member_id"], e["name"], e["email"], holds=e["holds"])
                               for e in facade.sign_in_examples()],

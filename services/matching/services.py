@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import statistics
 import threading
@@ -52,8 +53,6 @@ class MatchingService:
         self.index = index
         self.embedder = embedder
         self.passage_vectors = PassageVectors(database, embedder, clock) if embedder is not None else None
-        # The index keeps profile vectors (every engine, when a model is configured).
-        self.embeds = self.passage_vectors is not None and bool(getattr(index, "holds_vectors", False))
         self.outbox = Outbox(orm.outbox, producer="matching")
         self.after_commit = after_commit
         # Remembers what was last written so an unchanged caller costs no write.
@@ -62,6 +61,12 @@ class MatchingService:
         # Account deletion is final: an id found inactive is never looked up again.
         self._inactive: set[str] = set()
         self._active = RecentlyConfirmed()
+
+    @functools.cached_property
+    def embeds(self) -> bool:
+        """The index keeps profile vectors (every engine, when a model is configured).  Asked on
+        first use: a deferred index (bootstrap) opens, and its model loads, only when needed."""
+        return self.passage_vectors is not None and bool(getattr(self.index, "holds_vectors", False))
 
     def uow(self) -> MatchingUnitOfWork:
         return MatchingUnitOfWork(self.database, self.outbox, self.clock, self.after_commit)

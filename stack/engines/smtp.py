@@ -1,9 +1,10 @@
 """The SMTP sink (aiosmtpd) that keeps every message it accepts, for tests, benchmarks and local stacks.
 
 ``SmtpSink`` runs in-process on a thread (the test fixture); it keeps each accepted message as a
-``ReceivedMessage`` (envelope plus parsed ``email.message.EmailMessage``), optionally writes it
-to ``<mail_dir>/<time>-<n>.eml``, and can be programmed to answer a sequence of error replies
-first (``sink.program(451, 451, 451)``: three temporary failures, then normal acceptance).
+``ReceivedMessage`` (envelope, raw bytes, and the ``email.message.EmailMessage`` parsed when first
+asked for), optionally writes it to ``<mail_dir>/<time>-<n>.eml``, and can be programmed to
+answer a sequence of error replies first (``sink.program(451, 451, 451)``: three temporary
+failures, then normal acceptance).
 
 ``serve`` runs it until a signal, writing files only: ``connect run smtp-sink`` (the role
 ``connect stack up`` starts) and ``python -m stack.engines.smtp``, which ``SmtpSinkEngine``
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import collections
 import email
+import email.parser
 import email.policy
+import functools
 import itertools
 import logging
 import os
@@ -49,15 +52,21 @@ DEFAULT_REPLIES = {
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """One accepted message: the SMTP envelope and the parsed message."""
+    """One accepted message: the SMTP envelope, the raw bytes and (parsed on first use) the message."""
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes
-    message: EmailMessage
     peer: Any
     received_at: float
     path: Path | None = None
+
+    @functools.cached_property
+    def message(self) -> EmailMessage:
+        # Parsed when a test asks, not as the message arrives: the full parse (every header through
+        # the header registry) was most of the sink's CPU, taken from the GIL a notifier under test
+        # in the same process needs, in a 10,000-email fault test.
+        return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
 
     @property
     def subject(self) -> str:
@@ -68,6 +77,15 @@ class ReceivedMessage:
         """The plain-text body (or the first text part), decoded."""
         part = self.message.get_body(preferencelist=("plain", "html"))
         return part.get_content() if part is not None else ""
+
+
+def message_id_of(data: bytes) -> str:
+    """The Message-ID header as written (unfolded), from a parse of the header block alone."""
+    raw = str(_HEADERS_ONLY.parsebytes(data, headersonly=True).get("Message-ID", ""))
+    return " ".join(raw.split())
+
+
+_HEADERS_ONLY = email.parser.BytesParser(policy=email.policy.compat32)
 
 
 @dataclass(frozen=True)
@@ -274,11 +292,11 @@ class SmtpSink:
         reply = programmed or DEFAULT_REPLIES[250]
         if not self.keep:
             return reply
-        message = email.message_from_bytes(data, policy=email.policy.default)
-        received = ReceivedMessage(mail_from, rcpts, data, message, peer, time.time(), path)  # type: ignore[arg-type]
+        received = ReceivedMessage(mail_from, rcpts, data, peer, time.time(), path)
+        message_id = message_id_of(data)
         with self._cond:
             self._messages.append(received)
-            self._message_ids[str(message.get("Message-ID", ""))] += 1
+            self._message_ids[message_id] += 1
             self._attempts.append(Attempt(mail_from, rcpts, reply))
             self._cond.notify_all()
         return reply

@@ -224,3 +224,29 @@ def load_embedder(settings: EmbeddingSettings) -> OnnxEmbedder:
         return _loaded(files, settings.embedding_threads)
     except EmbeddingModelError as exc:
         raise _fail(settings.embedding_model, str(exc).split(": ", 1)[-1]) from exc
+
+
+class DeferredEmbedder:
+    """The configured model, loaded on first use, for a process that may never embed (a Celery
+    worker that only sweeps relationships): start-up then neither imports onnxruntime nor
+    reads the model.  A bad `CONNECT_EMBEDDING_MODEL` fails the first use instead of start-up."""
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        self.settings = settings
+        self._model: OnnxEmbedder | None = None
+
+    def loaded(self) -> OnnxEmbedder:
+        if self._model is None:  # two first callers at once get the same model (_loaded's cache)
+            self._model = load_embedder(self.settings)
+        return self._model
+
+    @property
+    def model_id(self) -> str:
+        return self.loaded().model_id
+
+    @property
+    def dimensions(self) -> int:
+        return self.loaded().dimensions
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.loaded().embed(texts)

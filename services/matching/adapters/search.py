@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any, Callable
 
 from connect.settings import SearchSettings
 from services.matching.interfaces import Embedder, SearchIndex
@@ -43,3 +45,35 @@ def build_search_index(settings: SearchSettings, var_dir: Path, embedder: Embedd
 
     return DslSearchIndex(ElasticsearchClient(url), settings.search_index_alias,
                           vectors=KnnVectors(space) if space is not None else None)
+
+
+class DeferredSearchIndex:
+    """The search index, opened on first use (and with it the embedding model, whose id and
+    length its vectors are made with): for processes that may never search or index.
+
+    Attributes set before then (`on_switch`) are set on the index when it opens."""
+
+    def __init__(self, open_index: Callable[[], SearchIndex]) -> None:
+        object.__setattr__(self, "_open_index", open_index)
+        object.__setattr__(self, "_index", None)
+        object.__setattr__(self, "_pending", {})
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def loaded(self) -> SearchIndex:
+        with self._lock:
+            if self._index is None:
+                index = self._open_index()
+                for name, value in self._pending.items():
+                    setattr(index, name, value)
+                object.__setattr__(self, "_index", index)
+            return self._index
+
+    def __getattr__(self, name: str) -> Any:  # only for names this class does not have
+        return getattr(self.loaded(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        with self._lock:
+            if self._index is None:
+                self._pending[name] = value
+                return
+        setattr(self._index, name, value)

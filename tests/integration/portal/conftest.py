@@ -59,6 +59,10 @@ class Site:
     mail_dir: Path
     clock: ShiftedClock
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # Each .eml file parsed once: the file sender links a finished file into place and never
+    # rewrites it, and re-parsing the module's whole mail folder on every poll made each wait
+    # cost more the more journeys had run before it.
+    _parsed: dict[Path, EmailMessage] = field(default_factory=dict)
 
     def _person(self, role: str) -> Person:
         n = next(self._ids)
@@ -128,15 +132,22 @@ class Site:
         """The email to `to` whose subject contains `subject`, waiting for the notifier."""
         deadline = time.monotonic() + timeout
         while True:
-            for path in sorted(self.mail_dir.glob("*.eml")):
-                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path, message in self._mails():
                 if to.email in str(message["To"]) and subject in str(message["Subject"]):
-                    return message  # type: ignore[return-value]
+                    return message
             if time.monotonic() > deadline:
-                seen = [str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"])
-                        for p in self.mail_dir.glob("*.eml")]
+                seen = [str(message["Subject"]) for _, message in self._mails()]
                 raise AssertionError(f"no email to {to.email} about {subject!r}; emails so far: {seen}")
             time.sleep(0.1)
+
+    def _mails(self) -> list[tuple[Path, EmailMessage]]:
+        """Every email in the mail folder, in file-name order, each file parsed once."""
+        paths = sorted(self.mail_dir.glob("*.eml"))
+        for path in paths:
+            if path not in self._parsed:
+                self._parsed[path] = email.message_from_bytes(  # type: ignore[assignment]
+                    path.read_bytes(), policy=email.policy.default)
+        return [(path, self._parsed[path]) for path in paths]
 
 
 def through(locator: Any) -> None:

@@ -25,6 +25,19 @@ def _ran(log_path: Path, task_id: str) -> bool:
     return f"connect.periodic[{task_id}] succeeded" in log_path.read_text(errors="replace")
 
 
+def _onnxruntime_loaded_in_session(session_id: int) -> list[int]:
+    """The processes of this session (the worker and its pool) that have onnxruntime mapped."""
+    loaded = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session_id and "onnxruntime" in (stat.parent / "maps").read_text():
+                loaded.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    return loaded
+
+
 def test_celery_worker_runs_the_sweep_from_redis(client, auth, container, mentor, clock, redis_url, tmp_path):
     # The worker sweeps as of the real time: send the proposal four days ago.
     clock.set(datetime.now(timezone.utc) - timedelta(days=4))
@@ -69,6 +82,8 @@ def test_celery_worker_runs_the_sweep_from_redis(client, auth, container, mentor
         with database.session() as session:
             assert len(session.execute(select(orm.reminders.c.day)
                                        .where(orm.reminders.c.relationship_id == rel["id"])).all()) == 1
+        # A worker that has only swept never loaded matching's embedding model (nor onnxruntime).
+        assert _onnxruntime_loaded_in_session(worker.pid) == []
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:

@@ -204,6 +204,43 @@ def test_a_model_folder_is_loaded_by_path(tmp_path, make_container):
     assert service.embedder.embed(["hello"]).shape == (1, 384)
 
 
+@pytest.mark.parametrize("command", [["run", "api"], ["run", "indexer"]])
+def test_the_roles_that_search_refuse_to_start_with_a_model_that_cannot_load(tmp_path, monkeypatch, command):
+    from typer.testing import CliRunner
+
+    from connect.cli import app
+
+    monkeypatch.setenv("CONNECT_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CONNECT_EMBEDDING_MODEL", "no-such-model-package")
+
+    def started(*_args, **_kwargs):
+        raise AssertionError("the role started with a model that cannot load")
+
+    monkeypatch.setattr("connect.http_server.serve", started)  # instead of serving, or waiting for a signal
+    monkeypatch.setattr("connect.cli.wait_for_signal", started)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code != 0
+    assert "CONNECT_EMBEDDING_MODEL='no-such-model-package'" in str(result.exception)
+
+
+def test_a_process_that_never_searches_sweeps_without_loading_the_model(make_container):
+    # Built as the Celery worker builds it: with a model that cannot load, wiring still succeeds.
+    container = make_container(load_models=False, embedding_model="no-such-model-package")
+    container.periodic_job("relationships.sweep").run()
+    matching = container.service("matching")
+    assert matching.embedder._model is None and matching.index._index is None
+    # The first job that embeds names the setting, as start-up would have.
+    with pytest.raises(EmbeddingModelError, match="CONNECT_EMBEDDING_MODEL='no-such-model-package'"):
+        container.periodic_job("matching.vectors").run()
+
+
+def test_a_deferred_model_loads_on_first_use(make_container):
+    matching = make_container(load_models=False).service("matching")
+    assert matching.embedder._model is None and matching.index._index is None
+    assert matching.rebuild_if_vectors_stale() is False  # a fresh index holds this model's vectors
+    assert matching.index.vectors_current() and matching.embedder.dimensions == 384
+
+
 def test_serve_refuses_to_start_with_a_model_that_cannot_load(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
