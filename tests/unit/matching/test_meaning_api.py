@@ -237,7 +237,7 @@ def test_a_process_that_never_searches_sweeps_without_loading_the_model(make_con
 def test_a_deferred_model_loads_on_first_use(make_container):
     matching = make_container(load_models=False).service("matching")
     assert matching.embedder._model is None and matching.index._index is None
-    assert matching.rebuild_if_vectors_stale() is False  # a fresh index holds this model's vectors
+    assert matching.rebuild_if_stale() is False  # a fresh index holds this model's vectors
     assert matching.index.vectors_current() and matching.embedder.dimensions == 384
 
 
