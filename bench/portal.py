@@ -229,6 +229,8 @@ def main() -> None:
                 label = f"{who} {re.sub(r'[0-9a-f]{8}-[0-9a-f-]{27}', '{id}', path.split('?')[0])}"
                 if "?" in path and path.startswith("/search"):
                     label += " (results)"
+                if path.split("?")[0] == f"/relationships/{ids['pending']}":
+                    label += " (pending)"  # else it would overwrite the accepted relationship's figures
                 if args.only not in label:
                     continue
                 figures[label] = measure(clients[who], timer, path, args.requests)
