@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -241,6 +242,8 @@ def main() -> None:
     finally:
         server.should_exit = True
         thread.join(15)
+        container.close()
+        shutil.rmtree(folder, ignore_errors=True)  # the scratch var/ (SQLite, index, mail)
     worst = max(figures.values(), key=lambda f: f["p95_ms"])
     worst_cpu = max(f["cpu_p95_ms"] for f in figures.values())
     result = {

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -112,6 +113,7 @@ def run(relationships: int, requests: int, postgres_url: str | None) -> dict[str
             "dashboard": _measure(requests, lambda n: client.get("/v1/dashboard?limit=20", headers=mentor)),
         }
     container.close()
+    shutil.rmtree(folder, ignore_errors=True)  # the scratch var/ (SQLite, index, mail)
     return {
         "measured_at": datetime.now(timezone.utc).isoformat(),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
