@@ -14,13 +14,13 @@ until it is rebuilt (`analysis_current`).  Ties are ordered by `member_id`; pagi
 
 Vectors (docs/matching.md, "Meaning"): an index made with a `VectorSpace` keeps each
 mentor's int8 profile vector, the very vector the embedded engine holds, and says so in its
-mapping's `_meta`.  A search with a need asks the engine for the mentors nearest in meaning
-(`Vectors.nearest_body`: Elasticsearch's `knn` on a `dense_vector`, OpenSearch's exact
-painless scan), lists them beside those that meet a criterion or share a word, and ranks
-with the domain's formula: the engine sums criteria, words and nudge as before, and this
-adapter adds each fetched hit's `semantic_bonus` from the cosine of its stored vector
-(`meaning.cosines`, exact integer arithmetic), widening the fetch until nothing unfetched
-can reach the page, as the embedded engine does.
+mapping's `_meta`.  A search with a need reads the mentors nearest in meaning
+(`Vectors.nearest`: Elasticsearch's `knn` on a `dense_vector`, OpenSearch's exact painless
+scan), lists them beside those that meet a criterion or share a word, and ranks with the
+domain's formula: the engine sums criteria, words and nudge as before, and each mentor that
+can reach the page gets its `semantic_bonus` from the exact cosine of its stored vector
+(`meaning.cosines`); the page is found by the threshold algorithm over the two orders
+(`search_threshold.settle`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ from services.matching.adapters.search_analysis import ANALYSIS_VERSION, TEXT_FI
 from services.matching.adapters.search_threshold import MAX_CHUNK, settle
 from services.matching.adapters.search_vectors import VectorSpace
 from services.matching.domain import meaning
-from services.matching.domain.search import (MAX_LOAD_LEVEL, Criterion, Cursor, SearchHit, SearchPage,
-                                             SearchQuery)
+from services.matching.domain.search import MAX_LOAD_LEVEL, Criterion, SearchHit, SearchPage, SearchQuery
 from services.matching.interfaces import SearchUnavailable
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,8 @@ log = logging.getLogger(__name__)
 KEYWORD_FIELDS = ("member_id", "expertise", "sectors", "career_stage", "qualifications", "languages",
                   "interaction_modes", "region", "country", "employer", "interests")
 INDEX_SETTINGS: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0}
+# The order of every ranked request: score, ties by member id (`search_after` pages on both).
+BY_SCORE_THEN_ID: list[dict[str, Any]] = [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}]
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
@@ -123,25 +124,23 @@ def compile_query(query: SearchQuery, near_ids: list[str] | tuple[str, ...] = ()
             scoring.append({"constant_score": {"filter": {"terms": {"member_id": list(near_ids)}}, "boost": 0.0}})
         # A bool without clauses matches everything; a need with no one near lists no one.
         must.append({"bool": {"should": scoring, "minimum_should_match": 1}} if scoring else {"match_none": {}})
-    body: dict[str, Any] = {
+    body: dict[str, Any] = passing_filter(query)["bool"]
+    body.update({
         "must": must,
-        "filter": [_criterion_filter(c) for c in query.filters] or [{"match_all": {}}],
         "should": [
             {"constant_score": {"filter": {"term": {"load_level": level}}, "boost": query.nudge(level)}}
             for level in range(MAX_LOAD_LEVEL)
         ],
         # Nudges only add; they never decide whether a mentor is listed.
         "minimum_should_match": 0,
-    }
-    if query.exclude_ids:
-        body["must_not"] = [{"terms": {"member_id": list(query.exclude_ids)}}]
+    })
     return {"bool": body}
 
 
 def search_body(query: SearchQuery, analysed: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "query": compile_query(query, analysed=analysed),
-        "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
+        "sort": BY_SCORE_THEN_ID,
         "size": query.size + 1,
         "track_total_hits": True,
         # The text fields hold tokens; hits show the profile's text (`with_profile_text`).
@@ -343,7 +342,7 @@ class _ScanReader:
 
     def read(self, count: int) -> tuple[list[tuple[str, float]], bool]:
         body: dict[str, Any] = {"query": self.vectors.scan(self.query, passing_filter(self.query)),
-                                "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
+                                "sort": BY_SCORE_THEN_ID,
                                 "size": count, "_source": False}
         if self.after is not None:
             body["search_after"] = self.after
@@ -605,7 +604,7 @@ class _EngineLists:
 
     def ranked(self, near_ids: list[str], count: int) -> tuple[list[tuple[str, float]], bool]:
         body: dict[str, Any] = {"query": self._ranking(near_ids),
-                                "sort": [{"_score": {"order": "desc"}}, {"member_id": {"order": "asc"}}],
+                                "sort": BY_SCORE_THEN_ID,
                                 "size": count, "_source": False, "track_total_hits": self._after is None}
         if self._after is not None:
             body["search_after"] = self._after
