@@ -24,18 +24,17 @@ def engine_url(url: str) -> tuple[str, str]:
 def build_search_index(settings: SearchSettings, var_dir: Path, embedder: Embedder | None = None) -> SearchIndex:
     """`embedder`: the model whose vectors the index keeps beside each mentor (None: searches
     have no meaning)."""
+    from services.matching.adapters.search_vectors import VectorSpace
+
     kind, url = engine_url(settings.search_url or "")
+    space = VectorSpace(embedder.model_id, embedder.dimensions) if embedder is not None else None
     if kind == "embedded":
         from services.matching.adapters.search_embedded import EmbeddedSearchIndex
-        from services.matching.adapters.search_vectors import VectorSpace
 
-        space = VectorSpace(embedder.model_id, embedder.dimensions) if embedder is not None else None
         return EmbeddedSearchIndex(Path(url) if url else var_dir / "search", settings.search_index_alias,
                                    writes=settings.search_index_writes, space=space)
     from services.matching.adapters.search_dsl import DslSearchIndex, KnnVectors, ScriptedVectors
-    from services.matching.adapters.search_vectors import VectorSpace
 
-    space = VectorSpace(embedder.model_id, embedder.dimensions) if embedder is not None else None
     if kind == "opensearch":
         from services.matching.adapters.search_opensearch import OpenSearchClient
 
