@@ -121,13 +121,10 @@ def nearest_set(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], firs
     stuck = False
     while True:
         if more and not stuck and exact_upto + step > len(order):
-            rows, more = lists.nearest(chunk)
-            _count(reads, "nearest")
-            if rows:
-                at = table.rows([m for m, _a in rows])
-                table.approx[at] = [a for _m, a in rows]
-                order += [m for m, _a in rows]
-                front = rows[-1][1]
+            ids, last, more = _read_nearest(lists, chunk, table, reads)
+            order += ids
+            if last is not None:
+                front = last
             elif more:
                 stuck = True  # the engine reads no deeper (Elasticsearch's knn stops at 10,000)
             chunk = min(chunk * 4, MAX_CHUNK)
@@ -156,6 +153,18 @@ def nearest_set(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], firs
             log.warning("the %s nearest mentors could not be told apart within %s read", wanted, len(order))
             break
     return [m for _neg, m in eligible[:wanted]], front, more
+
+
+def _read_nearest(lists: TwoLists, count: int, table: _Table,
+                  reads: dict[str, int]) -> tuple[list[str], float | None, bool]:
+    """The next `count` of the nearest list, their float cosines noted in `table`: their ids, the
+    last one's cosine (None: none read) and whether more may follow."""
+    rows, more = lists.nearest(count)
+    _count(reads, "nearest")
+    if rows:
+        at = table.rows([m for m, _a in rows])  # before indexing: it may grow the columns
+        table.approx[at] = [a for _m, a in rows]
+    return [m for m, _a in rows], (rows[-1][1] if rows else None), more
 
 
 def _count(reads: dict[str, int], kind: str, ids: list[str] | None = None) -> None:
@@ -190,12 +199,9 @@ def settle(lists: TwoLists, bonus: Callable[[np.ndarray], np.ndarray], wanted: i
 
     def read_nearest() -> None:
         nonlocal b_front, b_more, b_chunk, b_stuck
-        rows, b_more = lists.nearest(b_chunk)
-        _count(reads, "nearest")
-        if rows:
-            at = table.rows([m for m, _a in rows])  # before indexing: it may grow the columns
-            table.approx[at] = [a for _m, a in rows]
-            b_front = rows[-1][1]
+        _ids, last, b_more = _read_nearest(lists, b_chunk, table, reads)
+        if last is not None:
+            b_front = last
         elif b_more:
             b_stuck = True  # no deeper: the frontier stays the bound
         b_chunk = min(b_chunk * 4, MAX_CHUNK)
