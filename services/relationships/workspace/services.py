@@ -63,6 +63,14 @@ def tool_view(tool: Tool, history: Sequence[Any] | None = None) -> dict[str, Any
     return view
 
 
+def tool_page(kind: ToolKind, tools: Sequence[Tool], limit: int) -> dict[str, Any]:
+    """One page of a kind's tools from up to `limit + 1` read (oldest first); `next_cursor`
+    (created_at, id) is where the next page starts."""
+    page, more = tools[:limit], len(tools) > limit
+    return {"kind": kind.value, "items": [tool_view(tool) for tool in page],
+            "next_cursor": (page[-1].created_at, page[-1].id) if more else None}
+
+
 def _message_view(row: Any, member_id: str) -> dict[str, Any]:
     return {"id": row.id, "sender_id": row.sender_id, "recipient_id": row.recipient_id, "body": row.body,
             "sent_at": iso(row.sent_at), "read_at": iso(row.read_at), "mine": row.sender_id == member_id}
@@ -176,9 +184,7 @@ class WorkspaceService:
             parties = self._parties(uow, member_id, relationship_id)
             parties.require_readable("The first-conversation tools")
             tools = uow.workspace.tools(relationship_id, kind, after=after, limit=limit + 1)
-        page, more = tools[:limit], len(tools) > limit
-        return {"kind": kind.value, "items": [tool_view(tool) for tool in page],
-                "next_cursor": (page[-1].created_at, page[-1].id) if more else None}
+        return tool_page(kind, tools, limit)
 
     def all_tools(self, member_id: str, relationship_id: str, limit: int = 20) -> dict[str, Any]:
         """The first page of each kind of tool (SWOT, G-STAR, Goals), with the parties' names to say
@@ -199,9 +205,7 @@ class WorkspaceService:
             "mentor": person(parties.mentor_id), "mentee": person(parties.mentee_id),
             "counterpart": person(parties.other(member_id))}
         for kind, tools in found.items():
-            page, more = tools[:limit], len(tools) > limit
-            view[kind.value] = {"kind": kind.value, "items": [tool_view(tool) for tool in page],
-                                "next_cursor": (page[-1].created_at, page[-1].id) if more else None}
+            view[kind.value] = tool_page(kind, tools, limit)
         return view
 
     def create_tool(self, member_id: str, relationship_id: str, kind: ToolKind, content: dict[str, Any],
